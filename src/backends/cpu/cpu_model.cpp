@@ -1,0 +1,101 @@
+#include "backends/cpu/cpu_model.h"
+
+#include "backends/cpu/cpu_ops.h"
+#include "core/error.h"
+
+namespace qwen3::cpu {
+namespace {
+
+void emit(const TraceFn& trace, std::string_view name, int64_t layer, const float* data, int64_t rows,
+          int64_t cols) {
+  if (trace) trace(name, layer, data, rows, cols);
+}
+
+}  // namespace
+
+CpuModel::CpuModel(const Qwen3Weights& weights) : weights_(weights), rope_(RopeTable::build(weights.config())) {}
+
+void CpuModel::attention_block(const LayerWeights& l, int64_t layer, const float* x, int64_t tokens,
+                               KvCache& cache, float* out, const TraceFn& trace) const {
+  const ModelConfig& c = config();
+  const int64_t start = cache.length();
+  std::vector<float> q(static_cast<size_t>(tokens * c.q_dim()));
+  std::vector<float> k(static_cast<size_t>(tokens * c.kv_dim()));
+  std::vector<float> v(static_cast<size_t>(tokens * c.kv_dim()));
+  matmul(l.q_proj, x, tokens, q.data());
+  matmul(l.k_proj, x, tokens, k.data());
+  matmul(l.v_proj, x, tokens, v.data());
+  // Per-head RMSNorm on q and k, then rotary position, then K/V into the cache.
+  rms_norm(q.data(), l.q_norm.data(), tokens * c.num_attention_heads, c.head_dim, c.rms_norm_eps, q.data());
+  rms_norm(k.data(), l.k_norm.data(), tokens * c.num_key_value_heads, c.head_dim, c.rms_norm_eps, k.data());
+  std::vector<float> cos(static_cast<size_t>(c.head_dim / 2)), sin(cos.size());
+  for (int64_t t = 0; t < tokens; ++t) {
+    rope_.cos_sin(start + t, cos.data(), sin.data());
+    rope_apply(q.data() + t * c.q_dim(), c.num_attention_heads, c.head_dim, cos.data(), sin.data());
+    rope_apply(k.data() + t * c.kv_dim(), c.num_key_value_heads, c.head_dim, cos.data(), sin.data());
+    std::copy_n(k.data() + t * c.kv_dim(), c.kv_dim(), cache.k(layer, start + t));
+    std::copy_n(v.data() + t * c.kv_dim(), c.kv_dim(), cache.v(layer, start + t));
+  }
+  emit(trace, "q_rope", layer, q.data(), tokens, c.q_dim());
+  emit(trace, "k_rope", layer, k.data(), tokens, c.kv_dim());
+  emit(trace, "v", layer, v.data(), tokens, c.kv_dim());
+
+  std::vector<float> attn(q.size());
+  attention(q.data(), cache, layer, start, tokens,
+            {c.num_attention_heads, c.num_key_value_heads, c.head_dim}, attn.data());
+  emit(trace, "attn", layer, attn.data(), tokens, c.q_dim());
+  matmul(l.o_proj, attn.data(), tokens, out);
+  emit(trace, "o_proj", layer, out, tokens, c.hidden_size);
+}
+
+void CpuModel::mlp_block(const LayerWeights& l, int64_t layer, const float* x, int64_t tokens,
+                         float* out, const TraceFn& trace) const {
+  const ModelConfig& c = config();
+  const size_t n = static_cast<size_t>(tokens * c.intermediate_size);
+  std::vector<float> gate(n), up(n);
+  matmul(l.gate_proj, x, tokens, gate.data());
+  matmul(l.up_proj, x, tokens, up.data());
+  silu_mul(gate.data(), up.data(), static_cast<int64_t>(n), gate.data());
+  emit(trace, "mlp_act", layer, gate.data(), tokens, c.intermediate_size);
+  matmul(l.down_proj, gate.data(), tokens, out);
+  emit(trace, "mlp_out", layer, out, tokens, c.hidden_size);
+}
+
+std::vector<float> CpuModel::forward(std::span<const int32_t> tokens, KvCache& cache, LogitsMode mode,
+                                     const TraceFn& trace) const {
+  const ModelConfig& c = config();
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (n == 0) QWEN3_THROW(ErrorCode::kInvalidArgument, "forward called with no tokens");
+  if (cache.length() + n > cache.capacity()) {
+    QWEN3_THROW(ErrorCode::kInvalidArgument, "{} tokens do not fit: the KV cache holds {} of {} tokens",
+                n, cache.length(), cache.capacity());
+  }
+  const int64_t d = c.hidden_size;
+  std::vector<float> h(static_cast<size_t>(n * d));  // residual stream [tokens, hidden]
+  for (int64_t t = 0; t < n; ++t) embed_row(weights_.embed(), tokens[t], h.data() + t * d);
+  emit(trace, "embed", -1, h.data(), n, d);
+
+  std::vector<float> normed(h.size()), branch(h.size());
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const LayerWeights& l = weights_.layers()[i];
+    rms_norm(h.data(), l.input_norm.data(), n, d, c.rms_norm_eps, normed.data());
+    attention_block(l, i, normed.data(), n, cache, branch.data(), trace);
+    add_inplace(h.data(), branch.data(), n * d);
+    rms_norm(h.data(), l.post_attn_norm.data(), n, d, c.rms_norm_eps, normed.data());
+    mlp_block(l, i, normed.data(), n, branch.data(), trace);
+    add_inplace(h.data(), branch.data(), n * d);
+    emit(trace, "layer_out", i, h.data(), n, d);
+  }
+  cache.set_length(cache.length() + n);
+
+  const int64_t first = mode == LogitsMode::kAll ? 0 : n - 1;
+  const int64_t rows = n - first;
+  rms_norm(h.data() + first * d, weights_.final_norm().data(), rows, d, c.rms_norm_eps, normed.data());
+  emit(trace, "final_norm", -1, normed.data(), rows, d);
+  std::vector<float> logits(static_cast<size_t>(rows * c.vocab_size));
+  matmul(weights_.lm_head(), normed.data(), rows, logits.data());
+  emit(trace, "logits", -1, logits.data(), rows, c.vocab_size);
+  return logits;
+}
+
+}  // namespace qwen3::cpu

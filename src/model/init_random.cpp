@@ -1,0 +1,219 @@
+#include "model/init_random.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <numbers>
+#include <random>
+
+#include "core/error.h"
+#include "model/fp8_quant.h"
+#include "model/safetensors_writer.h"
+
+namespace qwen3 {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kQwen3_4bConfig = R"({
+  "architectures": ["Qwen3ForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
+  "bos_token_id": 151643, "eos_token_id": 151645, "head_dim": 128, "hidden_act": "silu",
+  "hidden_size": 2560, "initializer_range": 0.02, "intermediate_size": 9728,
+  "max_position_embeddings": 262144, "max_window_layers": 36, "model_type": "qwen3",
+  "num_attention_heads": 32, "num_hidden_layers": 36, "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-06, "rope_scaling": null, "rope_theta": 5000000, "sliding_window": null,
+  "tie_word_embeddings": true, "torch_dtype": "bfloat16", "use_cache": true,
+  "use_sliding_window": false, "vocab_size": 151936})";
+
+constexpr const char* kTinyConfig = R"({
+  "architectures": ["Qwen3ForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
+  "bos_token_id": 151643, "eos_token_id": 151645, "head_dim": 64, "hidden_act": "silu",
+  "hidden_size": 256, "initializer_range": 0.02, "intermediate_size": 768,
+  "max_position_embeddings": 32768, "max_window_layers": 4, "model_type": "qwen3",
+  "num_attention_heads": 4, "num_hidden_layers": 4, "num_key_value_heads": 2,
+  "rms_norm_eps": 1e-06, "rope_scaling": null, "rope_theta": 5000000, "sliding_window": null,
+  "tie_word_embeddings": true, "torch_dtype": "bfloat16", "use_cache": true,
+  "use_sliding_window": false, "vocab_size": 151936})";
+
+uint64_t splitmix64(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+  return h;
+}
+
+double uniform01(uint64_t& state) {  // (0, 1]
+  return (static_cast<double>(splitmix64(state) >> 11) + 1.0) * 0x1.0p-53;
+}
+
+// Published sampling defaults of Qwen3-4B-Instruct-2507.
+GenerationConfig default_generation_config(const ModelConfig& c) {
+  GenerationConfig g;
+  g.do_sample = true;
+  g.temperature = 0.7;
+  g.top_p = 0.8;
+  g.top_k = 20;
+  g.bos_token_id = c.bos_token_id;
+  g.pad_token_id = c.bos_token_id;
+  g.eos_token_ids = {151645, 151643};
+  return g;
+}
+
+void write_json(const fs::path& path, const nlohmann::json& j) {
+  std::ofstream out(path);
+  out << j.dump(2) << "\n";
+  if (!out) QWEN3_THROW(ErrorCode::kIo, "{}: cannot write", path.string());
+}
+
+std::vector<TensorSpec> tensor_specs(const InitRandomOptions& o) {
+  const ModelConfig& c = o.config;
+  std::vector<TensorSpec> specs;
+  const double init_std = c.initializer_range;
+  auto bf16_tensor = [&](std::string name, std::vector<int64_t> shape, double mean, double stddev) {
+    TensorSpec t{name, DType::kBF16, shape, nullptr};
+    const int64_t n = static_cast<int64_t>(t.nbytes() / 2);
+    t.fill = [seed = o.seed, name, mean, stddev, n](uint8_t* dst) {
+      std::vector<float> v(static_cast<size_t>(n));
+      fill_normal(seed, name, mean, stddev, v.data(), n);
+      auto* out = reinterpret_cast<uint16_t*>(dst);
+      for (int64_t i = 0; i < n; ++i) out[i] = f32_to_bf16(v[i]);
+    };
+    specs.push_back(std::move(t));
+  };
+  auto linear = [&](const std::string& module, int64_t rows, int64_t cols) {
+    if (!o.fp8) return bf16_tensor(module + ".weight", {rows, cols}, 0.0, init_std);
+    const int64_t bo = c.quant.block_out, bi = c.quant.block_in;
+    const int64_t srows = (rows + bo - 1) / bo, scols = (cols + bi - 1) / bi;
+    // The weight and its scales come from one quantization; it runs once per tensor pair.
+    auto cache = std::make_shared<std::vector<float>>();
+    auto quantize = [=, seed = o.seed, dtype = o.fp8_dtype](uint8_t* q, float* s) {
+      std::vector<float> w(static_cast<size_t>(rows * cols));
+      fill_normal(seed, module + ".weight", 0.0, init_std, w.data(), rows * cols);
+      for (float& x : w) x = bf16_to_f32(f32_to_bf16(x));  // as a BF16 checkpoint would hold them
+      quantize_fp8_blockwise(w.data(), rows, cols, bo, bi, dtype, q, s);
+    };
+    specs.push_back({module + ".weight", o.fp8_dtype, {rows, cols}, [=](uint8_t* dst) {
+                       cache->resize(static_cast<size_t>(srows * scols));
+                       quantize(dst, cache->data());
+                     }});
+    specs.push_back({module + ".weight_scale_inv", DType::kF32, {srows, scols}, [=](uint8_t* dst) {
+                       // Written right after its weight (same shard order), which filled the cache.
+                       QWEN3_CHECK(cache->size() == static_cast<size_t>(srows * scols));
+                       std::memcpy(dst, cache->data(), cache->size() * 4);
+                       cache->clear();
+                     }});
+  };
+
+  bf16_tensor("model.embed_tokens.weight", {c.vocab_size, c.hidden_size}, 0.0, init_std);
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string p = fmt::format("model.layers.{}.", i);
+    bf16_tensor(p + "input_layernorm.weight", {c.hidden_size}, 1.0, 0.1);
+    linear(p + "self_attn.q_proj", c.q_dim(), c.hidden_size);
+    linear(p + "self_attn.k_proj", c.kv_dim(), c.hidden_size);
+    linear(p + "self_attn.v_proj", c.kv_dim(), c.hidden_size);
+    linear(p + "self_attn.o_proj", c.hidden_size, c.q_dim());
+    bf16_tensor(p + "self_attn.q_norm.weight", {c.head_dim}, 1.0, 0.1);
+    bf16_tensor(p + "self_attn.k_norm.weight", {c.head_dim}, 1.0, 0.1);
+    bf16_tensor(p + "post_attention_layernorm.weight", {c.hidden_size}, 1.0, 0.1);
+    linear(p + "mlp.gate_proj", c.intermediate_size, c.hidden_size);
+    linear(p + "mlp.up_proj", c.intermediate_size, c.hidden_size);
+    linear(p + "mlp.down_proj", c.hidden_size, c.intermediate_size);
+  }
+  bf16_tensor("model.norm.weight", {c.hidden_size}, 1.0, 0.1);
+  if (!c.tie_word_embeddings) bf16_tensor("lm_head.weight", {c.vocab_size, c.hidden_size}, 0.0, init_std);
+  return specs;
+}
+
+void copy_tokenizer_files(const fs::path& from, const fs::path& to) {
+  const fs::path required = from / "tokenizer.json";
+  if (!fs::exists(required)) {
+    QWEN3_THROW(ErrorCode::kInvalidArgument, "{}: no tokenizer.json in the tokenizer folder", from.string());
+  }
+  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt",
+                           "chat_template.jinja", "special_tokens_map.json"}) {
+    if (fs::exists(from / name)) fs::copy_file(from / name, to / name);
+  }
+}
+
+}  // namespace
+
+void fill_normal(uint64_t seed, const std::string& name, double mean, double stddev, float* out, int64_t n) {
+  // Independent streams per 64Ki-element chunk keep the result identical for any thread count.
+  constexpr int64_t kChunk = 1 << 16;
+  const uint64_t base = seed * 0x9e3779b97f4a7c15ull ^ fnv1a(name);
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static)
+  for (int64_t ch = 0; ch < chunks; ++ch) {
+    uint64_t state = base + static_cast<uint64_t>(ch) * 0xd1b54a32d192ed03ull;
+    splitmix64(state);
+    const int64_t end = std::min(n, (ch + 1) * kChunk);
+    for (int64_t i = ch * kChunk; i < end; i += 2) {
+      // Box-Muller: two normals per pair of uniforms.
+      const double r = std::sqrt(-2.0 * std::log(uniform01(state)));
+      const double a = 2.0 * std::numbers::pi * uniform01(state);
+      out[i] = static_cast<float>(mean + stddev * r * std::cos(a));
+      if (i + 1 < end) out[i + 1] = static_cast<float>(mean + stddev * r * std::sin(a));
+    }
+  }
+}
+
+ModelConfig preset_config(const std::string& name) {
+  if (name == "qwen3-4b") return ModelConfig::from_json(nlohmann::json::parse(kQwen3_4bConfig), "preset qwen3-4b");
+  if (name == "tiny") return ModelConfig::from_json(nlohmann::json::parse(kTinyConfig), "preset tiny");
+  QWEN3_THROW(ErrorCode::kInvalidArgument, "unknown preset '{}' (qwen3-4b, tiny, or a config.json path)", name);
+}
+
+ModelConfig config_from_like(const std::string& like) {
+  if (like == "qwen3-4b" || like == "tiny") return preset_config(like);
+  if (fs::is_directory(like)) return ModelConfig::load(like);
+  if (fs::exists(like)) return ModelConfig::from_json(read_json_file(like), like);
+  QWEN3_THROW(ErrorCode::kInvalidArgument, "--like '{}': not a preset (qwen3-4b, tiny) nor an existing config.json",
+              like);
+}
+
+void init_random_checkpoint(const InitRandomOptions& options) {
+  InitRandomOptions o = options;
+  if (o.fp8) {
+    o.config.quant.fp8 = true;
+    o.config.quant.weight_dtype = o.fp8_dtype;
+    o.config.quant.activation_scheme = "dynamic";
+  } else {
+    o.config.quant = QuantConfig{};
+  }
+  const fs::path out(o.out_dir);
+  if (o.out_dir.empty()) QWEN3_THROW(ErrorCode::kInvalidArgument, "--out is required");
+  if (fs::exists(out) && !o.force) {
+    QWEN3_THROW(ErrorCode::kInvalidArgument, "{}: already exists (pass --force to replace it)", o.out_dir);
+  }
+  if (!o.tokenizer_dir.empty() && !fs::exists(fs::path(o.tokenizer_dir) / "tokenizer.json")) {
+    QWEN3_THROW(ErrorCode::kInvalidArgument, "--tokenizer {}: no tokenizer.json there", o.tokenizer_dir);
+  }
+  // Build next to the destination, then rename: readers never see a partial folder.
+  const fs::path parent = out.has_parent_path() ? out.parent_path() : fs::path(".");
+  fs::create_directories(parent);
+  const fs::path tmp = parent / (out.filename().string() + ".partial");
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  try {
+    write_json(tmp / "config.json", o.config.to_json());
+    write_json(tmp / "generation_config.json", default_generation_config(o.config).to_json());
+    write_safetensors_shards(tmp.string(), tensor_specs(o), o.max_shard_bytes);
+    if (!o.tokenizer_dir.empty()) copy_tokenizer_files(o.tokenizer_dir, tmp);
+  } catch (...) {
+    fs::remove_all(tmp);
+    throw;
+  }
+  fs::remove_all(out);
+  fs::rename(tmp, out);
+}
+
+}  // namespace qwen3

@@ -1,0 +1,131 @@
+// Drives the real `qwen3` binary: help output, init-random + generate, and the exit code
+// (2) and message of every kind of bad input we can produce.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "model/fixture.h"
+
+namespace qwen3::test {
+namespace {
+
+struct CliResult {
+  int code = -1;
+  std::string out;  // stdout + stderr
+  std::string stdout_text;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+CliResult run(const std::string& args) {
+  TempDir tmp;
+  const std::string out = tmp.str() + "/out", err = tmp.str() + "/err";
+  const int status = std::system((std::string(QWEN3_BINARY) + " " + args + " >" + out + " 2>" + err).c_str());
+  CliResult r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.stdout_text = slurp(out);
+  r.out = r.stdout_text + slurp(err);
+  return r;
+}
+
+void expect_contains(const std::string& s, const std::string& part) {
+  EXPECT_NE(s.find(part), std::string::npos) << "missing '" << part << "' in:\n" << s;
+}
+
+TEST(Cli, HelpListsSubcommandsAndFlagsWithDefaults) {
+  CliResult r = run("--help");
+  EXPECT_EQ(r.code, 0);
+  expect_contains(r.out, "generate");
+  expect_contains(r.out, "init-random");
+  r = run("generate --help");
+  EXPECT_EQ(r.code, 0);
+  expect_contains(r.out, "--max-tokens INT=32");
+  r = run("init-random --help");
+  expect_contains(r.out, "--dtype TEXT=bf16");
+  EXPECT_EQ(run("").code, 2);
+  EXPECT_EQ(run("frobnicate").code, 2);
+  EXPECT_EQ(run("generate --no-such-flag").code, 2);
+}
+
+TEST(Cli, InitRandomThenGenerate) {
+  TempDir dir;
+  const std::string m = dir.str() + "/m";
+  CliResult r = run("init-random --like " + test_data("initrandom_small.json") + " --seed 3 --out " + m);
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("generate -m " + m + " --prompt-ids 5,6,7 -n 6 --ignore-eos");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(std::count(r.stdout_text.begin(), r.stdout_text.end(), ','), 5) << r.out;  // six ids on stdout
+  expect_contains(r.out, "decode");
+  // Same model, same prompt: same tokens.
+  EXPECT_EQ(run("generate -m " + m + " --prompt-ids 5,6,7 -n 6 --ignore-eos").stdout_text, r.stdout_text);
+  // The fixture from transformers with the trace hook.
+  r = run("generate -m " + fixture_model("gqa4_hd128") + " --prompt-ids 1,2 -n 2 --trace-out " + dir.str() + "/t.safetensors");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(std::filesystem::exists(dir.str() + "/t.safetensors"));
+}
+
+TEST(Cli, BadInputExitsWithCode2AndNamesTheProblem) {
+  TempDir dir;
+  const std::string m = dir.str() + "/m";
+  ASSERT_EQ(run("init-random --like " + test_data("initrandom_small.json") + " --out " + m).code, 0);
+
+  CliResult r = run("generate -m " + dir.str() + "/nope --prompt-ids 1");
+  EXPECT_EQ(r.code, 2);
+  expect_contains(r.out, "nope");
+  r = run("generate -m " + m + " --prompt-ids 1,abc");
+  EXPECT_EQ(r.code, 2);
+  expect_contains(r.out, "--prompt-ids");
+  r = run("generate -m " + m + " --prompt-ids 1,99999");
+  EXPECT_EQ(r.code, 2);
+  expect_contains(r.out, "99999");
+  r = run("generate -m " + m + " --prompt-ids 1 -n 0");
+  EXPECT_EQ(r.code, 2);
+  r = run("generate -m " + m + " --prompt-ids 1 -n 5000");
+  EXPECT_EQ(r.code, 2);
+  expect_contains(r.out, "context");
+  r = run("init-random --like " + test_data("initrandom_small.json") + " --out " + m);
+  EXPECT_EQ(r.code, 2);
+  expect_contains(r.out, "--force");
+  r = run("init-random --like tiny --dtype int3 --out " + dir.str() + "/x");
+  EXPECT_EQ(r.code, 2);
+  expect_contains(r.out, "--dtype");
+  EXPECT_FALSE(std::filesystem::exists(dir.str() + "/x"));
+
+  // Truncated weights: the error names the file and the tensor.
+  std::filesystem::resize_file(m + "/model.safetensors", std::filesystem::file_size(m + "/model.safetensors") - 100);
+  r = run("generate -m " + m + " --prompt-ids 1");
+  EXPECT_EQ(r.code, 2);
+  expect_contains(r.out, "model.safetensors");
+  expect_contains(r.out, "truncated");
+  // A tensor with the wrong shape for the config.
+  std::string cfg;
+  {
+    std::ifstream in(m + "/config.json");
+    cfg.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  ASSERT_EQ(run("init-random --like " + test_data("initrandom_small.json") + " --force --out " + m).code, 0);
+  const auto pos = cfg.find("\"intermediate_size\": 320");
+  ASSERT_NE(pos, std::string::npos) << cfg;
+  cfg.replace(pos, 24, "\"intermediate_size\": 384");
+  std::ofstream(m + "/config.json") << cfg;
+  r = run("generate -m " + m + " --prompt-ids 1");
+  EXPECT_EQ(r.code, 2);
+  expect_contains(r.out, "gate_proj.weight");
+  expect_contains(r.out, "expected [384, 192]");
+  // Broken config.json.
+  std::ofstream(m + "/config.json") << "{";
+  r = run("generate -m " + m + " --prompt-ids 1");
+  EXPECT_EQ(r.code, 2);
+  expect_contains(r.out, "config.json");
+}
+
+}  // namespace
+}  // namespace qwen3::test
