@@ -4,7 +4,8 @@
 //   bench_cpu_forward --model DIR [--prompt N]   # any checkpoint, e.g. a 4B-geometry one
 //
 // Counters: tok_per_s (tokens processed per second) and GB_per_s (weight bytes streamed
-// per second, decode only: the memory-bandwidth view).
+// per second, decode only: the memory-bandwidth view, next to copy_1GiB's ceiling).
+// JSON: add --benchmark_out=FILE.json --benchmark_out_format=json (bench/cpu/run.sh does).
 #include <benchmark/benchmark.h>
 
 #include <cstring>
@@ -61,6 +62,20 @@ void BM_Decode(benchmark::State& state) {
                                                   benchmark::Counter::kIsRate);
 }
 
+// The memory-bandwidth ceiling on this machine: a parallel copy of 1 GiB, counting bytes
+// read + written (the same convention as the GPU roofline in docs/PERFORMANCE.md).
+void BM_Copy(benchmark::State& state) {
+  const size_t n = size_t{1} << 30;
+  std::vector<uint8_t> src(n, 1), dst(n, 0);
+  for (auto _ : state) {
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < 64; ++c) std::memcpy(dst.data() + c * (n / 64), src.data() + c * (n / 64), n / 64);
+    benchmark::DoNotOptimize(dst.data());
+  }
+  state.counters["GB_per_s"] = benchmark::Counter(2.0 * static_cast<double>(n) * state.iterations() / 1e9,
+                                                  benchmark::Counter::kIsRate);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -84,6 +99,7 @@ int main(int argc, char** argv) {
     qwen3::init_random_checkpoint(o);
     g_model = o.out_dir;
   }
+  benchmark::RegisterBenchmark("copy_1GiB", BM_Copy)->Unit(benchmark::kMillisecond)->UseRealTime();
   benchmark::RegisterBenchmark("prefill", BM_Prefill)->Arg(g_prompt)->Unit(benchmark::kMillisecond)->UseRealTime();
   benchmark::RegisterBenchmark("decode", BM_Decode)->Arg(g_prompt)->Unit(benchmark::kMillisecond)->UseRealTime();
   int n = static_cast<int>(rest.size());

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Quick start, command 2 (and all of CI): install dependencies, build with -Werror, run
+# the whole test suite, then run it again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# GPU tests skip cleanly on machines without a GPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+jobs=$(nproc)
+cmake -S . -B build-test -G Ninja -DCMAKE_BUILD_TYPE=Release -DQWEN3_WERROR=ON >/dev/null
+cmake --build build-test -j "$jobs"
+echo "== tests (Release, -Werror)"
+ctest --test-dir build-test -j "$jobs" --output-on-failure
+
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQWEN3_WERROR=ON -DQWEN3_SANITIZE=ON \
+  -DQWEN3_BUILD_BENCH=OFF >/dev/null
+cmake --build build-asan -j "$jobs"
+echo "== tests (ASan + UBSan)"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan -j "$jobs" --output-on-failure
