@@ -41,11 +41,12 @@ TEST(CpuForward, PrefillPlusDecodeEqualsFullPrefill) {
   const Diff d = compare(got.data(), full.data(), full.size());
   EXPECT_LT(d.rel(), 1e-5);
 
-  // kLast returns the last row of kAll.
+  // kLast returns the last row of kAll (up to summation order: one row takes the
+  // decode-shaped kernel, many rows the blocked one).
   cpu::KvCache c2(w->config(), 40);
   const auto last = model.forward(seq, c2, cpu::LogitsMode::kLast);
   const Diff dl = compare(last.data(), full.data() + 39 * V, V);
-  EXPECT_EQ(dl.max_abs, 0.0);
+  EXPECT_LT(dl.rel(), 1e-6);
 
   // Overflowing the cache and bad token ids are errors, not crashes.
   EXPECT_THROW(model.forward(seq, c2, cpu::LogitsMode::kLast), Error);

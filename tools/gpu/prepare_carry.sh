@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds what tools/gpu/make_fixtures.sh needs into .gpu-carry/ (git-ignored): a portable
-# qwen3 binary (x86-64-v3, no -march=native), the shared libraries it needs beyond the
+# qwen3 binary (x86-64-v4, no -march=native), the shared libraries it needs beyond the
 # GPU image's, and two small init-random checkpoints for the HF load check.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cmake -S . -B build-portable -G Ninja -DQWEN3_NATIVE=OFF -DCMAKE_CXX_FLAGS=-march=x86-64-v3 \
+cmake -S . -B build-portable -G Ninja -DQWEN3_NATIVE=OFF -DCMAKE_CXX_FLAGS=-march=x86-64-v4 \
   -DQWEN3_BUILD_TESTS=OFF -DQWEN3_BUILD_BENCH=OFF -DQWEN3_CUDA=OFF >/dev/null
 ninja -C build-portable qwen3 >/dev/null
 rm -rf .gpu-carry && mkdir -p .gpu-carry/bin .gpu-carry/lib .gpu-carry/initrandom

@@ -6,8 +6,9 @@
 
 #if defined(__AVX2__) || defined(__AVX512F__)
 // GCC 12's AVX-512 conversion intrinsics start from _mm512_undefined_epi32(), which
-// -Wmaybe-uninitialized reports at every inlined use (a known false positive).
+// -W(maybe-)uninitialized report at every inlined use (a known false positive).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 #endif
 
@@ -58,6 +59,34 @@ inline float dot_bf16(const uint16_t* w, const float* x, int64_t n) {
   for (; i < n; ++i) sum += bf16_to_f32(w[i]) * x[i];
   return sum;
 }
+// out[i * 4 + j] = dot(a + i * lda, b + j * ldb) for i, j < 4: each load feeds four
+// FMAs, so the tiled (prefill) product runs at FMA rate instead of load rate.
+constexpr int kMicroM = 4;
+inline void dot_block(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* out) {
+  __m512 acc[4][4];
+  for (auto& r : acc) {
+    for (auto& v : r) v = _mm512_setzero_ps();
+  }
+  int64_t i = 0;
+  for (; i + 16 <= k; i += 16) {
+    const __m512 b0 = _mm512_loadu_ps(b + i), b1 = _mm512_loadu_ps(b + ldb + i);
+    const __m512 b2 = _mm512_loadu_ps(b + 2 * ldb + i), b3 = _mm512_loadu_ps(b + 3 * ldb + i);
+    for (int r = 0; r < 4; ++r) {
+      const __m512 av = _mm512_loadu_ps(a + r * lda + i);
+      acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+      acc[r][2] = _mm512_fmadd_ps(av, b2, acc[r][2]);
+      acc[r][3] = _mm512_fmadd_ps(av, b3, acc[r][3]);
+    }
+  }
+  for (int r = 0; r < 4; ++r) {
+    for (int c = 0; c < 4; ++c) {
+      float sum = _mm512_reduce_add_ps(acc[r][c]);
+      for (int64_t j = i; j < k; ++j) sum += a[r * lda + j] * b[c * ldb + j];
+      out[r * 4 + c] = sum;
+    }
+  }
+}
 #elif defined(__AVX2__) && defined(__FMA__)
 inline float hsum(__m256 v) {
   const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -99,6 +128,34 @@ inline float dot_bf16(const uint16_t* w, const float* x, int64_t n) {
   for (; i < n; ++i) sum += bf16_to_f32(w[i]) * x[i];
   return sum;
 }
+
+// 2 x 4 block with 16 ymm registers: 8 accumulators, 6 operand loads.
+constexpr int kMicroM = 2;
+inline void dot_block(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* out) {
+  __m256 acc[2][4];
+  for (auto& r : acc) {
+    for (auto& v : r) v = _mm256_setzero_ps();
+  }
+  int64_t i = 0;
+  for (; i + 8 <= k; i += 8) {
+    const __m256 b0 = _mm256_loadu_ps(b + i), b1 = _mm256_loadu_ps(b + ldb + i);
+    const __m256 b2 = _mm256_loadu_ps(b + 2 * ldb + i), b3 = _mm256_loadu_ps(b + 3 * ldb + i);
+    for (int r = 0; r < 2; ++r) {
+      const __m256 av = _mm256_loadu_ps(a + r * lda + i);
+      acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+      acc[r][2] = _mm256_fmadd_ps(av, b2, acc[r][2]);
+      acc[r][3] = _mm256_fmadd_ps(av, b3, acc[r][3]);
+    }
+  }
+  for (int r = 0; r < 2; ++r) {
+    for (int c = 0; c < 4; ++c) {
+      float sum = hsum(acc[r][c]);
+      for (int64_t j = i; j < k; ++j) sum += a[r * lda + j] * b[c * ldb + j];
+      out[r * 4 + c] = sum;
+    }
+  }
+}
 #else
 inline float dot(const float* a, const float* b, int64_t n) {
   float acc = 0.0f;
@@ -112,7 +169,35 @@ inline float dot_bf16(const uint16_t* w, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) acc += bf16_to_f32(w[i]) * x[i];
   return acc;
 }
+
+constexpr int kMicroM = 1;
+inline void dot_block(const float* a, int64_t /*lda*/, const float* b, int64_t ldb, int64_t k, float* out) {
+  for (int c = 0; c < 4; ++c) out[c] = dot(a, b + c * ldb, k);
+}
 #endif
+
+// y[m, n0:n1] for all m from a tile of dequantized weight rows wt[n0:n1, k]: blocks of
+// kMicroM activation rows x 4 weight rows, single dot products for the edges.
+void tile_product(const float* wt, int64_t n0, int64_t n1, const float* x, int64_t m_rows, int64_t k,
+                  int64_t n_rows, float* y) {
+  const int64_t n_full = n0 + (n1 - n0) / 4 * 4;
+  int64_t m = 0;
+  for (; m + kMicroM <= m_rows; m += kMicroM) {
+    float out[kMicroM * 4];
+    for (int64_t n = n0; n < n_full; n += 4) {
+      dot_block(x + m * k, k, wt + (n - n0) * k, k, k, out);
+      for (int r = 0; r < kMicroM; ++r) {
+        for (int c = 0; c < 4; ++c) y[(m + r) * n_rows + n + c] = out[r * 4 + c];
+      }
+    }
+    for (int r = 0; r < kMicroM; ++r) {
+      for (int64_t n = n_full; n < n1; ++n) y[(m + r) * n_rows + n] = dot(wt + (n - n0) * k, x + (m + r) * k, k);
+    }
+  }
+  for (; m < m_rows; ++m) {
+    for (int64_t n = n0; n < n1; ++n) y[m * n_rows + n] = dot(wt + (n - n0) * k, x + m * k, k);
+  }
+}
 
 // Decode-shaped products with BF16 weights: each weight row is read once, straight from
 // the mapped checkpoint, for all (<= kDirectMaxRows) activation rows.
@@ -141,11 +226,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t m_rows, float* y) {
       const int64_t n0 = t * kRowTile;
       const int64_t n1 = std::min(n_rows, n0 + kRowTile);
       for (int64_t n = n0; n < n1; ++n) w.row_to_f32(n, wt.data() + (n - n0) * k);
-      for (int64_t m = 0; m < m_rows; ++m) {
-        const float* xm = x + m * k;
-        float* ym = y + m * n_rows;
-        for (int64_t n = n0; n < n1; ++n) ym[n] = dot(wt.data() + (n - n0) * k, xm, k);
-      }
+      tile_product(wt.data(), n0, n1, x, m_rows, k, n_rows, y);
     }
   }
 }
