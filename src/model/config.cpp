@@ -181,6 +181,12 @@ QuantConfig parse_quant(const json& j, const std::string& label) {
   return q;
 }
 
+// eos_token_id is written as HF writes it: an integer when there is one, else a list.
+void put_token_ids(json& j, const char* key, const std::vector<int64_t>& ids) {
+  if (ids.size() == 1) j[key] = ids[0];
+  else if (!ids.empty()) j[key] = ids;
+}
+
 }  // namespace
 
 bool QuantConfig::skips(const std::string& module) const {
@@ -263,8 +269,7 @@ json ModelConfig::to_json() const {
   j["attention_bias"] = false;
   j["attention_dropout"] = 0.0;
   if (bos_token_id >= 0) j["bos_token_id"] = bos_token_id;
-  if (eos_token_ids.size() == 1) j["eos_token_id"] = eos_token_ids[0];
-  else if (!eos_token_ids.empty()) j["eos_token_id"] = eos_token_ids;
+  put_token_ids(j, "eos_token_id", eos_token_ids);
   j["head_dim"] = head_dim;
   j["hidden_act"] = "silu";
   j["hidden_size"] = hidden_size;
@@ -343,8 +348,7 @@ json GenerationConfig::to_json() const {
   json j;
   if (bos_token_id >= 0) j["bos_token_id"] = bos_token_id;
   j["do_sample"] = do_sample;
-  if (eos_token_ids.size() == 1) j["eos_token_id"] = eos_token_ids[0];
-  else if (!eos_token_ids.empty()) j["eos_token_id"] = eos_token_ids;
+  put_token_ids(j, "eos_token_id", eos_token_ids);
   if (pad_token_id >= 0) j["pad_token_id"] = pad_token_id;
   j["temperature"] = temperature;
   if (top_k > 0) j["top_k"] = top_k;

@@ -28,16 +28,6 @@ constexpr const char* kQwen3_4bConfig = R"({
   "tie_word_embeddings": true, "torch_dtype": "bfloat16", "use_cache": true,
   "use_sliding_window": false, "vocab_size": 151936})";
 
-constexpr const char* kTinyConfig = R"({
-  "architectures": ["Qwen3ForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
-  "bos_token_id": 151643, "eos_token_id": 151645, "head_dim": 64, "hidden_act": "silu",
-  "hidden_size": 256, "initializer_range": 0.02, "intermediate_size": 768,
-  "max_position_embeddings": 32768, "max_window_layers": 4, "model_type": "qwen3",
-  "num_attention_heads": 4, "num_hidden_layers": 4, "num_key_value_heads": 2,
-  "rms_norm_eps": 1e-06, "rope_scaling": null, "rope_theta": 5000000, "sliding_window": null,
-  "tie_word_embeddings": true, "torch_dtype": "bfloat16", "use_cache": true,
-  "use_sliding_window": false, "vocab_size": 151936})";
-
 uint64_t splitmix64(uint64_t& state) {
   uint64_t z = (state += 0x9e3779b97f4a7c15ull);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -168,7 +158,14 @@ void fill_normal(uint64_t seed, const std::string& name, double mean, double std
 
 ModelConfig preset_config(const std::string& name) {
   if (name == "qwen3-4b") return ModelConfig::from_json(nlohmann::json::parse(kQwen3_4bConfig), "preset qwen3-4b");
-  if (name == "tiny") return ModelConfig::from_json(nlohmann::json::parse(kTinyConfig), "preset tiny");
+  if (name == "tiny") {
+    // Qwen3-4B's vocabulary, tokens and RoPE with a small stack: the embedded default model.
+    nlohmann::json j = nlohmann::json::parse(kQwen3_4bConfig);
+    j.update({{"hidden_size", 256}, {"intermediate_size", 768}, {"num_hidden_layers", 4}, {"max_window_layers", 4},
+              {"num_attention_heads", 4}, {"num_key_value_heads", 2}, {"head_dim", 64},
+              {"max_position_embeddings", 32768}});
+    return ModelConfig::from_json(j, "preset tiny");
+  }
   QWEN3_THROW(ErrorCode::kInvalidArgument, "unknown preset '{}' (qwen3-4b, tiny, or a config.json path)", name);
 }
 

@@ -4,14 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#if defined(__AVX2__) || defined(__AVX512F__)
-// GCC 12's AVX-512 conversion intrinsics start from _mm512_undefined_epi32(), which
-// -W(maybe-)uninitialized report at every inlined use (a known false positive).
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
-#endif
-
+#include "backends/cpu/cpu_simd.h"
 #include "core/error.h"
 
 namespace qwen3::cpu {
@@ -23,164 +16,61 @@ constexpr int64_t kRowTile = 16;
 // a tile first would cost a store and a reload per weight for no reuse.
 constexpr int64_t kDirectMaxRows = 4;
 
-// Dot products with four independent accumulators so FMA latency does not bound them.
-#if defined(__AVX512F__)
-inline float dot(const float* a, const float* b, int64_t n) {
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+// sum_i w[i] * x[i] with four independent accumulators, so FMA latency does not bound it.
+// W is float (dequantized tiles) or uint16_t (BF16 straight from the checkpoint).
+template <typename W>
+inline float dot(const W* w, const float* x, int64_t n) {
+  constexpr int64_t L = Simd::kWidth;
+  Simd::V acc0 = Simd::zero(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
   int64_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
-    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
-    acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), acc2);
-    acc3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), acc3);
+  for (; i + 4 * L <= n; i += 4 * L) {
+    acc0 = Simd::fma(Simd::load(w + i), Simd::load(x + i), acc0);
+    acc1 = Simd::fma(Simd::load(w + i + L), Simd::load(x + i + L), acc1);
+    acc2 = Simd::fma(Simd::load(w + i + 2 * L), Simd::load(x + i + 2 * L), acc2);
+    acc3 = Simd::fma(Simd::load(w + i + 3 * L), Simd::load(x + i + 3 * L), acc3);
   }
-  for (; i + 16 <= n; i += 16) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
-  float sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
-  for (; i < n; ++i) sum += a[i] * b[i];
+  for (; i + L <= n; i += L) acc0 = Simd::fma(Simd::load(w + i), Simd::load(x + i), acc0);
+  float sum = Simd::sum(Simd::add(Simd::add(acc0, acc1), Simd::add(acc2, acc3)));
+  for (; i < n; ++i) sum += to_f32(w[i]) * x[i];
   return sum;
 }
 
-inline __m512 bf16x16_to_f32(const uint16_t* p) {
-  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
-
-inline float dot_bf16(const uint16_t* w, const float* x, int64_t n) {
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-  int64_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    acc0 = _mm512_fmadd_ps(bf16x16_to_f32(w + i), _mm512_loadu_ps(x + i), acc0);
-    acc1 = _mm512_fmadd_ps(bf16x16_to_f32(w + i + 16), _mm512_loadu_ps(x + i + 16), acc1);
-    acc2 = _mm512_fmadd_ps(bf16x16_to_f32(w + i + 32), _mm512_loadu_ps(x + i + 32), acc2);
-    acc3 = _mm512_fmadd_ps(bf16x16_to_f32(w + i + 48), _mm512_loadu_ps(x + i + 48), acc3);
-  }
-  for (; i + 16 <= n; i += 16) acc0 = _mm512_fmadd_ps(bf16x16_to_f32(w + i), _mm512_loadu_ps(x + i), acc0);
-  float sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
-  for (; i < n; ++i) sum += bf16_to_f32(w[i]) * x[i];
-  return sum;
-}
-// out[i * 4 + j] = dot(a + i * lda, b + j * ldb) for i, j < 4: each load feeds four
-// FMAs, so the tiled (prefill) product runs at FMA rate instead of load rate.
-constexpr int kMicroM = 4;
+// out[r * 4 + c] = dot(a + r * lda, b + c * ldb) for r < kMicroM, c < 4: each operand load
+// feeds several FMAs, so the tiled (prefill) product runs at FMA rate, not load rate.
 inline void dot_block(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* out) {
-  __m512 acc[4][4];
-  for (auto& r : acc) {
-    for (auto& v : r) v = _mm512_setzero_ps();
+  constexpr int M = Simd::kMicroM;
+  constexpr int64_t L = Simd::kWidth;
+  Simd::V acc[M][4];
+  for (auto& row : acc) {
+    for (auto& v : row) v = Simd::zero();
   }
   int64_t i = 0;
-  for (; i + 16 <= k; i += 16) {
-    const __m512 b0 = _mm512_loadu_ps(b + i), b1 = _mm512_loadu_ps(b + ldb + i);
-    const __m512 b2 = _mm512_loadu_ps(b + 2 * ldb + i), b3 = _mm512_loadu_ps(b + 3 * ldb + i);
-    for (int r = 0; r < 4; ++r) {
-      const __m512 av = _mm512_loadu_ps(a + r * lda + i);
-      acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
-      acc[r][2] = _mm512_fmadd_ps(av, b2, acc[r][2]);
-      acc[r][3] = _mm512_fmadd_ps(av, b3, acc[r][3]);
+  for (; i + L <= k; i += L) {
+    const Simd::V b0 = Simd::load(b + i), b1 = Simd::load(b + ldb + i);
+    const Simd::V b2 = Simd::load(b + 2 * ldb + i), b3 = Simd::load(b + 3 * ldb + i);
+    for (int r = 0; r < M; ++r) {
+      const Simd::V av = Simd::load(a + r * lda + i);
+      acc[r][0] = Simd::fma(av, b0, acc[r][0]);
+      acc[r][1] = Simd::fma(av, b1, acc[r][1]);
+      acc[r][2] = Simd::fma(av, b2, acc[r][2]);
+      acc[r][3] = Simd::fma(av, b3, acc[r][3]);
     }
   }
-  for (int r = 0; r < 4; ++r) {
+  for (int r = 0; r < M; ++r) {
     for (int c = 0; c < 4; ++c) {
-      float sum = _mm512_reduce_add_ps(acc[r][c]);
+      float sum = Simd::sum(acc[r][c]);
       for (int64_t j = i; j < k; ++j) sum += a[r * lda + j] * b[c * ldb + j];
       out[r * 4 + c] = sum;
     }
   }
 }
-#elif defined(__AVX2__) && defined(__FMA__)
-inline float hsum(__m256 v) {
-  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
-}
-
-inline float dot(const float* a, const float* b, int64_t n) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
-    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
-    acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
-  }
-  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-  float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-  for (; i < n; ++i) sum += a[i] * b[i];
-  return sum;
-}
-
-inline __m256 bf16x8_to_f32(const uint16_t* p) {
-  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
-
-inline float dot_bf16(const uint16_t* w, const float* x, int64_t n) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    acc0 = _mm256_fmadd_ps(bf16x8_to_f32(w + i), _mm256_loadu_ps(x + i), acc0);
-    acc1 = _mm256_fmadd_ps(bf16x8_to_f32(w + i + 8), _mm256_loadu_ps(x + i + 8), acc1);
-    acc2 = _mm256_fmadd_ps(bf16x8_to_f32(w + i + 16), _mm256_loadu_ps(x + i + 16), acc2);
-    acc3 = _mm256_fmadd_ps(bf16x8_to_f32(w + i + 24), _mm256_loadu_ps(x + i + 24), acc3);
-  }
-  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(bf16x8_to_f32(w + i), _mm256_loadu_ps(x + i), acc0);
-  float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-  for (; i < n; ++i) sum += bf16_to_f32(w[i]) * x[i];
-  return sum;
-}
-
-// 2 x 4 block with 16 ymm registers: 8 accumulators, 6 operand loads.
-constexpr int kMicroM = 2;
-inline void dot_block(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* out) {
-  __m256 acc[2][4];
-  for (auto& r : acc) {
-    for (auto& v : r) v = _mm256_setzero_ps();
-  }
-  int64_t i = 0;
-  for (; i + 8 <= k; i += 8) {
-    const __m256 b0 = _mm256_loadu_ps(b + i), b1 = _mm256_loadu_ps(b + ldb + i);
-    const __m256 b2 = _mm256_loadu_ps(b + 2 * ldb + i), b3 = _mm256_loadu_ps(b + 3 * ldb + i);
-    for (int r = 0; r < 2; ++r) {
-      const __m256 av = _mm256_loadu_ps(a + r * lda + i);
-      acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
-      acc[r][2] = _mm256_fmadd_ps(av, b2, acc[r][2]);
-      acc[r][3] = _mm256_fmadd_ps(av, b3, acc[r][3]);
-    }
-  }
-  for (int r = 0; r < 2; ++r) {
-    for (int c = 0; c < 4; ++c) {
-      float sum = hsum(acc[r][c]);
-      for (int64_t j = i; j < k; ++j) sum += a[r * lda + j] * b[c * ldb + j];
-      out[r * 4 + c] = sum;
-    }
-  }
-}
-#else
-inline float dot(const float* a, const float* b, int64_t n) {
-  float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-  for (int64_t i = 0; i < n; ++i) acc += a[i] * b[i];
-  return acc;
-}
-
-inline float dot_bf16(const uint16_t* w, const float* x, int64_t n) {
-  float acc = 0.0f;
-  for (int64_t i = 0; i < n; ++i) acc += bf16_to_f32(w[i]) * x[i];
-  return acc;
-}
-
-constexpr int kMicroM = 1;
-inline void dot_block(const float* a, int64_t /*lda*/, const float* b, int64_t ldb, int64_t k, float* out) {
-  for (int c = 0; c < 4; ++c) out[c] = dot(a, b + c * ldb, k);
-}
-#endif
 
 // y[m, n0:n1] for all m from a tile of dequantized weight rows wt[n0:n1, k]: blocks of
 // kMicroM activation rows x 4 weight rows, single dot products for the edges.
 void tile_product(const float* wt, int64_t n0, int64_t n1, const float* x, int64_t m_rows, int64_t k,
                   int64_t n_rows, float* y) {
   const int64_t n_full = n0 + (n1 - n0) / 4 * 4;
+  constexpr int kMicroM = Simd::kMicroM;
   int64_t m = 0;
   for (; m + kMicroM <= m_rows; m += kMicroM) {
     float out[kMicroM * 4];
@@ -207,7 +97,7 @@ void matmul_bf16_direct(const WeightMatrix& w, const float* x, int64_t m_rows, f
 #pragma omp parallel for schedule(static, kRowTile)
   for (int64_t n = 0; n < w.rows; ++n) {
     const uint16_t* row = data + n * k;
-    for (int64_t m = 0; m < m_rows; ++m) y[m * w.rows + n] = dot_bf16(row, x + m * k, k);
+    for (int64_t m = 0; m < m_rows; ++m) y[m * w.rows + n] = dot(row, x + m * k, k);
   }
 }
 
