@@ -42,8 +42,8 @@ void BM_Prefill(benchmark::State& state) {
     qwen3::cpu::KvCache cache(w.config(), state.range(0));
     benchmark::DoNotOptimize(model.forward(ids, cache, qwen3::cpu::LogitsMode::kLast));
   }
-  state.counters["tok_per_s"] = benchmark::Counter(static_cast<double>(state.range(0)) * state.iterations(),
-                                                   benchmark::Counter::kIsRate);
+  state.counters["tok_per_s"] = benchmark::Counter(
+      static_cast<double>(state.range(0)) * state.iterations(), benchmark::Counter::kIsRate);
 }
 
 void BM_Decode(benchmark::State& state) {
@@ -55,11 +55,14 @@ void BM_Decode(benchmark::State& state) {
   model.forward(std::span(ids.data(), ids.size() - 1), cache, qwen3::cpu::LogitsMode::kLast);
   for (auto _ : state) {
     cache.set_length(context - 1);  // re-run the same decode step at the same context length
-    benchmark::DoNotOptimize(model.forward(std::span(ids.data() + context - 1, 1), cache, qwen3::cpu::LogitsMode::kLast));
+    benchmark::DoNotOptimize(model.forward(std::span(ids.data() + context - 1, 1), cache,
+                                           qwen3::cpu::LogitsMode::kLast));
   }
-  state.counters["tok_per_s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
-  state.counters["GB_per_s"] = benchmark::Counter(static_cast<double>(w.matrix_bytes()) * state.iterations() / 1e9,
-                                                  benchmark::Counter::kIsRate);
+  state.counters["tok_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["GB_per_s"] =
+      benchmark::Counter(static_cast<double>(w.matrix_bytes()) * state.iterations() / 1e9,
+                         benchmark::Counter::kIsRate);
 }
 
 // The memory-bandwidth ceiling on this machine: a parallel copy of 1 GiB, counting bytes
@@ -69,11 +72,12 @@ void BM_Copy(benchmark::State& state) {
   std::vector<uint8_t> src(n, 1), dst(n, 0);
   for (auto _ : state) {
 #pragma omp parallel for schedule(static)
-    for (int64_t c = 0; c < 64; ++c) std::memcpy(dst.data() + c * (n / 64), src.data() + c * (n / 64), n / 64);
+    for (int64_t c = 0; c < 64; ++c)
+      std::memcpy(dst.data() + c * (n / 64), src.data() + c * (n / 64), n / 64);
     benchmark::DoNotOptimize(dst.data());
   }
-  state.counters["GB_per_s"] = benchmark::Counter(2.0 * static_cast<double>(n) * state.iterations() / 1e9,
-                                                  benchmark::Counter::kIsRate);
+  state.counters["GB_per_s"] = benchmark::Counter(
+      2.0 * static_cast<double>(n) * state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
 
 }  // namespace
@@ -100,8 +104,14 @@ int main(int argc, char** argv) {
     g_model = o.out_dir;
   }
   benchmark::RegisterBenchmark("copy_1GiB", BM_Copy)->Unit(benchmark::kMillisecond)->UseRealTime();
-  benchmark::RegisterBenchmark("prefill", BM_Prefill)->Arg(g_prompt)->Unit(benchmark::kMillisecond)->UseRealTime();
-  benchmark::RegisterBenchmark("decode", BM_Decode)->Arg(g_prompt)->Unit(benchmark::kMillisecond)->UseRealTime();
+  benchmark::RegisterBenchmark("prefill", BM_Prefill)
+      ->Arg(g_prompt)
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("decode", BM_Decode)
+      ->Arg(g_prompt)
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
   int n = static_cast<int>(rest.size());
   benchmark::Initialize(&n, rest.data());
   benchmark::RunSpecifiedBenchmarks();

@@ -1,11 +1,11 @@
 #include <fmt/core.h>
 #include <fmt/format.h>
+#include <omp.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <cstdlib>
-#include <omp.h>
 
 #include "backends/cpu/cpu_generate.h"
 #include "cli/commands.h"
@@ -29,13 +29,15 @@ struct GenerateFlags {
 // Runs the prompt once with every named intermediate recorded, and writes them (float32,
 // "layers.{i}.{name}" or "{name}", one row per token) to a safetensors file for diffing
 // against HF transformers.
-void write_prefill_trace(const cpu::CpuModel& model, std::span<const int32_t> prompt, const std::string& path) {
+void write_prefill_trace(const cpu::CpuModel& model, std::span<const int32_t> prompt,
+                         const std::string& path) {
   std::vector<TensorSpec> specs;
   auto data = std::make_shared<std::vector<std::vector<float>>>();
   const cpu::TraceFn trace = [&](std::string_view name, int64_t layer, const float* p, int64_t rows,
                                  int64_t cols) {
     data->emplace_back(p, p + rows * cols);
-    const std::string full = layer < 0 ? std::string(name) : fmt::format("layers.{}.{}", layer, name);
+    const std::string full =
+        layer < 0 ? std::string(name) : fmt::format("layers.{}.{}", layer, name);
     specs.push_back({full, DType::kF32, {rows, cols}, [data, i = data->size() - 1](uint8_t* dst) {
                        std::memcpy(dst, (*data)[i].data(), (*data)[i].size() * 4);
                      }});
@@ -51,19 +53,22 @@ int run_generate(const GenerateFlags& f) {
   if (f.threads > 0) omp_set_num_threads(f.threads);
   const std::string dir = f.model.empty() ? default_model_dir() : f.model;
   if (f.prompt_ids.empty()) {
-    QWEN3_THROW(ErrorCode::kInvalidArgument, "--prompt-ids is required (text prompts need the tokenizer)");
+    QWEN3_THROW(ErrorCode::kInvalidArgument,
+                "--prompt-ids is required (text prompts need the tokenizer)");
   }
   const std::vector<int32_t> prompt = parse_id_list(f.prompt_ids, "--prompt-ids");
-  if (f.max_tokens < 1) QWEN3_THROW(ErrorCode::kInvalidArgument, "-n/--max-tokens must be >= 1, got {}", f.max_tokens);
+  if (f.max_tokens < 1)
+    QWEN3_THROW(ErrorCode::kInvalidArgument, "-n/--max-tokens must be >= 1, got {}", f.max_tokens);
 
   const auto t0 = std::chrono::steady_clock::now();
   const auto weights = Qwen3Weights::load(dir);
-  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double load_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const ModelConfig& c = weights->config();
   for (int32_t id : prompt) {
     if (id >= c.vocab_size) {
-      QWEN3_THROW(ErrorCode::kInvalidArgument, "--prompt-ids: token id {} is outside the vocabulary [0, {})", id,
-                  c.vocab_size);
+      QWEN3_THROW(ErrorCode::kInvalidArgument,
+                  "--prompt-ids: token id {} is outside the vocabulary [0, {})", id, c.vocab_size);
     }
   }
   const GenerationConfig gen = GenerationConfig::load(dir);
@@ -79,8 +84,9 @@ int run_generate(const GenerateFlags& f) {
              "model {} ({} layers, {}) loaded in {:.2f} s on CPU ({} threads)\n"
              "prefill {} tokens: {:.1f} ms ({:.1f} tok/s); decode {} tokens: {:.1f} tok/s{}\n",
              dir, c.num_hidden_layers, c.quant.fp8 ? "fp8" : "bf16", load_s, omp_get_max_threads(),
-             prompt.size(), r.prefill_seconds * 1e3, prompt.size() / r.prefill_seconds, r.tokens.size(),
-             decode_steps > 0 ? decode_steps / r.decode_seconds : 0.0, r.stopped_on_eos ? " (stopped at eos)" : "");
+             prompt.size(), r.prefill_seconds * 1e3, prompt.size() / r.prefill_seconds,
+             r.tokens.size(), decode_steps > 0 ? decode_steps / r.decode_seconds : 0.0,
+             r.stopped_on_eos ? " (stopped at eos)" : "");
   return 0;
 }
 
@@ -99,7 +105,8 @@ Runner add_generate(CLI::App& app) {
   sub->add_option("-n,--max-tokens", f->max_tokens, "Tokens to generate")->capture_default_str();
   sub->add_option("--threads", f->threads, "CPU threads (0: all cores)")->capture_default_str();
   sub->add_flag("--ignore-eos", f->ignore_eos, "Keep generating past end-of-sequence tokens");
-  sub->add_option("--trace-out", f->trace_out, "Write the prompt's per-layer activations and logits to this .safetensors");
+  sub->add_option("--trace-out", f->trace_out,
+                  "Write the prompt's per-layer activations and logits to this .safetensors");
   return [f] { return run_generate(*f); };
 }
 

@@ -30,7 +30,8 @@ int run_init_random(const InitRandomFlags& f) {
     o.fp8 = true;
     o.fp8_dtype = DType::kF8E5M2;
   } else if (f.dtype != "bf16") {
-    QWEN3_THROW(ErrorCode::kInvalidArgument, "--dtype '{}': expected bf16, fp8 (e4m3) or fp8-e5m2", f.dtype);
+    QWEN3_THROW(ErrorCode::kInvalidArgument, "--dtype '{}': expected bf16, fp8 (e4m3) or fp8-e5m2",
+                f.dtype);
   }
   o.seed = f.seed;
   o.out_dir = f.out;
@@ -49,14 +50,20 @@ int run_init_random(const InitRandomFlags& f) {
 
 Runner add_init_random(CLI::App& app) {
   auto f = std::make_shared<InitRandomFlags>();
-  CLI::App* sub = app.add_subcommand("init-random", "Write a random-weight Qwen3 checkpoint in the HF layout");
+  CLI::App* sub =
+      app.add_subcommand("init-random", "Write a random-weight Qwen3 checkpoint in the HF layout");
   sub->add_option("--like", f->like, "Geometry: qwen3-4b, tiny, or a config.json / model folder")
       ->capture_default_str();
-  sub->add_option("--dtype", f->dtype, "Weights: bf16, fp8 (block-128 E4M3) or fp8-e5m2")->capture_default_str();
-  sub->add_option("--seed", f->seed, "Random seed (same seed, same weights)")->capture_default_str();
-  sub->add_option("--out", f->out, "Output folder (created; must not exist unless --force)")->required();
-  sub->add_option("--tokenizer", f->tokenizer, "Folder whose tokenizer files are copied in")->capture_default_str();
-  sub->add_option("--max-shard-size", f->max_shard_size, "Split safetensors above this size")->capture_default_str();
+  sub->add_option("--dtype", f->dtype, "Weights: bf16, fp8 (block-128 E4M3) or fp8-e5m2")
+      ->capture_default_str();
+  sub->add_option("--seed", f->seed, "Random seed (same seed, same weights)")
+      ->capture_default_str();
+  sub->add_option("--out", f->out, "Output folder (created; must not exist unless --force)")
+      ->required();
+  sub->add_option("--tokenizer", f->tokenizer, "Folder whose tokenizer files are copied in")
+      ->capture_default_str();
+  sub->add_option("--max-shard-size", f->max_shard_size, "Split safetensors above this size")
+      ->capture_default_str();
   sub->add_flag("--force", f->force, "Replace an existing output folder");
   return [f] { return run_init_random(*f); };
 }

@@ -62,7 +62,8 @@ struct MiniFloatTable {
   std::array<float, 256> values{};
   uint8_t max_code = 0;  // largest finite positive code
   MiniFloatTable() {
-    for (int b = 0; b < 256; ++b) values[b] = decode_minifloat(static_cast<uint8_t>(b), ExpBits, ManBits, Ieee);
+    for (int b = 0; b < 256; ++b)
+      values[b] = decode_minifloat(static_cast<uint8_t>(b), ExpBits, ManBits, Ieee);
     for (int b = 0; b < 128; ++b) {
       if (std::isfinite(values[b])) max_code = static_cast<uint8_t>(b);
     }
@@ -76,7 +77,10 @@ struct MiniFloatTable {
     int lo = 0, hi = max_code;  // values[lo] <= a < values[hi]
     while (hi - lo > 1) {
       const int mid = (lo + hi) / 2;
-      if (values[mid] <= a) lo = mid; else hi = mid;
+      if (values[mid] <= a)
+        lo = mid;
+      else
+        hi = mid;
     }
     const double d_lo = a - values[lo];
     const double d_hi = values[hi] - a;
@@ -129,9 +133,9 @@ uint16_t f32_to_f16(float f) {
   std::memcpy(&u, &f, 4);
   const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
   const uint32_t a = u & 0x7fffffffu;
-  if (a > 0x7f800000u) return sign | 0x7e00;  // NaN
+  if (a > 0x7f800000u) return sign | 0x7e00;   // NaN
   if (a >= 0x477ff000u) return sign | 0x7c00;  // rounds to >= 65536 -> inf
-  if (a < 0x38800000u) {                      // subnormal or zero in f16
+  if (a < 0x38800000u) {                       // subnormal or zero in f16
     // Scale so the f16 subnormal unit (2^-24) becomes 1, then round to even.
     const float scaled = std::fabs(f) * 16777216.0f;
     return sign | static_cast<uint16_t>(std::nearbyint(scaled));
@@ -148,9 +152,12 @@ uint8_t f32_to_fp8_e5m2(float f) { return e5m2().encode(f); }
 
 float fp8_max(DType dtype) {
   switch (dtype) {
-    case DType::kF8E4M3: return e4m3().values[e4m3().max_code];
-    case DType::kF8E5M2: return e5m2().values[e5m2().max_code];
-    default: QWEN3_THROW(ErrorCode::kInternal, "fp8_max of non-fp8 dtype {}", dtype_name(dtype));
+    case DType::kF8E4M3:
+      return e4m3().values[e4m3().max_code];
+    case DType::kF8E5M2:
+      return e5m2().values[e5m2().max_code];
+    default:
+      QWEN3_THROW(ErrorCode::kInternal, "fp8_max of non-fp8 dtype {}", dtype_name(dtype));
   }
 }
 
@@ -177,10 +184,13 @@ float load_as_f32(const void* data, DType dtype, size_t i) {
       std::memcpy(&v, bytes + 8 * i, 8);
       return static_cast<float>(v);
     }
-    case DType::kF8E4M3: return fp8_e4m3_to_f32(bytes[i]);
-    case DType::kF8E5M2: return fp8_e5m2_to_f32(bytes[i]);
+    case DType::kF8E4M3:
+      return fp8_e4m3_to_f32(bytes[i]);
+    case DType::kF8E5M2:
+      return fp8_e5m2_to_f32(bytes[i]);
     default:
-      QWEN3_THROW(ErrorCode::kUnsupported, "dtype {} is not a floating-point type", dtype_name(dtype));
+      QWEN3_THROW(ErrorCode::kUnsupported, "dtype {} is not a floating-point type",
+                  dtype_name(dtype));
   }
 }
 

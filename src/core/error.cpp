@@ -4,12 +4,18 @@ namespace qwen3 {
 
 std::string_view error_code_name(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return "invalid_argument";
-    case ErrorCode::kInvalidModel: return "invalid_model";
-    case ErrorCode::kIo: return "io_error";
-    case ErrorCode::kUnsupported: return "unsupported";
-    case ErrorCode::kOutOfMemory: return "out_of_memory";
-    case ErrorCode::kInternal: return "internal_error";
+    case ErrorCode::kInvalidArgument:
+      return "invalid_argument";
+    case ErrorCode::kInvalidModel:
+      return "invalid_model";
+    case ErrorCode::kIo:
+      return "io_error";
+    case ErrorCode::kUnsupported:
+      return "unsupported";
+    case ErrorCode::kOutOfMemory:
+      return "out_of_memory";
+    case ErrorCode::kInternal:
+      return "internal_error";
   }
   return "unknown";
 }

@@ -1,9 +1,8 @@
 #include "model/checkpoint.h"
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/error.h"
@@ -29,8 +28,9 @@ std::map<std::string, std::string> read_index(const fs::path& index_path) {
   for (const auto& [name, file] : wm->items()) {
     const std::string f = file.is_string() ? file.get<std::string>() : std::string();
     if (f.empty() || f.find('/') != std::string::npos || f == "..") {
-      QWEN3_THROW(ErrorCode::kInvalidModel, "{}: weight_map['{}'] must be a file name in the folder",
-                  index_path.string(), name);
+      QWEN3_THROW(ErrorCode::kInvalidModel,
+                  "{}: weight_map['{}'] must be a file name in the folder", index_path.string(),
+                  name);
     }
     out[name] = f;
   }
@@ -56,8 +56,9 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
       }
       const TensorInfo* t = it->second->find(name);
       if (t == nullptr) {
-        QWEN3_THROW(ErrorCode::kInvalidModel, "{}: index maps tensor '{}' to {}, which does not hold it",
-                    index.string(), name, file);
+        QWEN3_THROW(ErrorCode::kInvalidModel,
+                    "{}: index maps tensor '{}' to {}, which does not hold it", index.string(),
+                    name, file);
       }
       tensors_[name] = TensorRef{t, it->second->data(*t), &it->second->path()};
     }

@@ -93,12 +93,14 @@ RopeConfig parse_rope(const json& j, const std::string& label) {
     prefix = "rope_parameters.";
   } else if (j.contains("rope_scaling") && !j.at("rope_scaling").is_null()) {
     if (!j.at("rope_scaling").is_object()) {
-      QWEN3_THROW(ErrorCode::kInvalidModel, "{}: field 'rope_scaling' must be an object or null", label);
+      QWEN3_THROW(ErrorCode::kInvalidModel, "{}: field 'rope_scaling' must be an object or null",
+                  label);
     }
     scaling = &j.at("rope_scaling");
     prefix = "rope_scaling.";
   }
-  rope.theta = v5 ? Fields(*scaling, label, prefix).number("rope_theta", Fields(j, label).number("rope_theta", 10000.0))
+  rope.theta = v5 ? Fields(*scaling, label, prefix)
+                        .number("rope_theta", Fields(j, label).number("rope_theta", 10000.0))
                   : Fields(j, label).number("rope_theta", 10000.0);
   if (rope.theta <= 1.0) Fields(j, label).fail("rope_theta", "must be greater than 1");
   if (scaling == nullptr) return rope;
@@ -114,8 +116,8 @@ RopeConfig parse_rope(const json& j, const std::string& label) {
   } else if (type == "yarn") {
     rope.type = RopeType::kYarn;
   } else {
-    QWEN3_THROW(ErrorCode::kUnsupported, "{}: rope type '{}' is not supported (default, linear, yarn are)",
-                label, type);
+    QWEN3_THROW(ErrorCode::kUnsupported,
+                "{}: rope type '{}' is not supported (default, linear, yarn are)", label, type);
   }
   rope.factor = f.number("factor");
   if (rope.factor < 1.0) f.fail("factor", "must be >= 1");
@@ -138,25 +140,30 @@ QuantConfig parse_quant(const json& j, const std::string& label) {
   if (!j.contains("quantization_config") || j.at("quantization_config").is_null()) return q;
   const json& qc = j.at("quantization_config");
   if (!qc.is_object()) {
-    QWEN3_THROW(ErrorCode::kInvalidModel, "{}: field 'quantization_config' must be an object", label);
+    QWEN3_THROW(ErrorCode::kInvalidModel, "{}: field 'quantization_config' must be an object",
+                label);
   }
   const Fields f(qc, label, "quantization_config.");
   const std::string method = f.string("quant_method");
   if (method != "fp8") {
-    QWEN3_THROW(ErrorCode::kUnsupported,
-                "{}: quantization_config.quant_method '{}' is not supported (only block-scaled 'fp8')",
-                label, method);
+    QWEN3_THROW(
+        ErrorCode::kUnsupported,
+        "{}: quantization_config.quant_method '{}' is not supported (only block-scaled 'fp8')",
+        label, method);
   }
   q.fp8 = true;
   const std::string fmt_name = f.string("fmt", "e4m3");
-  if (fmt_name == "e4m3") q.weight_dtype = DType::kF8E4M3;
-  else if (fmt_name == "e5m2") q.weight_dtype = DType::kF8E5M2;
-  else f.fail("fmt", fmt::format("must be 'e4m3' or 'e5m2', got '{}'", fmt_name));
+  if (fmt_name == "e4m3")
+    q.weight_dtype = DType::kF8E4M3;
+  else if (fmt_name == "e5m2")
+    q.weight_dtype = DType::kF8E5M2;
+  else
+    f.fail("fmt", fmt::format("must be 'e4m3' or 'e5m2', got '{}'", fmt_name));
   q.activation_scheme = f.string("activation_scheme", "dynamic");
   if (q.activation_scheme != "dynamic") {
     QWEN3_THROW(ErrorCode::kUnsupported,
-                "{}: quantization_config.activation_scheme '{}' is not supported (only 'dynamic')", label,
-                q.activation_scheme);
+                "{}: quantization_config.activation_scheme '{}' is not supported (only 'dynamic')",
+                label, q.activation_scheme);
   }
   if (f.has("weight_block_size")) {
     const json& b = qc.at("weight_block_size");
@@ -168,7 +175,8 @@ QuantConfig parse_quant(const json& j, const std::string& label) {
     q.block_in = b[1].get<int64_t>();
   } else {
     QWEN3_THROW(ErrorCode::kUnsupported,
-                "{}: per-tensor fp8 (no quantization_config.weight_block_size) is not supported", label);
+                "{}: per-tensor fp8 (no quantization_config.weight_block_size) is not supported",
+                label);
   }
   if (f.has("modules_to_not_convert")) {
     const json& m = qc.at("modules_to_not_convert");
@@ -183,8 +191,10 @@ QuantConfig parse_quant(const json& j, const std::string& label) {
 
 // eos_token_id is written as HF writes it: an integer when there is one, else a list.
 void put_token_ids(json& j, const char* key, const std::vector<int64_t>& ids) {
-  if (ids.size() == 1) j[key] = ids[0];
-  else if (!ids.empty()) j[key] = ids;
+  if (ids.size() == 1)
+    j[key] = ids[0];
+  else if (!ids.empty())
+    j[key] = ids;
 }
 
 }  // namespace
@@ -206,13 +216,14 @@ json read_json_file(const std::string& path) {
 }
 
 ModelConfig ModelConfig::from_json(const json& j, const std::string& label) {
-  if (!j.is_object()) QWEN3_THROW(ErrorCode::kInvalidModel, "{}: config is not a JSON object", label);
+  if (!j.is_object())
+    QWEN3_THROW(ErrorCode::kInvalidModel, "{}: config is not a JSON object", label);
   const Fields f(j, label);
   ModelConfig c;
   c.model_type = f.string("model_type", "qwen3");
   if (c.model_type != "qwen3") {
-    QWEN3_THROW(ErrorCode::kUnsupported, "{}: model_type '{}' is not supported (only 'qwen3')", label,
-                c.model_type);
+    QWEN3_THROW(ErrorCode::kUnsupported, "{}: model_type '{}' is not supported (only 'qwen3')",
+                label, c.model_type);
   }
   c.vocab_size = f.positive("vocab_size");
   c.hidden_size = f.positive("hidden_size");
@@ -233,10 +244,15 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& label) {
   c.initializer_range = f.number("initializer_range", 0.02);
   const std::string dtype_field = f.has("dtype") ? "dtype" : "torch_dtype";
   const std::string dtype = f.string(dtype_field.c_str(), "bfloat16");
-  if (dtype == "bfloat16") c.dtype = DType::kBF16;
-  else if (dtype == "float16") c.dtype = DType::kF16;
-  else if (dtype == "float32") c.dtype = DType::kF32;
-  else f.fail(dtype_field.c_str(), fmt::format("'{}' is not one of bfloat16, float16, float32", dtype));
+  if (dtype == "bfloat16")
+    c.dtype = DType::kBF16;
+  else if (dtype == "float16")
+    c.dtype = DType::kF16;
+  else if (dtype == "float32")
+    c.dtype = DType::kF32;
+  else
+    f.fail(dtype_field.c_str(),
+           fmt::format("'{}' is not one of bfloat16, float16, float32", dtype));
 
   if (c.num_attention_heads % c.num_key_value_heads != 0) {
     f.fail("num_key_value_heads", fmt::format("({}) must divide num_attention_heads ({})",
@@ -244,11 +260,13 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& label) {
   }
   if (c.head_dim % 2 != 0) f.fail("head_dim", "must be even for rotary embeddings");
   if (f.boolean("attention_bias", false)) {
-    QWEN3_THROW(ErrorCode::kUnsupported, "{}: attention_bias=true is not supported by Qwen3", label);
+    QWEN3_THROW(ErrorCode::kUnsupported, "{}: attention_bias=true is not supported by Qwen3",
+                label);
   }
   const std::string act = f.string("hidden_act", "silu");
   if (act != "silu") {
-    QWEN3_THROW(ErrorCode::kUnsupported, "{}: hidden_act '{}' is not supported (only silu)", label, act);
+    QWEN3_THROW(ErrorCode::kUnsupported, "{}: hidden_act '{}' is not supported (only silu)", label,
+                act);
   }
   if (c.use_sliding_window) {
     QWEN3_THROW(ErrorCode::kUnsupported, "{}: use_sliding_window=true is not supported yet", label);
@@ -304,7 +322,9 @@ json ModelConfig::to_json() const {
   }
   j["sliding_window"] = sliding_window ? json(*sliding_window) : json(nullptr);
   j["tie_word_embeddings"] = tie_word_embeddings;
-  j["torch_dtype"] = dtype == DType::kBF16 ? "bfloat16" : dtype == DType::kF16 ? "float16" : "float32";
+  j["torch_dtype"] = dtype == DType::kBF16  ? "bfloat16"
+                     : dtype == DType::kF16 ? "float16"
+                                            : "float32";
   j["use_cache"] = true;
   j["use_sliding_window"] = use_sliding_window;
   j["vocab_size"] = vocab_size;
@@ -314,7 +334,8 @@ json ModelConfig::to_json() const {
     q["fmt"] = quant.weight_dtype == DType::kF8E5M2 ? "e5m2" : "e4m3";
     q["quant_method"] = "fp8";
     q["weight_block_size"] = {quant.block_out, quant.block_in};
-    if (!quant.modules_to_not_convert.empty()) q["modules_to_not_convert"] = quant.modules_to_not_convert;
+    if (!quant.modules_to_not_convert.empty())
+      q["modules_to_not_convert"] = quant.modules_to_not_convert;
     j["quantization_config"] = q;
   }
   return j;

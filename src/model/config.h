@@ -4,9 +4,8 @@
 // `rope_scaling` and the newer `rope_parameters` object written by transformers 5.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>

@@ -7,9 +7,10 @@
 
 namespace qwen3 {
 
-void quantize_fp8_blockwise(const float* w, int64_t rows, int64_t cols, int64_t block_out, int64_t block_in,
-                            DType fp8_dtype, uint8_t* out, float* scale_inv) {
-  if (!dtype_is_fp8(fp8_dtype)) QWEN3_THROW(ErrorCode::kInternal, "quantize to non-fp8 {}", dtype_name(fp8_dtype));
+void quantize_fp8_blockwise(const float* w, int64_t rows, int64_t cols, int64_t block_out,
+                            int64_t block_in, DType fp8_dtype, uint8_t* out, float* scale_inv) {
+  if (!dtype_is_fp8(fp8_dtype))
+    QWEN3_THROW(ErrorCode::kInternal, "quantize to non-fp8 {}", dtype_name(fp8_dtype));
   const float qmax = fp8_max(fp8_dtype);
   const auto encode = fp8_dtype == DType::kF8E4M3 ? f32_to_fp8_e4m3 : f32_to_fp8_e5m2;
   const int64_t brows = (rows + block_out - 1) / block_out;

@@ -11,7 +11,7 @@ namespace qwen3 {
 
 // w: [rows, cols] float32. out: [rows, cols] fp8 bytes.
 // scale_inv: [ceil(rows/block_out), ceil(cols/block_in)] float32.
-void quantize_fp8_blockwise(const float* w, int64_t rows, int64_t cols, int64_t block_out, int64_t block_in,
-                            DType fp8_dtype, uint8_t* out, float* scale_inv);
+void quantize_fp8_blockwise(const float* w, int64_t rows, int64_t cols, int64_t block_out,
+                            int64_t block_in, DType fp8_dtype, uint8_t* out, float* scale_inv);
 
 }  // namespace qwen3

@@ -119,14 +119,16 @@ std::vector<TensorSpec> tensor_specs(const InitRandomOptions& o) {
     linear(p + "mlp.down_proj", c.hidden_size, c.intermediate_size);
   }
   bf16_tensor("model.norm.weight", {c.hidden_size}, 1.0, 0.1);
-  if (!c.tie_word_embeddings) bf16_tensor("lm_head.weight", {c.vocab_size, c.hidden_size}, 0.0, init_std);
+  if (!c.tie_word_embeddings)
+    bf16_tensor("lm_head.weight", {c.vocab_size, c.hidden_size}, 0.0, init_std);
   return specs;
 }
 
 void copy_tokenizer_files(const fs::path& from, const fs::path& to) {
   const fs::path required = from / "tokenizer.json";
   if (!fs::exists(required)) {
-    QWEN3_THROW(ErrorCode::kInvalidArgument, "{}: no tokenizer.json in the tokenizer folder", from.string());
+    QWEN3_THROW(ErrorCode::kInvalidArgument, "{}: no tokenizer.json in the tokenizer folder",
+                from.string());
   }
   for (const char* name : {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt",
                            "chat_template.jinja", "special_tokens_map.json"}) {
@@ -136,7 +138,8 @@ void copy_tokenizer_files(const fs::path& from, const fs::path& to) {
 
 }  // namespace
 
-void fill_normal(uint64_t seed, const std::string& name, double mean, double stddev, float* out, int64_t n) {
+void fill_normal(uint64_t seed, const std::string& name, double mean, double stddev, float* out,
+                 int64_t n) {
   // Independent streams per 64Ki-element chunk keep the result identical for any thread count.
   constexpr int64_t kChunk = 1 << 16;
   const uint64_t base = seed * 0x9e3779b97f4a7c15ull ^ fnv1a(name);
@@ -157,24 +160,31 @@ void fill_normal(uint64_t seed, const std::string& name, double mean, double std
 }
 
 ModelConfig preset_config(const std::string& name) {
-  if (name == "qwen3-4b") return ModelConfig::from_json(nlohmann::json::parse(kQwen3_4bConfig), "preset qwen3-4b");
+  if (name == "qwen3-4b")
+    return ModelConfig::from_json(nlohmann::json::parse(kQwen3_4bConfig), "preset qwen3-4b");
   if (name == "tiny") {
     // Qwen3-4B's vocabulary, tokens and RoPE with a small stack: the embedded default model.
     nlohmann::json j = nlohmann::json::parse(kQwen3_4bConfig);
-    j.update({{"hidden_size", 256}, {"intermediate_size", 768}, {"num_hidden_layers", 4}, {"max_window_layers", 4},
-              {"num_attention_heads", 4}, {"num_key_value_heads", 2}, {"head_dim", 64},
+    j.update({{"hidden_size", 256},
+              {"intermediate_size", 768},
+              {"num_hidden_layers", 4},
+              {"max_window_layers", 4},
+              {"num_attention_heads", 4},
+              {"num_key_value_heads", 2},
+              {"head_dim", 64},
               {"max_position_embeddings", 32768}});
     return ModelConfig::from_json(j, "preset tiny");
   }
-  QWEN3_THROW(ErrorCode::kInvalidArgument, "unknown preset '{}' (qwen3-4b, tiny, or a config.json path)", name);
+  QWEN3_THROW(ErrorCode::kInvalidArgument,
+              "unknown preset '{}' (qwen3-4b, tiny, or a config.json path)", name);
 }
 
 ModelConfig config_from_like(const std::string& like) {
   if (like == "qwen3-4b" || like == "tiny") return preset_config(like);
   if (fs::is_directory(like)) return ModelConfig::load(like);
   if (fs::exists(like)) return ModelConfig::from_json(read_json_file(like), like);
-  QWEN3_THROW(ErrorCode::kInvalidArgument, "--like '{}': not a preset (qwen3-4b, tiny) nor an existing config.json",
-              like);
+  QWEN3_THROW(ErrorCode::kInvalidArgument,
+              "--like '{}': not a preset (qwen3-4b, tiny) nor an existing config.json", like);
 }
 
 void init_random_checkpoint(const InitRandomOptions& options) {
@@ -189,10 +199,12 @@ void init_random_checkpoint(const InitRandomOptions& options) {
   const fs::path out(o.out_dir);
   if (o.out_dir.empty()) QWEN3_THROW(ErrorCode::kInvalidArgument, "--out is required");
   if (fs::exists(out) && !o.force) {
-    QWEN3_THROW(ErrorCode::kInvalidArgument, "{}: already exists (pass --force to replace it)", o.out_dir);
+    QWEN3_THROW(ErrorCode::kInvalidArgument, "{}: already exists (pass --force to replace it)",
+                o.out_dir);
   }
   if (!o.tokenizer_dir.empty() && !fs::exists(fs::path(o.tokenizer_dir) / "tokenizer.json")) {
-    QWEN3_THROW(ErrorCode::kInvalidArgument, "--tokenizer {}: no tokenizer.json there", o.tokenizer_dir);
+    QWEN3_THROW(ErrorCode::kInvalidArgument, "--tokenizer {}: no tokenizer.json there",
+                o.tokenizer_dir);
   }
   // Build next to the destination, then rename: readers never see a partial folder.
   const fs::path parent = out.has_parent_path() ? out.parent_path() : fs::path(".");

@@ -18,18 +18,19 @@ ModelConfig config_from_like(const std::string& like);
 
 struct InitRandomOptions {
   ModelConfig config;
-  bool fp8 = false;                   // block-128 E4M3 linears + quantization_config
+  bool fp8 = false;  // block-128 E4M3 linears + quantization_config
   DType fp8_dtype = DType::kF8E4M3;
   uint64_t seed = 0;
   std::string out_dir;
-  std::string tokenizer_dir;          // copies tokenizer files from here when non-empty
+  std::string tokenizer_dir;  // copies tokenizer files from here when non-empty
   uint64_t max_shard_bytes = 4ull << 30;
-  bool force = false;                 // replace an existing out_dir
+  bool force = false;  // replace an existing out_dir
 };
 
 void init_random_checkpoint(const InitRandomOptions& options);
 
 // The deterministic normal stream used for tensor `name` (exposed for tests).
-void fill_normal(uint64_t seed, const std::string& name, double mean, double stddev, float* out, int64_t n);
+void fill_normal(uint64_t seed, const std::string& name, double mean, double stddev, float* out,
+                 int64_t n);
 
 }  // namespace qwen3

@@ -53,7 +53,8 @@ RopeTable RopeTable::build(const ModelConfig& config) {
       double attention = 1.0;
       if (rope.attention_factor) {
         attention = *rope.attention_factor;
-      } else if (rope.mscale && rope.mscale_all_dim && *rope.mscale != 0 && *rope.mscale_all_dim != 0) {
+      } else if (rope.mscale && rope.mscale_all_dim && *rope.mscale != 0 &&
+                 *rope.mscale_all_dim != 0) {
         attention = yarn_mscale(factor, *rope.mscale) / yarn_mscale(factor, *rope.mscale_all_dim);
       } else {
         attention = yarn_mscale(factor, 1.0);
@@ -69,7 +70,8 @@ RopeTable RopeTable::build(const ModelConfig& config) {
       if (low == high) high += 0.001;
       for (int64_t i = 0; i < half; ++i) {
         const float ramp = std::clamp(
-            (static_cast<float>(i) - static_cast<float>(low)) / static_cast<float>(high - low), 0.0f, 1.0f);
+            (static_cast<float>(i) - static_cast<float>(low)) / static_cast<float>(high - low),
+            0.0f, 1.0f);
         const float extrapolation = 1.0f - ramp;  // weight of the unscaled frequency
         const float inv_extra = 1.0f / pos_freqs[i];
         const float inv_inter = 1.0f / (static_cast<float>(factor) * pos_freqs[i]);

@@ -1,10 +1,10 @@
 #include "model/safetensors.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 
@@ -23,11 +23,14 @@ bool json_depth_ok(std::string_view text) {
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
       continue;
     }
-    if (c == '"') in_string = true;
+    if (c == '"')
+      in_string = true;
     else if (c == '[' || c == '{') {
       if (++depth > kMaxJsonDepth) return false;
     } else if (c == ']' || c == '}') {
@@ -43,7 +46,8 @@ uint64_t read_u64_le(const uint8_t* p) {
   return v;
 }
 
-uint64_t get_u64(const json& v, std::string_view label, const std::string& tensor, const char* field) {
+uint64_t get_u64(const json& v, std::string_view label, const std::string& tensor,
+                 const char* field) {
   if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0)) {
     QWEN3_THROW(ErrorCode::kInvalidModel, "{}: tensor '{}': {} must hold non-negative integers",
                 label, tensor, field);
@@ -60,7 +64,8 @@ TensorInfo parse_entry(const std::string& name, const json& entry, std::string_v
   t.name = name;
   const auto dt = entry.find("dtype");
   if (dt == entry.end() || !dt->is_string()) {
-    QWEN3_THROW(ErrorCode::kInvalidModel, "{}: tensor '{}': missing string field 'dtype'", label, name);
+    QWEN3_THROW(ErrorCode::kInvalidModel, "{}: tensor '{}': missing string field 'dtype'", label,
+                name);
   }
   const auto dtype = dtype_from_name(dt->get<std::string>());
   if (!dtype) {
@@ -71,39 +76,40 @@ TensorInfo parse_entry(const std::string& name, const json& entry, std::string_v
 
   const auto sh = entry.find("shape");
   if (sh == entry.end() || !sh->is_array() || sh->size() > 8) {
-    QWEN3_THROW(ErrorCode::kInvalidModel, "{}: tensor '{}': 'shape' must be an array of at most 8 dims",
-                label, name);
+    QWEN3_THROW(ErrorCode::kInvalidModel,
+                "{}: tensor '{}': 'shape' must be an array of at most 8 dims", label, name);
   }
   uint64_t numel = 1;
   for (const auto& d : *sh) {
     const uint64_t dim = get_u64(d, label, name, "shape");
     if (dim > (1ull << 40)) {
-      QWEN3_THROW(ErrorCode::kInvalidModel, "{}: tensor '{}': dimension {} is implausibly large", label,
-                  name, dim);
+      QWEN3_THROW(ErrorCode::kInvalidModel, "{}: tensor '{}': dimension {} is implausibly large",
+                  label, name, dim);
     }
     t.shape.push_back(static_cast<int64_t>(dim));
     if (__builtin_mul_overflow(numel, dim, &numel) || numel > (1ull << 60)) {
-      QWEN3_THROW(ErrorCode::kInvalidModel, "{}: tensor '{}': element count overflows", label, name);
+      QWEN3_THROW(ErrorCode::kInvalidModel, "{}: tensor '{}': element count overflows", label,
+                  name);
     }
   }
 
   const auto off = entry.find("data_offsets");
   if (off == entry.end() || !off->is_array() || off->size() != 2) {
-    QWEN3_THROW(ErrorCode::kInvalidModel, "{}: tensor '{}': 'data_offsets' must be [begin, end]", label,
-                name);
+    QWEN3_THROW(ErrorCode::kInvalidModel, "{}: tensor '{}': 'data_offsets' must be [begin, end]",
+                label, name);
   }
   const uint64_t begin = get_u64((*off)[0], label, name, "data_offsets");
   const uint64_t end = get_u64((*off)[1], label, name, "data_offsets");
   if (begin > end) {
-    QWEN3_THROW(ErrorCode::kInvalidModel, "{}: tensor '{}': data_offsets [{}, {}] are reversed", label,
-                name, begin, end);
+    QWEN3_THROW(ErrorCode::kInvalidModel, "{}: tensor '{}': data_offsets [{}, {}] are reversed",
+                label, name, begin, end);
   }
   const uint64_t expected = numel * dtype_size(t.dtype);  // <= 2^63: numel <= 2^60, size <= 8
   if (expected != end - begin) {
     QWEN3_THROW(ErrorCode::kInvalidModel,
-                "{}: tensor '{}': shape {} x {} needs {} bytes but data_offsets span {}", label, name,
-                fmt::format("[{}]", fmt::join(t.shape, ", ")), dtype_name(t.dtype),
-                expected, end - begin);
+                "{}: tensor '{}': shape {} x {} needs {} bytes but data_offsets span {}", label,
+                name, fmt::format("[{}]", fmt::join(t.shape, ", ")), dtype_name(t.dtype), expected,
+                end - begin);
   }
   if (end > data_size) {
     QWEN3_THROW(ErrorCode::kInvalidModel,
@@ -126,8 +132,8 @@ int64_t TensorInfo::numel() const {
 
 SafetensorsHeader parse_safetensors(std::span<const uint8_t> bytes, std::string_view label) {
   if (bytes.size() < 8) {
-    QWEN3_THROW(ErrorCode::kInvalidModel, "{}: file is {} bytes, too short for a safetensors header",
-                label, bytes.size());
+    QWEN3_THROW(ErrorCode::kInvalidModel,
+                "{}: file is {} bytes, too short for a safetensors header", label, bytes.size());
   }
   const uint64_t header_len = read_u64_le(bytes.data());
   if (header_len > kSafetensorsMaxHeader) {
@@ -136,8 +142,8 @@ SafetensorsHeader parse_safetensors(std::span<const uint8_t> bytes, std::string_
   }
   if (header_len > bytes.size() - 8) {
     QWEN3_THROW(ErrorCode::kInvalidModel,
-                "{}: header length {} runs past the end of the {}-byte file (truncated file?)", label,
-                header_len, bytes.size());
+                "{}: header length {} runs past the end of the {}-byte file (truncated file?)",
+                label, header_len, bytes.size());
   }
   const std::string_view text(reinterpret_cast<const char*>(bytes.data() + 8), header_len);
   if (!json_depth_ok(text)) {

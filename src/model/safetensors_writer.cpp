@@ -1,7 +1,6 @@
 #include "model/safetensors_writer.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <cerrno>
 #include <cstdio>
@@ -9,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 
@@ -20,13 +20,16 @@ uint64_t TensorSpec::nbytes() const {
   return n;
 }
 
-void write_safetensors_file(const std::string& path, const std::vector<const TensorSpec*>& tensors) {
+void write_safetensors_file(const std::string& path,
+                            const std::vector<const TensorSpec*>& tensors) {
   nlohmann::ordered_json header;
   header["__metadata__"] = {{"format", "pt"}};
   uint64_t offset = 0;
   for (const TensorSpec* t : tensors) {
     const uint64_t n = t->nbytes();
-    header[t->name] = {{"dtype", dtype_name(t->dtype)}, {"shape", t->shape}, {"data_offsets", {offset, offset + n}}};
+    header[t->name] = {{"dtype", dtype_name(t->dtype)},
+                       {"shape", t->shape},
+                       {"data_offsets", {offset, offset + n}}};
     offset += n;
   }
   std::string text = header.dump();
@@ -40,7 +43,8 @@ void write_safetensors_file(const std::string& path, const std::vector<const Ten
     }
   };
   uint8_t len[8];
-  for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(static_cast<uint64_t>(text.size()) >> (8 * i));
+  for (int i = 0; i < 8; ++i)
+    len[i] = static_cast<uint8_t>(static_cast<uint64_t>(text.size()) >> (8 * i));
   put(len, 8);
   put(text.data(), text.size());
   std::vector<uint8_t> buf;
@@ -49,10 +53,12 @@ void write_safetensors_file(const std::string& path, const std::vector<const Ten
     t->fill(buf.data());
     put(buf.data(), buf.size());
   }
-  if (std::fflush(f.get()) != 0) QWEN3_THROW(ErrorCode::kIo, "{}: write failed: {}", path, std::strerror(errno));
+  if (std::fflush(f.get()) != 0)
+    QWEN3_THROW(ErrorCode::kIo, "{}: write failed: {}", path, std::strerror(errno));
 }
 
-std::vector<std::string> write_safetensors_shards(const std::string& dir, const std::vector<TensorSpec>& tensors,
+std::vector<std::string> write_safetensors_shards(const std::string& dir,
+                                                  const std::vector<TensorSpec>& tensors,
                                                   uint64_t max_shard_bytes) {
   std::vector<std::vector<const TensorSpec*>> shards(1);
   uint64_t current = 0;
@@ -77,7 +83,8 @@ std::vector<std::string> write_safetensors_shards(const std::string& dir, const 
   index["metadata"] = {{"total_size", total}};
   nlohmann::ordered_json weight_map = nlohmann::ordered_json::object();
   for (size_t i = 0; i < shards.size(); ++i) {
-    const std::string name = fmt::format("model-{:05d}-of-{:05d}.safetensors", i + 1, shards.size());
+    const std::string name =
+        fmt::format("model-{:05d}-of-{:05d}.safetensors", i + 1, shards.size());
     write_safetensors_file((root / name).string(), shards[i]);
     for (const TensorSpec* t : shards[i]) weight_map[t->name] = name;
     files.push_back(name);

@@ -26,7 +26,8 @@ struct TensorSpec {
 
 // Writes the tensors as one or more safetensors files (split at max_shard_bytes) into
 // `dir`, which must already exist. Returns the file names written.
-std::vector<std::string> write_safetensors_shards(const std::string& dir, const std::vector<TensorSpec>& tensors,
+std::vector<std::string> write_safetensors_shards(const std::string& dir,
+                                                  const std::vector<TensorSpec>& tensors,
                                                   uint64_t max_shard_bytes);
 
 // Writes one safetensors file.

@@ -7,14 +7,17 @@
 namespace qwen3 {
 namespace {
 
-std::string shape_str(const std::vector<int64_t>& s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
+std::string shape_str(const std::vector<int64_t>& s) {
+  return fmt::format("[{}]", fmt::join(s, ", "));
+}
 
 bool is_float_dtype(DType d) { return d == DType::kBF16 || d == DType::kF16 || d == DType::kF32; }
 
 void expect_shape(const TensorRef& t, const std::vector<int64_t>& shape) {
   if (t.info->shape != shape) {
-    QWEN3_THROW(ErrorCode::kInvalidModel, "{}: tensor '{}' has shape {}, expected {} from config.json",
-                *t.file, t.info->name, shape_str(t.info->shape), shape_str(shape));
+    QWEN3_THROW(ErrorCode::kInvalidModel,
+                "{}: tensor '{}' has shape {}, expected {} from config.json", *t.file, t.info->name,
+                shape_str(t.info->shape), shape_str(shape));
   }
 }
 
@@ -26,13 +29,14 @@ std::vector<float> load_vector(const Checkpoint& ckpt, const std::string& name, 
                 *t.file, name, dtype_name(t.info->dtype));
   }
   std::vector<float> out(static_cast<size_t>(size));
-  for (int64_t i = 0; i < size; ++i) out[i] = load_as_f32(t.data, t.info->dtype, static_cast<size_t>(i));
+  for (int64_t i = 0; i < size; ++i)
+    out[i] = load_as_f32(t.data, t.info->dtype, static_cast<size_t>(i));
   return out;
 }
 
 // `module` is the weight's module path without ".weight", as quantization configs name it.
-WeightMatrix load_matrix(const Checkpoint& ckpt, const ModelConfig& config, const std::string& module,
-                         int64_t rows, int64_t cols) {
+WeightMatrix load_matrix(const Checkpoint& ckpt, const ModelConfig& config,
+                         const std::string& module, int64_t rows, int64_t cols) {
   const std::string name = module + ".weight";
   const TensorRef t = ckpt.get(name);
   expect_shape(t, {rows, cols});
@@ -45,28 +49,29 @@ WeightMatrix load_matrix(const Checkpoint& ckpt, const ModelConfig& config, cons
   // Float weights are accepted in fp8 checkpoints too (modules_to_not_convert, lm_head).
   if (is_float_dtype(w.dtype)) return w;
   if (!w.is_fp8()) {
-    QWEN3_THROW(ErrorCode::kInvalidModel, "{}: tensor '{}' has unsupported dtype {} for a weight matrix",
-                *t.file, name, dtype_name(w.dtype));
+    QWEN3_THROW(ErrorCode::kInvalidModel,
+                "{}: tensor '{}' has unsupported dtype {} for a weight matrix", *t.file, name,
+                dtype_name(w.dtype));
   }
   if (!config.quant.fp8) {
     QWEN3_THROW(ErrorCode::kInvalidModel,
-                "{}: tensor '{}' is {} but config.json has no fp8 quantization_config", *t.file, name,
-                dtype_name(w.dtype));
+                "{}: tensor '{}' is {} but config.json has no fp8 quantization_config", *t.file,
+                name, dtype_name(w.dtype));
   }
   w.block_out = config.quant.block_out;
   w.block_in = config.quant.block_in;
   const std::string scale_name = module + ".weight_scale_inv";
   if (!ckpt.contains(scale_name)) {
-    QWEN3_THROW(ErrorCode::kInvalidModel, "{}: fp8 tensor '{}' has no companion '{}'", ckpt.dir(), name,
-                scale_name);
+    QWEN3_THROW(ErrorCode::kInvalidModel, "{}: fp8 tensor '{}' has no companion '{}'", ckpt.dir(),
+                name, scale_name);
   }
   const TensorRef s = ckpt.get(scale_name);
   const int64_t srows = (rows + w.block_out - 1) / w.block_out;
   const int64_t scols = (cols + w.block_in - 1) / w.block_in;
   expect_shape(s, {srows, scols});
   if (s.info->dtype != DType::kF32 && s.info->dtype != DType::kBF16) {
-    QWEN3_THROW(ErrorCode::kInvalidModel, "{}: tensor '{}' has dtype {}, expected F32 or BF16", *s.file,
-                scale_name, dtype_name(s.info->dtype));
+    QWEN3_THROW(ErrorCode::kInvalidModel, "{}: tensor '{}' has dtype {}, expected F32 or BF16",
+                *s.file, scale_name, dtype_name(s.info->dtype));
   }
   w.scale_inv.resize(static_cast<size_t>(srows * scols));
   for (size_t i = 0; i < w.scale_inv.size(); ++i) {
@@ -159,8 +164,8 @@ size_t Qwen3Weights::matrix_bytes() const {
   };
   size_t n = bytes(lm_head_);
   for (const auto& l : layers_) {
-    for (const WeightMatrix* m : {&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj, &l.up_proj,
-                                  &l.down_proj}) {
+    for (const WeightMatrix* m :
+         {&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj, &l.up_proj, &l.down_proj}) {
       n += bytes(*m);
     }
   }

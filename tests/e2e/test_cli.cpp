@@ -1,7 +1,6 @@
 // Drives the real `qwen3` binary: help output, init-random + generate, and the exit code
 // (2) and message of every kind of bad input we can produce.
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -28,7 +27,8 @@ std::string slurp(const std::string& path) {
 CliResult run(const std::string& args) {
   TempDir tmp;
   const std::string out = tmp.str() + "/out", err = tmp.str() + "/err";
-  const int status = std::system((std::string(QWEN3_BINARY) + " " + args + " >" + out + " 2>" + err).c_str());
+  const int status =
+      std::system((std::string(QWEN3_BINARY) + " " + args + " >" + out + " 2>" + err).c_str());
   CliResult r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   r.stdout_text = slurp(out);
@@ -58,16 +58,20 @@ TEST(Cli, HelpListsSubcommandsAndFlagsWithDefaults) {
 TEST(Cli, InitRandomThenGenerate) {
   TempDir dir;
   const std::string m = dir.str() + "/m";
-  CliResult r = run("init-random --like " + test_data("initrandom_small.json") + " --seed 3 --out " + m);
+  CliResult r =
+      run("init-random --like " + test_data("initrandom_small.json") + " --seed 3 --out " + m);
   ASSERT_EQ(r.code, 0) << r.out;
   r = run("generate -m " + m + " --prompt-ids 5,6,7 -n 6 --ignore-eos");
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_EQ(std::count(r.stdout_text.begin(), r.stdout_text.end(), ','), 5) << r.out;  // six ids on stdout
+  EXPECT_EQ(std::count(r.stdout_text.begin(), r.stdout_text.end(), ','), 5)
+      << r.out;  // six ids on stdout
   expect_contains(r.out, "decode");
   // Same model, same prompt: same tokens.
-  EXPECT_EQ(run("generate -m " + m + " --prompt-ids 5,6,7 -n 6 --ignore-eos").stdout_text, r.stdout_text);
+  EXPECT_EQ(run("generate -m " + m + " --prompt-ids 5,6,7 -n 6 --ignore-eos").stdout_text,
+            r.stdout_text);
   // The fixture from transformers with the trace hook.
-  r = run("generate -m " + fixture_model("gqa4_hd128") + " --prompt-ids 1,2 -n 2 --trace-out " + dir.str() + "/t.safetensors");
+  r = run("generate -m " + fixture_model("gqa4_hd128") + " --prompt-ids 1,2 -n 2 --trace-out " +
+          dir.str() + "/t.safetensors");
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(std::filesystem::exists(dir.str() + "/t.safetensors"));
 }
@@ -75,7 +79,8 @@ TEST(Cli, InitRandomThenGenerate) {
 TEST(Cli, BadInputExitsWithCode2AndNamesTheProblem) {
   TempDir dir;
   const std::string m = dir.str() + "/m";
-  ASSERT_EQ(run("init-random --like " + test_data("initrandom_small.json") + " --out " + m).code, 0);
+  ASSERT_EQ(run("init-random --like " + test_data("initrandom_small.json") + " --out " + m).code,
+            0);
 
   CliResult r = run("generate -m " + dir.str() + "/nope --prompt-ids 1");
   EXPECT_EQ(r.code, 2);
@@ -100,7 +105,8 @@ TEST(Cli, BadInputExitsWithCode2AndNamesTheProblem) {
   EXPECT_FALSE(std::filesystem::exists(dir.str() + "/x"));
 
   // Truncated weights: the error names the file and the tensor.
-  std::filesystem::resize_file(m + "/model.safetensors", std::filesystem::file_size(m + "/model.safetensors") - 100);
+  std::filesystem::resize_file(m + "/model.safetensors",
+                               std::filesystem::file_size(m + "/model.safetensors") - 100);
   r = run("generate -m " + m + " --prompt-ids 1");
   EXPECT_EQ(r.code, 2);
   expect_contains(r.out, "model.safetensors");
@@ -111,7 +117,9 @@ TEST(Cli, BadInputExitsWithCode2AndNamesTheProblem) {
     std::ifstream in(m + "/config.json");
     cfg.assign(std::istreambuf_iterator<char>(in), {});
   }
-  ASSERT_EQ(run("init-random --like " + test_data("initrandom_small.json") + " --force --out " + m).code, 0);
+  ASSERT_EQ(
+      run("init-random --like " + test_data("initrandom_small.json") + " --force --out " + m).code,
+      0);
   const auto pos = cfg.find("\"intermediate_size\": 320");
   ASSERT_NE(pos, std::string::npos) << cfg;
   cfg.replace(pos, 24, "\"intermediate_size\": 384");

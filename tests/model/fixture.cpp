@@ -48,7 +48,8 @@ Diff compare(const float* a, const float* b, size_t n) {
 
 TempDir::TempDir() {
   std::random_device rd;
-  path_ = std::filesystem::temp_directory_path() / ("qwen3_test_" + std::to_string(rd()) + std::to_string(rd()));
+  path_ = std::filesystem::temp_directory_path() /
+          ("qwen3_test_" + std::to_string(rd()) + std::to_string(rd()));
   std::filesystem::create_directories(path_);
 }
 
@@ -61,7 +62,8 @@ void copy_model_with_edit(const std::string& src, const std::string& dst, const 
                           const std::function<void(std::vector<float>&)>& edit) {
   namespace fs = std::filesystem;
   fs::create_directories(dst);
-  for (const auto& e : fs::directory_iterator(src)) fs::copy_file(e.path(), fs::path(dst) / e.path().filename());
+  for (const auto& e : fs::directory_iterator(src))
+    fs::copy_file(e.path(), fs::path(dst) / e.path().filename());
   uint64_t offset = 0, count = 0;
   DType dtype;
   std::string file;

@@ -12,8 +12,12 @@
 namespace qwen3::test {
 
 inline std::string fixtures_dir() { return QWEN3_FIXTURES_DIR; }
-inline std::string fixture_model(const std::string& name) { return fixtures_dir() + "/models/" + name; }
-inline std::string test_data(const std::string& name) { return std::string(QWEN3_TEST_DATA_DIR) + "/" + name; }
+inline std::string fixture_model(const std::string& name) {
+  return fixtures_dir() + "/models/" + name;
+}
+inline std::string test_data(const std::string& name) {
+  return std::string(QWEN3_TEST_DATA_DIR) + "/" + name;
+}
 
 struct RefTensor {
   std::vector<int64_t> shape;
@@ -25,8 +29,8 @@ struct RefTensor {
 std::map<std::string, RefTensor> read_reference(const std::string& path);
 
 struct Diff {
-  double max_abs = 0;   // max |a - b|
-  double ref_max = 0;   // max |b|
+  double max_abs = 0;  // max |a - b|
+  double ref_max = 0;  // max |b|
   double rel() const { return ref_max > 0 ? max_abs / ref_max : max_abs; }
 };
 Diff compare(const float* a, const float* b, size_t n);

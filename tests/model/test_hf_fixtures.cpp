@@ -19,10 +19,10 @@ namespace {
 constexpr double kLogitsRelTol = 2e-5;
 
 struct HfCheck {
-  Diff prefill;        // all positions of prompt + greedy continuation, one pass
-  Diff incremental;    // prefill then one token per step, vs the same rows
-  Diff hf_decode;      // our decode steps vs HF's own KV-cache decode logits
-  Diff hidden;         // worst per-layer residual stream
+  Diff prefill;      // all positions of prompt + greedy continuation, one pass
+  Diff incremental;  // prefill then one token per step, vs the same rows
+  Diff hf_decode;    // our decode steps vs HF's own KV-cache decode logits
+  Diff hidden;       // worst per-layer residual stream
   bool greedy_equal = false;
   size_t greedy_steps = 0;
 };
@@ -45,19 +45,23 @@ HfCheck check_against_hf(const std::string& model_dir, const std::string& expect
   // One pass over the whole sequence, with per-layer activations.
   std::map<std::string, std::vector<float>> trace;
   cpu::KvCache full_cache(c, static_cast<int64_t>(seq.size()));
-  const auto logits = model.forward(seq, full_cache, cpu::LogitsMode::kAll,
-                                    [&](std::string_view name, int64_t layer, const float* p, int64_t r, int64_t cols) {
-                                      trace[std::string(name) + std::to_string(layer)].assign(p, p + r * cols);
-                                    });
+  const auto logits = model.forward(
+      seq, full_cache, cpu::LogitsMode::kAll,
+      [&](std::string_view name, int64_t layer, const float* p, int64_t r, int64_t cols) {
+        trace[std::string(name) + std::to_string(layer)].assign(p, p + r * cols);
+      });
   out.prefill = compare(logits.data(), ref_logits.data(), ref_logits.size());
 
-  const auto& hidden = ref.at("hidden_states");  // [L + 1, T, hidden]; last entry is after the final norm
+  const auto& hidden =
+      ref.at("hidden_states");  // [L + 1, T, hidden]; last entry is after the final norm
   const size_t per_layer = seq.size() * static_cast<size_t>(c.hidden_size);
   for (int64_t l = 0; l + 1 < c.num_hidden_layers; ++l) {
-    const Diff d = compare(trace["layer_out" + std::to_string(l)].data(), hidden.f32.data() + (l + 1) * per_layer, per_layer);
+    const Diff d = compare(trace["layer_out" + std::to_string(l)].data(),
+                           hidden.f32.data() + (l + 1) * per_layer, per_layer);
     if (d.rel() > out.hidden.rel()) out.hidden = d;
   }
-  const Diff dn = compare(trace["final_norm-1"].data(), hidden.f32.data() + c.num_hidden_layers * per_layer, per_layer);
+  const Diff dn = compare(trace["final_norm-1"].data(),
+                          hidden.f32.data() + c.num_hidden_layers * per_layer, per_layer);
   if (dn.rel() > out.hidden.rel()) out.hidden = dn;
 
   // Prefill the prompt, then decode the reference continuation token by token.
@@ -74,7 +78,8 @@ HfCheck check_against_hf(const std::string& model_dir, const std::string& expect
   }
   out.incremental = compare(incremental.data(), ref_logits.data(), incremental.size());
 
-  const auto r = cpu::generate_greedy(model, std::span(seq.data(), P), static_cast<int64_t>(greedy64.size()), {});
+  const auto r = cpu::generate_greedy(model, std::span(seq.data(), P),
+                                      static_cast<int64_t>(greedy64.size()), {});
   out.greedy_steps = r.tokens.size();
   out.greedy_equal = std::equal(r.tokens.begin(), r.tokens.end(), greedy64.begin(), greedy64.end());
   return out;
@@ -84,9 +89,13 @@ class HfFixture : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(HfFixture, LogitsAndGreedyMatchTransformers) {
   const std::string name = GetParam();
-  const HfCheck r = check_against_hf(fixture_model(name), fixtures_dir() + "/" + name + ".expected.safetensors");
-  std::printf("[%s] prefill max|d| %.3g rel %.3g; incremental rel %.3g; vs HF decode rel %.3g; hidden rel %.3g\n",
-              name.c_str(), r.prefill.max_abs, r.prefill.rel(), r.incremental.rel(), r.hf_decode.rel(), r.hidden.rel());
+  const HfCheck r =
+      check_against_hf(fixture_model(name), fixtures_dir() + "/" + name + ".expected.safetensors");
+  std::printf(
+      "[%s] prefill max|d| %.3g rel %.3g; incremental rel %.3g; vs HF decode rel %.3g; hidden rel "
+      "%.3g\n",
+      name.c_str(), r.prefill.max_abs, r.prefill.rel(), r.incremental.rel(), r.hf_decode.rel(),
+      r.hidden.rel());
   RecordProperty("prefill_rel", std::to_string(r.prefill.rel()));
   EXPECT_LT(r.prefill.rel(), kLogitsRelTol);
   EXPECT_LT(r.incremental.rel(), kLogitsRelTol);
@@ -96,7 +105,8 @@ TEST_P(HfFixture, LogitsAndGreedyMatchTransformers) {
   EXPECT_TRUE(r.greedy_equal);
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, HfFixture, ::testing::Values("gqa4_hd128", "yarn_untied", "fp8_e4m3", "fp8_e5m2"));
+INSTANTIATE_TEST_SUITE_P(Models, HfFixture,
+                         ::testing::Values("gqa4_hd128", "yarn_untied", "fp8_e4m3", "fp8_e5m2"));
 
 // The oracle has teeth: small perturbations of the weights are detected.
 struct Perturbation {
@@ -116,7 +126,8 @@ TEST(HfFixturePerturbed, SmallWeightChangesAreDetected) {
   for (const auto& p : cases) {
     TempDir dir;
     copy_model_with_edit(fixture_model(p.model), dir.str() + "/m", p.tensor, p.edit);
-    const HfCheck r = check_against_hf(dir.str() + "/m", fixtures_dir() + "/" + p.model + ".expected.safetensors");
+    const HfCheck r = check_against_hf(dir.str() + "/m",
+                                       fixtures_dir() + "/" + p.model + ".expected.safetensors");
     std::printf("[perturbed %s] prefill rel %.3g\n", p.tensor.c_str(), r.prefill.rel());
     EXPECT_GT(r.prefill.rel(), kLogitsRelTol) << p.model << " " << p.tensor;
   }

@@ -32,7 +32,8 @@ TEST(CpuForward, PrefillPlusDecodeEqualsFullPrefill) {
   std::vector<float> got = model.forward(std::span(seq.data(), 17), cache, cpu::LogitsMode::kAll);
   size_t pos = 17;
   for (size_t chunk : {1, 5, 1, 16}) {
-    const auto part = model.forward(std::span(seq.data() + pos, chunk), cache, cpu::LogitsMode::kAll);
+    const auto part =
+        model.forward(std::span(seq.data() + pos, chunk), cache, cpu::LogitsMode::kAll);
     got.insert(got.end(), part.begin(), part.end());
     pos += chunk;
   }

@@ -19,7 +19,8 @@ void expect_config_error(const json& j, std::initializer_list<const char*> fragm
     ModelConfig::from_json(j, "/m/config.json");
     ADD_FAILURE() << "accepted: " << j.dump();
   } catch (const Error& e) {
-    for (const char* f : fragments) EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << e.what();
+    for (const char* f : fragments)
+      EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << e.what();
   }
 }
 
@@ -62,7 +63,8 @@ TEST(Config, PublishedFp8QuantizationBlock) {
 
 TEST(Config, RoundTripsThroughToJson) {
   json j = reference_config();
-  j["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}, {"original_max_position_embeddings", 32768}};
+  j["rope_scaling"] = {
+      {"rope_type", "yarn"}, {"factor", 4.0}, {"original_max_position_embeddings", 32768}};
   const ModelConfig a = ModelConfig::from_json(j, "ref");
   const ModelConfig b = ModelConfig::from_json(a.to_json(), "roundtrip");
   EXPECT_EQ(a.to_json(), b.to_json());
@@ -101,7 +103,8 @@ TEST(Config, ErrorsNameTheFileAndField) {
   j["quantization_config"] = {{"quant_method", "awq"}};
   expect_config_error(j, {"quant_method", "awq"});
   j = reference_config();
-  j["quantization_config"] = {{"quant_method", "fp8"}, {"fmt", "e3m4"}, {"weight_block_size", {128, 128}}};
+  j["quantization_config"] = {
+      {"quant_method", "fp8"}, {"fmt", "e3m4"}, {"weight_block_size", {128, 128}}};
   expect_config_error(j, {"quantization_config.fmt"});
   j = reference_config();
   j["vocab_size"] = -5;
@@ -123,7 +126,8 @@ TEST(Config, MalformedFileIsAnError) {
 }
 
 TEST(GenerationConfig, PublishedDefaults) {
-  const auto g = GenerationConfig::from_json(read_json_file(test_data("qwen3-4b-instruct-2507.generation_config.json")), "g");
+  const auto g = GenerationConfig::from_json(
+      read_json_file(test_data("qwen3-4b-instruct-2507.generation_config.json")), "g");
   EXPECT_TRUE(g.do_sample);
   EXPECT_DOUBLE_EQ(g.temperature, 0.7);
   EXPECT_DOUBLE_EQ(g.top_p, 0.8);

@@ -12,7 +12,8 @@ namespace qwen3::test {
 namespace {
 
 TEST(DType, NamesRoundTrip) {
-  for (DType d : {DType::kBF16, DType::kF16, DType::kF32, DType::kF8E4M3, DType::kF8E5M2, DType::kI64}) {
+  for (DType d :
+       {DType::kBF16, DType::kF16, DType::kF32, DType::kF8E4M3, DType::kF8E5M2, DType::kI64}) {
     EXPECT_EQ(dtype_from_name(dtype_name(d)), d);
   }
   EXPECT_FALSE(dtype_from_name("F8_E4M3FNUZ").has_value());
@@ -45,7 +46,8 @@ TEST(DType, F16KnownValues) {
 
 TEST(DType, Fp8TablesMatchTorch) {
   const auto ref = read_reference(fixtures_dir() + "/fp8_reference.safetensors");
-  const std::pair<std::string, const float*> tables[] = {{"e4m3", fp8_e4m3_table()}, {"e5m2", fp8_e5m2_table()}};
+  const std::pair<std::string, const float*> tables[] = {{"e4m3", fp8_e4m3_table()},
+                                                         {"e5m2", fp8_e5m2_table()}};
   for (const auto& [name, table] : tables) {
     const auto& t = ref.at(name + "_table").f32;
     ASSERT_EQ(t.size(), 256u);
@@ -63,7 +65,8 @@ TEST(DType, Fp8TablesMatchTorch) {
 
 TEST(DType, Fp8EncodeMatchesTorchRounding) {
   const auto ref = read_reference(fixtures_dir() + "/fp8_reference.safetensors");
-  const std::pair<std::string, uint8_t (*)(float)> encoders[] = {{"e4m3", &f32_to_fp8_e4m3}, {"e5m2", &f32_to_fp8_e5m2}};
+  const std::pair<std::string, uint8_t (*)(float)> encoders[] = {{"e4m3", &f32_to_fp8_e4m3},
+                                                                 {"e5m2", &f32_to_fp8_e5m2}};
   for (const auto& [name, encode] : encoders) {
     const auto& in = ref.at(name + "_probe_in").f32;
     const auto& out = ref.at(name + "_probe_out").i64;
@@ -72,7 +75,8 @@ TEST(DType, Fp8EncodeMatchesTorchRounding) {
     int mismatches = 0;
     for (size_t i = 0; i < in.size(); ++i) {
       if (encode(in[i]) != out[i] && ++mismatches < 10) {
-        ADD_FAILURE() << name << ": " << in[i] << " -> " << int(encode(in[i])) << ", torch " << out[i];
+        ADD_FAILURE() << name << ": " << in[i] << " -> " << int(encode(in[i])) << ", torch "
+                      << out[i];
       }
     }
     EXPECT_EQ(mismatches, 0) << name;

@@ -33,8 +33,10 @@ TEST(InitRandom, DeterministicPerSeed) {
   init_random_checkpoint(small(dir.str() + "/a", 1));
   init_random_checkpoint(small(dir.str() + "/b", 1));
   init_random_checkpoint(small(dir.str() + "/c", 2));
-  EXPECT_EQ(read_bytes(dir.path() / "a/model.safetensors"), read_bytes(dir.path() / "b/model.safetensors"));
-  EXPECT_NE(read_bytes(dir.path() / "a/model.safetensors"), read_bytes(dir.path() / "c/model.safetensors"));
+  EXPECT_EQ(read_bytes(dir.path() / "a/model.safetensors"),
+            read_bytes(dir.path() / "b/model.safetensors"));
+  EXPECT_NE(read_bytes(dir.path() / "a/model.safetensors"),
+            read_bytes(dir.path() / "c/model.safetensors"));
 }
 
 TEST(InitRandom, WritesTheHuggingFaceLayout) {
@@ -94,7 +96,8 @@ TEST(InitRandom, Fp8CheckpointCarriesScalesAndQuantizationConfig) {
   for (int64_t r = 0; r < q.rows; r += 17) {
     q.row_to_f32(r, a.data());
     w16->layers()[1].down_proj.row_to_f32(r, b.data());
-    for (int64_t c = 0; c < q.cols; ++c) EXPECT_NEAR(a[c], b[c], std::fabs(b[c]) / 16 + 1e-4) << r << "," << c;
+    for (int64_t c = 0; c < q.cols; ++c)
+      EXPECT_NEAR(a[c], b[c], std::fabs(b[c]) / 16 + 1e-4) << r << "," << c;
   }
 }
 

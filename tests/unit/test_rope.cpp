@@ -15,7 +15,8 @@ void expect_rope_matches_hf(const std::string& name) {
   const auto ref = read_reference(fixtures_dir() + "/" + name + ".expected.safetensors");
   const auto& inv = ref.at("rope_inv_freq").f32;
   ASSERT_EQ(t.inv_freq.size(), inv.size());
-  for (size_t i = 0; i < inv.size(); ++i) EXPECT_NEAR(t.inv_freq[i], inv[i], 1e-6 * inv[i]) << name << " i=" << i;
+  for (size_t i = 0; i < inv.size(); ++i)
+    EXPECT_NEAR(t.inv_freq[i], inv[i], 1e-6 * inv[i]) << name << " i=" << i;
   EXPECT_NEAR(t.attention_scaling, ref.at("rope_attention_scaling").f32[0], 1e-6) << name;
 }
 

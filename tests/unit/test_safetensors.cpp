@@ -21,14 +21,16 @@ std::vector<uint8_t> make_file(const std::string& header_json, size_t data_bytes
 }
 
 // Expects parse_safetensors to reject the bytes with a message holding every fragment.
-void expect_rejected(const std::vector<uint8_t>& bytes, std::initializer_list<const char*> fragments) {
+void expect_rejected(const std::vector<uint8_t>& bytes,
+                     std::initializer_list<const char*> fragments) {
   try {
     parse_safetensors(bytes, "shard.safetensors");
     ADD_FAILURE() << "accepted";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kInvalidModel);
     EXPECT_NE(std::string(e.what()).find("shard.safetensors"), std::string::npos) << e.what();
-    for (const char* f : fragments) EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << e.what();
+    for (const char* f : fragments)
+      EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << e.what();
   }
 }
 
@@ -56,16 +58,24 @@ TEST(Safetensors, RejectsMalformedFiles) {
   expect_rejected(f, {"'a'", "truncated"});
   expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[2],)", 0), {"not a valid JSON"});
   expect_rejected(make_file(R"([1,2])", 0), {"not a valid JSON object"});
-  expect_rejected(make_file(R"({"a":{"dtype":"Q4_K","shape":[2],"data_offsets":[0,8]}})", 8), {"'a'", "Q4_K"});
-  expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8), {"'a'", "needs 12 bytes"});
-  expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8), {"'a'", "shape"});
-  expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", 8), {"reversed"});
-  expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0]}})", 8), {"data_offsets"});
+  expect_rejected(make_file(R"({"a":{"dtype":"Q4_K","shape":[2],"data_offsets":[0,8]}})", 8),
+                  {"'a'", "Q4_K"});
+  expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8),
+                  {"'a'", "needs 12 bytes"});
+  expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8),
+                  {"'a'", "shape"});
+  expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", 8),
+                  {"reversed"});
+  expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0]}})", 8),
+                  {"data_offsets"});
   expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                            R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12),
+                            R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                            12),
                   {"overlap"});
-  expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,8]}})", 8),
-                  {"'a'"});
+  expect_rejected(
+      make_file(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,8]}})",
+                8),
+      {"'a'"});
   expect_rejected(make_file(std::string(5000, '[') + std::string(5000, ']'), 0), {"nests deeper"});
   expect_rejected(make_file(R"({"__metadata__":[1]})", 0), {"__metadata__"});
   expect_rejected(make_file(R"({"a":7})", 0), {"'a'", "not an object"});
@@ -74,8 +84,14 @@ TEST(Safetensors, RejectsMalformedFiles) {
 TEST(Safetensors, WriterOutputReadsBackAndIsAligned) {
   TempDir dir;
   const std::string path = dir.str() + "/t.safetensors";
-  TensorSpec a{"weird name.é", DType::kF32, {3}, [](uint8_t* d) { float v[3] = {1, 2, 3}; std::memcpy(d, v, 12); }};
-  TensorSpec b{"b", DType::kBF16, {1, 1}, [](uint8_t* d) { d[0] = 0x80; d[1] = 0x3f; }};
+  TensorSpec a{"weird name.é", DType::kF32, {3}, [](uint8_t* d) {
+                 float v[3] = {1, 2, 3};
+                 std::memcpy(d, v, 12);
+               }};
+  TensorSpec b{"b", DType::kBF16, {1, 1}, [](uint8_t* d) {
+                 d[0] = 0x80;
+                 d[1] = 0x3f;
+               }};
   write_safetensors_file(path, {&a, &b});
   SafetensorsFile f(path);
   ASSERT_EQ(f.tensors().size(), 2u);

@@ -13,17 +13,19 @@ int32_t argmax(std::span<const float> logits) {
   return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
 }
 
-GreedyResult generate_greedy(const CpuModel& model, std::span<const int32_t> prompt, int64_t max_new,
-                             std::span<const int64_t> stop_ids) {
+GreedyResult generate_greedy(const CpuModel& model, std::span<const int32_t> prompt,
+                             int64_t max_new, std::span<const int64_t> stop_ids) {
   using clock = std::chrono::steady_clock;
   if (prompt.empty()) QWEN3_THROW(ErrorCode::kInvalidArgument, "the prompt is empty");
-  if (max_new < 1) QWEN3_THROW(ErrorCode::kInvalidArgument, "max new tokens must be >= 1, got {}", max_new);
+  if (max_new < 1)
+    QWEN3_THROW(ErrorCode::kInvalidArgument, "max new tokens must be >= 1, got {}", max_new);
   const int64_t max_len = model.config().max_position_embeddings;
   const int64_t need = static_cast<int64_t>(prompt.size()) + max_new;
   if (need > max_len) {
-    QWEN3_THROW(ErrorCode::kInvalidArgument,
-                "prompt ({} tokens) + max new tokens ({}) = {} exceeds the model's context of {} tokens",
-                prompt.size(), max_new, need, max_len);
+    QWEN3_THROW(
+        ErrorCode::kInvalidArgument,
+        "prompt ({} tokens) + max new tokens ({}) = {} exceeds the model's context of {} tokens",
+        prompt.size(), max_new, need, max_len);
   }
   KvCache cache(model.config(), need);
   GreedyResult r;

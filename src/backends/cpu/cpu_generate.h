@@ -11,9 +11,9 @@
 namespace qwen3::cpu {
 
 struct GreedyResult {
-  std::vector<int32_t> tokens;   // generated ids (stop token included when hit)
+  std::vector<int32_t> tokens;  // generated ids (stop token included when hit)
   double prefill_seconds = 0;
-  double decode_seconds = 0;     // all decode steps after the first token
+  double decode_seconds = 0;  // all decode steps after the first token
   bool stopped_on_eos = false;
 };
 
@@ -21,7 +21,7 @@ int32_t argmax(std::span<const float> logits);
 
 // Prefills `prompt`, then decodes up to `max_new` tokens greedily; stops after a token
 // in `stop_ids`.
-GreedyResult generate_greedy(const CpuModel& model, std::span<const int32_t> prompt, int64_t max_new,
-                             std::span<const int64_t> stop_ids);
+GreedyResult generate_greedy(const CpuModel& model, std::span<const int32_t> prompt,
+                             int64_t max_new, std::span<const int64_t> stop_ids);
 
 }  // namespace qwen3::cpu

@@ -6,14 +6,15 @@
 namespace qwen3::cpu {
 namespace {
 
-void emit(const TraceFn& trace, std::string_view name, int64_t layer, const float* data, int64_t rows,
-          int64_t cols) {
+void emit(const TraceFn& trace, std::string_view name, int64_t layer, const float* data,
+          int64_t rows, int64_t cols) {
   if (trace) trace(name, layer, data, rows, cols);
 }
 
 }  // namespace
 
-CpuModel::CpuModel(const Qwen3Weights& weights) : weights_(weights), rope_(RopeTable::build(weights.config())) {}
+CpuModel::CpuModel(const Qwen3Weights& weights)
+    : weights_(weights), rope_(RopeTable::build(weights.config())) {}
 
 void CpuModel::attention_block(const LayerWeights& l, int64_t layer, const float* x, int64_t tokens,
                                KvCache& cache, float* out, const TraceFn& trace) const {
@@ -26,13 +27,16 @@ void CpuModel::attention_block(const LayerWeights& l, int64_t layer, const float
   matmul(l.k_proj, x, tokens, k.data());
   matmul(l.v_proj, x, tokens, v.data());
   // Per-head RMSNorm on q and k, then rotary position, then K/V into the cache.
-  rms_norm(q.data(), l.q_norm.data(), tokens * c.num_attention_heads, c.head_dim, c.rms_norm_eps, q.data());
-  rms_norm(k.data(), l.k_norm.data(), tokens * c.num_key_value_heads, c.head_dim, c.rms_norm_eps, k.data());
+  rms_norm(q.data(), l.q_norm.data(), tokens * c.num_attention_heads, c.head_dim, c.rms_norm_eps,
+           q.data());
+  rms_norm(k.data(), l.k_norm.data(), tokens * c.num_key_value_heads, c.head_dim, c.rms_norm_eps,
+           k.data());
   std::vector<float> cos(static_cast<size_t>(c.head_dim / 2)), sin(cos.size());
   for (int64_t t = 0; t < tokens; ++t) {
     rope_.cos_sin(start + t, cos.data(), sin.data());
     rope_apply(q.data() + t * c.q_dim(), c.num_attention_heads, c.head_dim, cos.data(), sin.data());
-    rope_apply(k.data() + t * c.kv_dim(), c.num_key_value_heads, c.head_dim, cos.data(), sin.data());
+    rope_apply(k.data() + t * c.kv_dim(), c.num_key_value_heads, c.head_dim, cos.data(),
+               sin.data());
     std::copy_n(k.data() + t * c.kv_dim(), c.kv_dim(), cache.k(layer, start + t));
     std::copy_n(v.data() + t * c.kv_dim(), c.kv_dim(), cache.v(layer, start + t));
   }
@@ -61,14 +65,15 @@ void CpuModel::mlp_block(const LayerWeights& l, int64_t layer, const float* x, i
   emit(trace, "mlp_out", layer, out, tokens, c.hidden_size);
 }
 
-std::vector<float> CpuModel::forward(std::span<const int32_t> tokens, KvCache& cache, LogitsMode mode,
-                                     const TraceFn& trace) const {
+std::vector<float> CpuModel::forward(std::span<const int32_t> tokens, KvCache& cache,
+                                     LogitsMode mode, const TraceFn& trace) const {
   const ModelConfig& c = config();
   const int64_t n = static_cast<int64_t>(tokens.size());
   if (n == 0) QWEN3_THROW(ErrorCode::kInvalidArgument, "forward called with no tokens");
   if (cache.length() + n > cache.capacity()) {
-    QWEN3_THROW(ErrorCode::kInvalidArgument, "{} tokens do not fit: the KV cache holds {} of {} tokens",
-                n, cache.length(), cache.capacity());
+    QWEN3_THROW(ErrorCode::kInvalidArgument,
+                "{} tokens do not fit: the KV cache holds {} of {} tokens", n, cache.length(),
+                cache.capacity());
   }
   const int64_t d = c.hidden_size;
   std::vector<float> h(static_cast<size_t>(n * d));  // residual stream [tokens, hidden]
@@ -90,7 +95,8 @@ std::vector<float> CpuModel::forward(std::span<const int32_t> tokens, KvCache& c
 
   const int64_t first = mode == LogitsMode::kAll ? 0 : n - 1;
   const int64_t rows = n - first;
-  rms_norm(h.data() + first * d, weights_.final_norm().data(), rows, d, c.rms_norm_eps, normed.data());
+  rms_norm(h.data() + first * d, weights_.final_norm().data(), rows, d, c.rms_norm_eps,
+           normed.data());
   emit(trace, "final_norm", -1, normed.data(), rows, d);
   std::vector<float> logits(static_cast<size_t>(rows * c.vocab_size));
   matmul(weights_.lm_head(), normed.data(), rows, logits.data());

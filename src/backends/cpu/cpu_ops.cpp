@@ -37,7 +37,8 @@ inline float dot(const W* w, const float* x, int64_t n) {
 
 // out[r * 4 + c] = dot(a + r * lda, b + c * ldb) for r < kMicroM, c < 4: each operand load
 // feeds several FMAs, so the tiled (prefill) product runs at FMA rate, not load rate.
-inline void dot_block(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* out) {
+inline void dot_block(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k,
+                      float* out) {
   constexpr int M = Simd::kMicroM;
   constexpr int64_t L = Simd::kWidth;
   Simd::V acc[M][4];
@@ -67,8 +68,8 @@ inline void dot_block(const float* a, int64_t lda, const float* b, int64_t ldb, 
 
 // y[m, n0:n1] for all m from a tile of dequantized weight rows wt[n0:n1, k]: blocks of
 // kMicroM activation rows x 4 weight rows, single dot products for the edges.
-void tile_product(const float* wt, int64_t n0, int64_t n1, const float* x, int64_t m_rows, int64_t k,
-                  int64_t n_rows, float* y) {
+void tile_product(const float* wt, int64_t n0, int64_t n1, const float* x, int64_t m_rows,
+                  int64_t k, int64_t n_rows, float* y) {
   const int64_t n_full = n0 + (n1 - n0) / 4 * 4;
   constexpr int kMicroM = Simd::kMicroM;
   int64_t m = 0;
@@ -81,7 +82,8 @@ void tile_product(const float* wt, int64_t n0, int64_t n1, const float* x, int64
       }
     }
     for (int r = 0; r < kMicroM; ++r) {
-      for (int64_t n = n_full; n < n1; ++n) y[(m + r) * n_rows + n] = dot(wt + (n - n0) * k, x + (m + r) * k, k);
+      for (int64_t n = n_full; n < n1; ++n)
+        y[(m + r) * n_rows + n] = dot(wt + (n - n0) * k, x + (m + r) * k, k);
     }
   }
   for (; m < m_rows; ++m) {
@@ -104,7 +106,8 @@ void matmul_bf16_direct(const WeightMatrix& w, const float* x, int64_t m_rows, f
 }  // namespace
 
 void matmul(const WeightMatrix& w, const float* x, int64_t m_rows, float* y) {
-  if (w.dtype == DType::kBF16 && m_rows <= kDirectMaxRows) return matmul_bf16_direct(w, x, m_rows, y);
+  if (w.dtype == DType::kBF16 && m_rows <= kDirectMaxRows)
+    return matmul_bf16_direct(w, x, m_rows, y);
   const int64_t n_rows = w.rows;
   const int64_t k = w.cols;
   const int64_t tiles = (n_rows + kRowTile - 1) / kRowTile;
@@ -121,7 +124,8 @@ void matmul(const WeightMatrix& w, const float* x, int64_t m_rows, float* y) {
   }
 }
 
-void rms_norm(const float* x, const float* weight, int64_t rows, int64_t dim, double eps, float* out) {
+void rms_norm(const float* x, const float* weight, int64_t rows, int64_t dim, double eps,
+              float* out) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * dim;
     float* o = out + r * dim;

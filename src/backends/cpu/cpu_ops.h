@@ -13,7 +13,8 @@ namespace qwen3::cpu {
 void matmul(const WeightMatrix& w, const float* x, int64_t m_rows, float* y);
 
 // out[r, :] = x[r, :] / rms(x[r, :]) * weight   for `rows` rows of `dim` values.
-void rms_norm(const float* x, const float* weight, int64_t rows, int64_t dim, double eps, float* out);
+void rms_norm(const float* x, const float* weight, int64_t rows, int64_t dim, double eps,
+              float* out);
 
 // Rotate-half RoPE in place on `heads` vectors of head_dim for one position.
 void rope_apply(float* x, int64_t heads, int64_t head_dim, const float* cos, const float* sin);
