@@ -13,6 +13,8 @@
 #include "core/parse.h"
 #include "model/safetensors_writer.h"
 #include "model/weights.h"
+#include "tokenizer/detokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace qwen3::cli {
 namespace {
@@ -20,6 +22,7 @@ namespace {
 struct GenerateFlags {
   std::string model;
   std::string prompt_ids;
+  std::string prompt;
   int64_t max_tokens = 32;
   int threads = 0;
   bool ignore_eos = false;
@@ -49,16 +52,28 @@ void write_prefill_trace(const cpu::CpuModel& model, std::span<const int32_t> pr
   write_safetensors_file(path, ptrs);
 }
 
+// The prompt as token ids, from exactly one of --prompt-ids / --prompt.
+std::vector<int32_t> resolve_prompt(const GenerateFlags& f, const text::Tokenizer* tok) {
+  if (f.prompt_ids.empty() == f.prompt.empty()) {
+    QWEN3_THROW(ErrorCode::kInvalidArgument,
+                "give exactly one of --prompt TEXT or --prompt-ids 1,2,3");
+  }
+  if (!f.prompt_ids.empty()) return parse_id_list(f.prompt_ids, "--prompt-ids");
+  std::vector<int32_t> ids = tok->encode(f.prompt);
+  if (ids.empty()) QWEN3_THROW(ErrorCode::kInvalidArgument, "--prompt: the text is empty");
+  return ids;
+}
+
 int run_generate(const GenerateFlags& f) {
   if (f.threads > 0) omp_set_num_threads(f.threads);
   const std::string dir = f.model.empty() ? default_model_dir() : f.model;
-  if (f.prompt_ids.empty()) {
-    QWEN3_THROW(ErrorCode::kInvalidArgument,
-                "--prompt-ids is required (text prompts need the tokenizer)");
-  }
-  const std::vector<int32_t> prompt = parse_id_list(f.prompt_ids, "--prompt-ids");
-  if (f.max_tokens < 1)
+  if (f.max_tokens < 1) {
     QWEN3_THROW(ErrorCode::kInvalidArgument, "-n/--max-tokens must be >= 1, got {}", f.max_tokens);
+  }
+  const bool text_mode = !f.prompt.empty();
+  std::unique_ptr<text::Tokenizer> tok;
+  if (text_mode) tok = text::Tokenizer::load(dir);
+  const std::vector<int32_t> prompt = resolve_prompt(f, tok.get());
 
   const auto t0 = std::chrono::steady_clock::now();
   const auto weights = Qwen3Weights::load(dir);
@@ -68,7 +83,7 @@ int run_generate(const GenerateFlags& f) {
   for (int32_t id : prompt) {
     if (id >= c.vocab_size) {
       QWEN3_THROW(ErrorCode::kInvalidArgument,
-                  "--prompt-ids: token id {} is outside the vocabulary [0, {})", id, c.vocab_size);
+                  "prompt token id {} is outside the vocabulary [0, {})", id, c.vocab_size);
     }
   }
   const GenerationConfig gen = GenerationConfig::load(dir);
@@ -77,8 +92,19 @@ int run_generate(const GenerateFlags& f) {
 
   cpu::CpuModel model(*weights);
   if (!f.trace_out.empty()) write_prefill_trace(model, prompt, f.trace_out);
-  const cpu::GreedyResult r = cpu::generate_greedy(model, prompt, f.max_tokens, stop);
-  fmt::print("{}\n", fmt::join(r.tokens, ","));
+  std::unique_ptr<text::IncrementalDetokenizer> detok;
+  if (text_mode)
+    detok = std::make_unique<text::IncrementalDetokenizer>(*tok, /*skip_special_tokens=*/true);
+  const auto stream = [&](int32_t id) {
+    if (!detok) return;
+    fmt::print("{}", detok->push(id));
+    std::fflush(stdout);
+  };
+  const cpu::GreedyResult r = cpu::generate_greedy(model, prompt, f.max_tokens, stop, stream);
+  if (detok)
+    fmt::print("{}\n", detok->finish());
+  else
+    fmt::print("{}\n", fmt::join(r.tokens, ","));
   const double decode_steps = static_cast<double>(r.tokens.size() > 1 ? r.tokens.size() - 1 : 0);
   fmt::print(stderr,
              "model {} ({} layers, {}) loaded in {:.2f} s on CPU ({} threads)\n"
@@ -99,9 +125,13 @@ std::string default_model_dir() {
 
 Runner add_generate(CLI::App& app) {
   auto f = std::make_shared<GenerateFlags>();
-  CLI::App* sub = app.add_subcommand("generate", "Greedy generation from token ids (CPU backend)");
+  CLI::App* sub =
+      app.add_subcommand("generate", "Greedy generation from text or token ids (CPU backend)");
   sub->add_option("--model,-m", f->model, "Model folder (default: $QWEN3_MODEL or models/default)");
-  sub->add_option("--prompt-ids", f->prompt_ids, "Prompt as comma-separated token ids, e.g. 1,2,3");
+  sub->add_option("--prompt", f->prompt,
+                  "Prompt text (tokenized with the model's tokenizer.json); prints text");
+  sub->add_option("--prompt-ids", f->prompt_ids,
+                  "Prompt as comma-separated token ids, e.g. 1,2,3; prints ids");
   sub->add_option("-n,--max-tokens", f->max_tokens, "Tokens to generate")->capture_default_str();
   sub->add_option("--threads", f->threads, "CPU threads (0: all cores)")->capture_default_str();
   sub->add_flag("--ignore-eos", f->ignore_eos, "Keep generating past end-of-sequence tokens");

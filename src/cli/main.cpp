@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   };
   add(qwen3::cli::add_generate);
   add(qwen3::cli::add_init_random);
+  add(qwen3::cli::add_tokenize);
 
   try {
     app.parse(argc, argv);

@@ -53,6 +53,9 @@ TEST(Cli, HelpListsSubcommandsAndFlagsWithDefaults) {
   EXPECT_EQ(run("").code, 2);
   EXPECT_EQ(run("frobnicate").code, 2);
   EXPECT_EQ(run("generate --no-such-flag").code, 2);
+  r = run("tokenize --help");
+  EXPECT_EQ(r.code, 0);
+  expect_contains(r.out, "--pieces");
 }
 
 TEST(Cli, InitRandomThenGenerate) {
@@ -74,6 +77,33 @@ TEST(Cli, InitRandomThenGenerate) {
           dir.str() + "/t.safetensors");
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(std::filesystem::exists(dir.str() + "/t.safetensors"));
+}
+
+TEST(Cli, TokenizeAndTextGeneration) {
+  TempDir dir;
+  const std::string m = dir.str() + "/m";
+  CliResult r = run("init-random --like tiny --tokenizer " + std::string(QWEN3_TOKENIZER_DIR) +
+                    " --out " + m);
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("tokenize -m " + m + " --text 'Hello, world!'");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.stdout_text, "9707,11,1879,0\n");
+  r = run("tokenize -m " + m + " --text 'Hi 你好' --pieces");
+  EXPECT_EQ(r.stdout_text, "13048\t\"Hi\"\n220\t\" \"\n108386\t\"你好\"\n");
+  r = run("tokenize -m " + m + " --decode 9707,11,1879");
+  EXPECT_EQ(r.stdout_text, "Hello, world\n");
+  // Text in, text out: what is printed is the decoding of the ids that --prompt-ids prints.
+  r = run("generate -m " + m + " --prompt 'Hello, world!' -n 8 --ignore-eos");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const CliResult ids = run("generate -m " + m + " --prompt-ids 9707,11,1879,0 -n 8 --ignore-eos");
+  const std::string id_list = ids.stdout_text.substr(0, ids.stdout_text.size() - 1);
+  EXPECT_EQ(run("tokenize -m " + m + " --skip-special --decode " + id_list).stdout_text,
+            r.stdout_text);
+  EXPECT_EQ(run("tokenize -m " + m + " --text a --decode 1").code, 2);
+  EXPECT_EQ(run("generate -m " + m + " --prompt x --prompt-ids 1").code, 2);
+  r = run("tokenize -m " + dir.str() + " --text a");
+  EXPECT_EQ(r.code, 2);
+  expect_contains(r.out, "tokenizer.json");
 }
 
 TEST(Cli, BadInputExitsWithCode2AndNamesTheProblem) {

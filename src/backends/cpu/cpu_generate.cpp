@@ -14,7 +14,8 @@ int32_t argmax(std::span<const float> logits) {
 }
 
 GreedyResult generate_greedy(const CpuModel& model, std::span<const int32_t> prompt,
-                             int64_t max_new, std::span<const int64_t> stop_ids) {
+                             int64_t max_new, std::span<const int64_t> stop_ids,
+                             const std::function<void(int32_t)>& on_token) {
   using clock = std::chrono::steady_clock;
   if (prompt.empty()) QWEN3_THROW(ErrorCode::kInvalidArgument, "the prompt is empty");
   if (max_new < 1)
@@ -36,6 +37,7 @@ GreedyResult generate_greedy(const CpuModel& model, std::span<const int32_t> pro
   for (int64_t i = 0; i < max_new; ++i) {
     const int32_t next = argmax(logits);
     r.tokens.push_back(next);
+    if (on_token) on_token(next);
     if (std::find(stop_ids.begin(), stop_ids.end(), next) != stop_ids.end()) {
       r.stopped_on_eos = true;
       break;

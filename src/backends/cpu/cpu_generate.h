@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -20,8 +21,9 @@ struct GreedyResult {
 int32_t argmax(std::span<const float> logits);
 
 // Prefills `prompt`, then decodes up to `max_new` tokens greedily; stops after a token
-// in `stop_ids`.
+// in `stop_ids`. `on_token` (optional) sees each new token as soon as it is chosen.
 GreedyResult generate_greedy(const CpuModel& model, std::span<const int32_t> prompt,
-                             int64_t max_new, std::span<const int64_t> stop_ids);
+                             int64_t max_new, std::span<const int64_t> stop_ids,
+                             const std::function<void(int32_t)>& on_token = nullptr);
 
 }  // namespace qwen3::cpu

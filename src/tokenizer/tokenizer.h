@@ -1,0 +1,70 @@
+// The Qwen3 tokenizer, read from a model folder's tokenizer.json (no tables compiled in):
+// added tokens matched first (leftmost-longest), NFC on the text between them, the Qwen
+// Split pre-tokenizer, byte-level BPE. Decoding maps ids back to bytes and decodes UTF-8
+// lossily (U+FFFD per invalid sequence), as HF `tokenizers` does.
+//
+// Input text that is not valid UTF-8 is first made valid by the same lossy rule; that is
+// the documented behaviour for bad input (the server rejects such JSON earlier).
+//
+// Thread-safe: encode/decode are const; the word cache is sharded and locked.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "tokenizer/bpe.h"
+
+namespace qwen3::text {
+
+struct AddedToken {
+  int32_t id;
+  std::string content;
+  bool special;  // skipped by decode(skip_special_tokens=true)
+};
+
+class Tokenizer {
+ public:
+  // DIR/tokenizer.json (+ DIR/tokenizer_config.json for special token names if present).
+  static std::unique_ptr<Tokenizer> load(const std::string& model_dir);
+  static std::unique_ptr<Tokenizer> from_json_file(const std::string& tokenizer_json_path);
+
+  // `parse_special`: recognise added tokens written in the text (HF's default).
+  std::vector<int32_t> encode(std::string_view text, bool parse_special = true) const;
+  std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens = false) const;
+
+  // Raw bytes of one token (may be a partial UTF-8 character).
+  const std::string& token_bytes(int32_t id) const;
+  bool is_special(int32_t id) const;
+  std::optional<int32_t> token_id(std::string_view content) const;  // added or vocab token
+  int32_t vocab_size() const { return static_cast<int32_t>(id_to_bytes_.size()); }
+  const std::vector<AddedToken>& added_tokens() const { return added_; }
+
+ private:
+  Tokenizer() = default;
+  void encode_text(std::string_view text, std::vector<int32_t>& out) const;  // no added tokens
+  // `cache` is this thread's piece cache (an opaque PieceCache*, see tokenizer.cpp).
+  void encode_piece(std::string_view piece, void* cache, std::vector<int32_t>& out) const;
+
+  std::unique_ptr<BpeModel> bpe_;
+  std::vector<std::string> id_to_bytes_;
+  std::vector<bool> special_;
+  std::vector<AddedToken> added_;
+  std::unordered_map<std::string, int32_t> added_by_content_;
+  std::array<bool, 256> added_first_byte_{};
+  size_t added_max_len_ = 0;
+  bool nfc_ = false;
+
+  // Pieces up to this size are cached per thread (piece bytes -> ids): no locks, so batch
+  // encoding scales with threads.
+  static constexpr size_t kCacheMaxWord = 64;
+  static constexpr size_t kCacheMaxEntries = 1 << 16;
+  uint64_t instance_id_ = 0;  // keys the thread-local caches
+};
+
+}  // namespace qwen3::text
