@@ -65,6 +65,20 @@ TEST(Tokenizer, CorpusIdsMatchReference) {
   EXPECT_EQ(failures, 0);
 }
 
+// Characters where JavaScript's \s and Oniguruma's differ (U+0085, U+FEFF, ...): ids from
+// HF `tokenizers` 0.23 itself (tools/gpu/check_tokenizer_hf.py, GPU machine).
+TEST(Tokenizer, OnigurumaEdgeCasesMatchHfTokenizers) {
+  std::ifstream in(fixtures_dir() + "/tokenizer/hf_extra.jsonl");
+  int n = 0;
+  for (std::string line; std::getline(in, line); ++n) {
+    const auto j = nlohmann::json::parse(line);
+    const std::string text = j["text"];
+    EXPECT_EQ(qwen3_tokenizer().encode(text), j["ids"].get<std::vector<int32_t>>()) << show(text);
+    EXPECT_EQ(qwen3_tokenizer().decode(j["ids"].get<std::vector<int32_t>>()), j["decoded"].get<std::string>());
+  }
+  EXPECT_GE(n, 10);
+}
+
 TEST(Tokenizer, DecodeMatchesReferenceAndRoundTrips) {
   for (const auto& c : corpus()) {
     EXPECT_EQ(qwen3_tokenizer().decode(c.ids), c.decoded) << show(c.input);
