@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "backends/cpu/cpu_generate.h"
+#include "cli/chat_prompt.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/parse.h"
@@ -23,6 +24,10 @@ struct GenerateFlags {
   std::string model;
   std::string prompt_ids;
   std::string prompt;
+  std::string chat;
+  std::string system;
+  std::string chat_template;
+  std::string chat_template_kwargs;
   int64_t max_tokens = 32;
   int threads = 0;
   bool ignore_eos = false;
@@ -52,14 +57,23 @@ void write_prefill_trace(const cpu::CpuModel& model, std::span<const int32_t> pr
   write_safetensors_file(path, ptrs);
 }
 
-// The prompt as token ids, from exactly one of --prompt-ids / --prompt.
-std::vector<int32_t> resolve_prompt(const GenerateFlags& f, const text::Tokenizer* tok) {
-  if (f.prompt_ids.empty() == f.prompt.empty()) {
+// The prompt as token ids, from exactly one of --prompt-ids / --prompt / --chat.
+std::vector<int32_t> resolve_prompt(const GenerateFlags& f, const std::string& dir,
+                                    const text::Tokenizer* tok, bool* starts_in_reasoning) {
+  const int given = !f.prompt_ids.empty() + !f.prompt.empty() + !f.chat.empty();
+  if (given != 1) {
     QWEN3_THROW(ErrorCode::kInvalidArgument,
-                "give exactly one of --prompt TEXT or --prompt-ids 1,2,3");
+                "give exactly one of --prompt TEXT, --chat MESSAGE or --prompt-ids 1,2,3");
   }
   if (!f.prompt_ids.empty()) return parse_id_list(f.prompt_ids, "--prompt-ids");
-  std::vector<int32_t> ids = tok->encode(f.prompt);
+  std::string text = f.prompt;
+  if (!f.chat.empty()) {
+    const RenderedChat chat =
+        render_chat({dir, f.chat, f.system, f.chat_template, f.chat_template_kwargs});
+    text = chat.prompt;
+    *starts_in_reasoning = chat.starts_in_reasoning;
+  }
+  std::vector<int32_t> ids = tok->encode(text);
   if (ids.empty()) QWEN3_THROW(ErrorCode::kInvalidArgument, "--prompt: the text is empty");
   return ids;
 }
@@ -70,10 +84,11 @@ int run_generate(const GenerateFlags& f) {
   if (f.max_tokens < 1) {
     QWEN3_THROW(ErrorCode::kInvalidArgument, "-n/--max-tokens must be >= 1, got {}", f.max_tokens);
   }
-  const bool text_mode = !f.prompt.empty();
+  const bool text_mode = f.prompt_ids.empty();
   std::unique_ptr<text::Tokenizer> tok;
   if (text_mode) tok = text::Tokenizer::load(dir);
-  const std::vector<int32_t> prompt = resolve_prompt(f, tok.get());
+  bool starts_in_reasoning = false;
+  const std::vector<int32_t> prompt = resolve_prompt(f, dir, tok.get(), &starts_in_reasoning);
 
   const auto t0 = std::chrono::steady_clock::now();
   const auto weights = Qwen3Weights::load(dir);
@@ -93,18 +108,30 @@ int run_generate(const GenerateFlags& f) {
   cpu::CpuModel model(*weights);
   if (!f.trace_out.empty()) write_prefill_trace(model, prompt, f.trace_out);
   std::unique_ptr<text::IncrementalDetokenizer> detok;
-  if (text_mode)
+  if (text_mode) {
     detok = std::make_unique<text::IncrementalDetokenizer>(*tok, /*skip_special_tokens=*/true);
+  }
+  std::unique_ptr<ChatPrinter> chat;
+  if (!f.chat.empty()) chat = std::make_unique<ChatPrinter>(starts_in_reasoning);
+  const auto emit = [&](const std::string& piece) {
+    if (chat) {
+      chat->feed(piece);
+    } else {
+      fmt::print("{}", piece);
+      std::fflush(stdout);
+    }
+  };
   const auto stream = [&](int32_t id) {
-    if (!detok) return;
-    fmt::print("{}", detok->push(id));
-    std::fflush(stdout);
+    if (detok) emit(detok->push(id));
   };
   const cpu::GreedyResult r = cpu::generate_greedy(model, prompt, f.max_tokens, stop, stream);
-  if (detok)
-    fmt::print("{}\n", detok->finish());
-  else
+  if (detok) {
+    emit(detok->finish());
+    if (chat) chat->finish();
+    fmt::print("\n");
+  } else {
     fmt::print("{}\n", fmt::join(r.tokens, ","));
+  }
   const double decode_steps = static_cast<double>(r.tokens.size() > 1 ? r.tokens.size() - 1 : 0);
   fmt::print(stderr,
              "model {} ({} layers, {}) loaded in {:.2f} s on CPU ({} threads)\n"
@@ -130,6 +157,14 @@ Runner add_generate(CLI::App& app) {
   sub->add_option("--model,-m", f->model, "Model folder (default: $QWEN3_MODEL or models/default)");
   sub->add_option("--prompt", f->prompt,
                   "Prompt text (tokenized with the model's tokenizer.json); prints text");
+  sub->add_option("--chat", f->chat,
+                  "A user message, rendered with the model's chat template; prints the reply");
+  sub->add_option("--system", f->system, "With --chat: a system message");
+  sub->add_option("--chat-template", f->chat_template,
+                  "With --chat: a Jinja template file instead of the model's");
+  sub->add_option(
+      "--chat-template-kwargs", f->chat_template_kwargs,
+      "With --chat: JSON object of template variables, e.g. '{\"enable_thinking\": false}'");
   sub->add_option("--prompt-ids", f->prompt_ids,
                   "Prompt as comma-separated token ids, e.g. 1,2,3; prints ids");
   sub->add_option("-n,--max-tokens", f->max_tokens, "Tokens to generate")->capture_default_str();

