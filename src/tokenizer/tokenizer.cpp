@@ -204,7 +204,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view input, bool parse_specia
       size_t best_len = 0;
       int32_t best_id = -1;
       for (size_t len = std::min(added_max_len_, text.size() - i); len > 0; --len) {
-        const auto it = added_by_content_.find(std::string(text.substr(i, len)));
+        const auto it = added_by_content_.find(text.substr(i, len));
         if (it != added_by_content_.end()) {
           best_len = len;
           best_id = it->second;
@@ -247,7 +247,7 @@ bool Tokenizer::is_special(int32_t id) const {
 }
 
 std::optional<int32_t> Tokenizer::token_id(std::string_view content) const {
-  if (const auto it = added_by_content_.find(std::string(content)); it != added_by_content_.end())
+  if (const auto it = added_by_content_.find(content); it != added_by_content_.end())
     return it->second;
   const auto& v = bpe_->vocab();
   if (const auto it = v.find(std::string(content)); it != v.end()) return it->second;

@@ -55,7 +55,11 @@ class Tokenizer {
   std::vector<std::string> id_to_bytes_;
   std::vector<bool> special_;
   std::vector<AddedToken> added_;
-  std::unordered_map<std::string, int32_t> added_by_content_;
+  struct ViewHash {  // lets string_view look-ups skip building a std::string
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  std::unordered_map<std::string, int32_t, ViewHash, std::equal_to<>> added_by_content_;
   std::array<bool, 256> added_first_byte_{};
   size_t added_max_len_ = 0;
   bool nfc_ = false;
