@@ -11,11 +11,13 @@
 #include <string_view>
 #include <vector>
 
+#include "tokenizer/utf8.h"
+
 namespace qwen3::jinja {
 
 // Decodes the code point at s[pos]; sets `len` to its byte length (>= 1).
 char32_t utf8_decode(std::string_view s, size_t pos, size_t& len);
-void utf8_append(std::string& out, char32_t cp);
+inline void utf8_append(std::string& out, char32_t cp) { text::append_utf8(out, cp); }
 
 // Byte offset where each code point starts, plus s.size() at the end: [n_cp + 1].
 std::vector<size_t> utf8_offsets(std::string_view s);
