@@ -1,6 +1,7 @@
 #include "tokenizer/pretokenizer.h"
 
-#include "core/error.h"
+#include <array>
+
 #include "tokenizer/unicode.h"
 #include "tokenizer/utf8.h"
 
@@ -12,11 +13,24 @@ const std::string_view kQwenSplitPattern =
 
 namespace {
 
-struct Char {
-  uint32_t offset;  // byte offset of the character
+// One decoded character: code point, class and byte length. The text is valid UTF-8
+// (Tokenizer::encode sanitizes first), so decoding cannot fail here.
+struct Ch {
   char32_t cp;
   CharClass cls;
+  uint32_t len;
 };
+
+// Reads the character at byte i (< text.size()); ASCII without a table miss.
+inline Ch char_at(std::string_view t, size_t i) {
+  const auto b = static_cast<unsigned char>(t[i]);
+  if (b < 0x80) return {b, char_class(b), 1};
+  char32_t cp = kReplacementChar;
+  size_t bad = 0;
+  size_t n = decode_utf8(t, i, &cp, &bad);
+  if (n == 0) n = bad > 0 ? bad : t.size() - i;  // defensive: treat as one unit
+  return {cp, char_class(cp), static_cast<uint32_t>(n)};
+}
 
 bool is_crlf(char32_t cp) { return cp == '\r' || cp == '\n'; }
 
@@ -27,74 +41,74 @@ bool ci_is(char32_t cp, char lower) {
   return cp == static_cast<char32_t>(lower) || cp == static_cast<char32_t>(lower - 'a' + 'A');
 }
 
-// Length in characters of a contraction starting at chars[i] (an apostrophe), or 0.
-size_t contraction_length(const std::vector<Char>& chars, size_t i) {
-  const size_t n = chars.size();
+// Byte length of a contraction starting at the apostrophe at byte i, or 0.
+size_t contraction_length(std::string_view t, size_t i) {
+  const size_t n = t.size();
   if (i + 1 >= n) return 0;
-  const char32_t a = chars[i + 1].cp;
-  if (ci_is(a, 's') || ci_is(a, 't') || ci_is(a, 'm') || ci_is(a, 'd')) return 2;
-  if (i + 2 >= n) return 0;
-  const char32_t b = chars[i + 2].cp;
-  if ((ci_is(a, 'r') && ci_is(b, 'e')) || (ci_is(a, 'v') && ci_is(b, 'e')) ||
-      (ci_is(a, 'l') && ci_is(b, 'l'))) {
-    return 3;
+  const Ch a = char_at(t, i + 1);
+  if (ci_is(a.cp, 's') || ci_is(a.cp, 't') || ci_is(a.cp, 'm') || ci_is(a.cp, 'd'))
+    return 1 + a.len;
+  if (i + 1 + a.len >= n) return 0;
+  const Ch b = char_at(t, i + 1 + a.len);
+  if ((ci_is(a.cp, 'r') && ci_is(b.cp, 'e')) || (ci_is(a.cp, 'v') && ci_is(b.cp, 'e')) ||
+      (ci_is(a.cp, 'l') && ci_is(b.cp, 'l'))) {
+    return 1 + a.len + b.len;
   }
   return 0;
 }
 
-// One piece starting at character i; returns the character index where it ends.
-size_t next_piece(const std::vector<Char>& chars, size_t i) {
-  const size_t n = chars.size();
-  const Char& c = chars[i];
-  auto run = [&](size_t j, CharClass cls) {
-    while (j < n && chars[j].cls == cls) ++j;
-    return j;
-  };
+// Advances over characters of class `cls` from byte j.
+size_t run(std::string_view t, size_t j, CharClass cls) {
+  while (j < t.size()) {
+    const Ch d = char_at(t, j);
+    if (d.cls != cls) break;
+    j += d.len;
+  }
+  return j;
+}
+
+// One piece starting at byte i; returns the byte offset where it ends.
+size_t next_piece(std::string_view t, size_t i) {
+  const size_t n = t.size();
+  const Ch c = char_at(t, i);
+  const size_t after = i + c.len;
   if (c.cp == '\'') {
-    if (const size_t len = contraction_length(chars, i)) return i + len;
+    if (const size_t len = contraction_length(t, i)) return i + len;
   }
-  if (c.cls == CharClass::kLetter) return run(i + 1, CharClass::kLetter);
-  if (c.cls != CharClass::kNumber && !is_crlf(c.cp) && i + 1 < n &&
-      chars[i + 1].cls == CharClass::kLetter) {
-    return run(i + 2, CharClass::kLetter);
+  if (c.cls == CharClass::kLetter) return run(t, after, CharClass::kLetter);
+  const Ch next = after < n ? char_at(t, after) : Ch{0, CharClass::kOther, 0};
+  if (c.cls != CharClass::kNumber && !is_crlf(c.cp) && after < n &&
+      next.cls == CharClass::kLetter) {
+    return run(t, after + next.len, CharClass::kLetter);
   }
-  if (c.cls == CharClass::kNumber) return i + 1;
-  const bool space_then_other = c.cp == ' ' && i + 1 < n && chars[i + 1].cls == CharClass::kOther;
+  if (c.cls == CharClass::kNumber) return after;
+  const bool space_then_other = c.cp == ' ' && after < n && next.cls == CharClass::kOther;
   if (c.cls == CharClass::kOther || space_then_other) {
-    size_t j = run(space_then_other ? i + 1 : i, CharClass::kOther);
-    while (j < n && is_crlf(chars[j].cp)) ++j;
+    size_t j = run(t, space_then_other ? after : i, CharClass::kOther);
+    while (j < n && is_crlf(static_cast<unsigned char>(t[j]))) ++j;
     return j;
   }
   // Whitespace: \s*[\r\n]+ ends after the run's last CR/LF; else \s+(?!\S) leaves the
   // run's last character to the next piece when one follows; else \s+.
-  const size_t end = run(i, CharClass::kSpace);
-  for (size_t k = end; k > i; --k) {
-    if (is_crlf(chars[k - 1].cp)) return k;
+  size_t j = i, last_start = i, crlf_end = 0;
+  while (j < n) {
+    const Ch d = char_at(t, j);
+    if (d.cls != CharClass::kSpace) break;
+    last_start = j;
+    j += d.len;
+    if (is_crlf(d.cp)) crlf_end = j;
   }
-  if (end == n || end - i == 1) return end;
-  return end - 1;
+  if (crlf_end > 0) return crlf_end;
+  if (j == n || last_start == i) return j;
+  return last_start;
 }
 
 }  // namespace
 
 void pretokenize(std::string_view text, std::vector<Span>& out) {
-  thread_local std::vector<Char> chars;
-  chars.clear();
-  chars.reserve(text.size());
   for (size_t i = 0; i < text.size();) {
-    char32_t cp = static_cast<unsigned char>(text[i]);
-    size_t bad = 0;
-    const size_t len = cp < 0x80 ? 1 : decode_utf8(text, i, &cp, &bad);
-    if (len == 0) QWEN3_THROW(ErrorCode::kInternal, "pretokenize: invalid UTF-8 at byte {}", i);
-    chars.push_back({static_cast<uint32_t>(i), cp, char_class(cp)});
-    i += len;
-  }
-  const auto offset = [&](size_t k) {
-    return k < chars.size() ? chars[k].offset : static_cast<uint32_t>(text.size());
-  };
-  for (size_t i = 0; i < chars.size();) {
-    const size_t j = next_piece(chars, i);
-    out.push_back({offset(i), offset(j)});
+    const size_t j = next_piece(text, i);
+    out.push_back({static_cast<uint32_t>(i), static_cast<uint32_t>(j)});
     i = j;
   }
 }
