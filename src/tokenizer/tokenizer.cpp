@@ -1,7 +1,5 @@
 #include "tokenizer/tokenizer.h"
 
-#include <xxhash.h>
-
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "tokenizer/piece_cache.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/unicode.h"
 #include "tokenizer/utf8.h"
@@ -141,16 +140,7 @@ std::unique_ptr<Tokenizer> Tokenizer::from_json_file(const std::string& path) {
 
 namespace {
 
-struct StringHash {  // XXH3: several times faster than std::hash on short pieces
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return XXH3_64bits(s.data(), s.size()); }
-};
-
-// One cache per (thread, tokenizer instance); cleared when full (no LRU bookkeeping on
-// the hot path).
-using PieceCache =
-    std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>>;
-
+// One cache per (thread, tokenizer instance).
 PieceCache& thread_cache(uint64_t instance) {
   thread_local std::unordered_map<uint64_t, PieceCache> caches;
   return caches[instance];
@@ -160,17 +150,13 @@ PieceCache& thread_cache(uint64_t instance) {
 
 void Tokenizer::encode_piece(std::string_view piece, void* cache_ptr,
                              std::vector<int32_t>& out) const {
-  if (piece.size() > kCacheMaxWord) return bpe_->encode_word(piece, out);
+  if (piece.size() > PieceCache::kMaxKey) return bpe_->encode_word(piece, out);
   PieceCache& cache = *static_cast<PieceCache*>(cache_ptr);
-  if (const auto it = cache.find(piece); it != cache.end()) {
-    out.insert(out.end(), it->second.begin(), it->second.end());
-    return;
-  }
+  const uint64_t h = PieceCache::hash(piece);
+  if (cache.lookup(piece, h, out)) return;
   const size_t start = out.size();
   bpe_->encode_word(piece, out);
-  if (cache.size() >= kCacheMaxEntries) cache.clear();
-  cache.emplace(std::string(piece),
-                std::vector<int32_t>(out.begin() + static_cast<ptrdiff_t>(start), out.end()));
+  cache.insert(piece, h, out.data() + start, out.size() - start);
 }
 
 void Tokenizer::encode_text(std::string_view text, std::vector<int32_t>& out) const {

@@ -64,10 +64,8 @@ class Tokenizer {
   size_t added_max_len_ = 0;
   bool nfc_ = false;
 
-  // Pieces up to this size are cached per thread (piece bytes -> ids): no locks, so batch
-  // encoding scales with threads.
-  static constexpr size_t kCacheMaxWord = 64;
-  static constexpr size_t kCacheMaxEntries = 1 << 16;
+  // Pieces are cached per thread (tokenizer/piece_cache.h): no locks, so batch encoding
+  // scales with threads.
   uint64_t instance_id_ = 0;  // keys the thread-local caches
 };
 

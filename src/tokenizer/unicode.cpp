@@ -2,6 +2,7 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <memory>
@@ -85,18 +86,57 @@ bool already_nfc(std::string_view s) {
 
 bool is_nfc_fast(std::string_view s) { return already_nfc(s); }
 
-std::string nfc(std::string_view s) {
-  if (already_nfc(s)) return std::string(s);
-  utf8proc_uint8_t* out = nullptr;
+namespace {
+
+void append_nfc_utf8proc(std::string_view s, std::string& out) {
+  utf8proc_uint8_t* buf = nullptr;
   const utf8proc_ssize_t n = utf8proc_map(
       reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()),
-      &out, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+      &buf, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
   if (n < 0) {
     QWEN3_THROW(ErrorCode::kInvalidArgument, "NFC normalization failed: {}", utf8proc_errmsg(n));
   }
-  std::string result(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
-  std::free(out);
-  return result;
+  out.append(reinterpret_cast<const char*>(buf), static_cast<size_t>(n));
+  std::free(buf);
+}
+
+}  // namespace
+
+// Only the regions around non-inert characters go through utf8proc: each region starts
+// at the character before a run of non-inert characters (a possible composition base)
+// and ends where the next inert character starts. An inert character is a starter that
+// nothing composes onto, so normalization never crosses such a boundary.
+std::string nfc(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t copied = 0, prev_start = 0;
+  for (size_t i = 0; i < s.size();) {
+    char32_t cp = static_cast<unsigned char>(s[i]);
+    size_t bad = 0;
+    size_t n = cp < 0x80 ? 1 : decode_utf8(s, i, &cp, &bad);
+    if (n == 0) n = 1;  // invalid bytes: leave them to utf8proc's error below
+    if (cp < 0x80 || (n > 1 && nfc_inert(cp))) {
+      prev_start = i;
+      i += n;
+      continue;
+    }
+    const size_t region = std::max(copied, prev_start);
+    size_t end = i + n;
+    while (end < s.size()) {
+      char32_t c2 = static_cast<unsigned char>(s[end]);
+      size_t m = c2 < 0x80 ? 1 : decode_utf8(s, end, &c2, &bad);
+      if (m == 0) m = 1;
+      if (c2 < 0x80 || (m > 1 && nfc_inert(c2))) break;
+      end += m;
+    }
+    out.append(s.substr(copied, region - copied));
+    append_nfc_utf8proc(s.substr(region, end - region), out);
+    copied = end;
+    prev_start = end;
+    i = end;
+  }
+  out.append(s.substr(copied));
+  return out;
 }
 
 }  // namespace qwen3::text

@@ -2,15 +2,18 @@
 // made by tools/fixtures/make_tokenizer_fixtures.cjs): every id of 1,572 texts in many
 // scripts plus a random fuzz set, the decoded text, and streaming detokenization.
 #include <gtest/gtest.h>
+#include <utf8proc.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "core/error.h"
 #include "model/fixture.h"
 #include "tokenizer/detokenizer.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode.h"
 #include "tokenizer/utf8.h"
 
 namespace qwen3::test {
@@ -74,7 +77,8 @@ TEST(Tokenizer, OnigurumaEdgeCasesMatchHfTokenizers) {
     const auto j = nlohmann::json::parse(line);
     const std::string text = j["text"];
     EXPECT_EQ(qwen3_tokenizer().encode(text), j["ids"].get<std::vector<int32_t>>()) << show(text);
-    EXPECT_EQ(qwen3_tokenizer().decode(j["ids"].get<std::vector<int32_t>>()), j["decoded"].get<std::string>());
+    EXPECT_EQ(qwen3_tokenizer().decode(j["ids"].get<std::vector<int32_t>>()),
+              j["decoded"].get<std::string>());
   }
   EXPECT_GE(n, 10);
 }
@@ -142,6 +146,27 @@ TEST(Tokenizer, NoQuadraticWorstCase) {
     while (s.size() < (1u << 20)) s += unit;
     const auto ids = t.encode(s);
     EXPECT_EQ(t.decode(ids), s) << unit;
+  }
+}
+
+// The region-wise NFC (only around non-inert characters) equals utf8proc's NFC of the
+// whole string.
+TEST(Unicode, RegionNfcEqualsWholeStringNfc) {
+  const std::vector<std::string> pool = {"a",      "e",      "A",      " ",      "\u0301", "\u0308",
+                                         "\u0323", "\u0302", "\u1100", "\u1161", "\u11a8", "\uac00",
+                                         "\u304b", "\u3099", "\u309a", "\u212b", "\u2000", "\u0915",
+                                         "\u093c", "\u0627", "\u0653", "\u4e2d", "\u0417", "\u0306",
+                                         "😀",      "\u1e9b", "\u0374", "\u00c5", "\n"};
+  std::mt19937 rng(7);
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string s;
+    const int len = 1 + static_cast<int>(rng() % 12);
+    for (int k = 0; k < len; ++k) s += pool[rng() % pool.size()];
+    char* ref =
+        reinterpret_cast<char*>(utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(s.c_str())));
+    ASSERT_NE(ref, nullptr);
+    EXPECT_EQ(text::nfc(s), std::string(ref)) << show(s);
+    std::free(ref);
   }
 }
 
