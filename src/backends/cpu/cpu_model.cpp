@@ -17,7 +17,8 @@ CpuModel::CpuModel(const Qwen3Weights& weights)
     : weights_(weights), rope_(RopeTable::build(weights.config())) {}
 
 void CpuModel::attention_block(const LayerWeights& l, int64_t layer, const float* x, int64_t tokens,
-                               KvCache& cache, float* out, const TraceFn& trace) const {
+                               const float* cos, const float* sin, KvCache& cache, float* out,
+                               const TraceFn& trace) const {
   const ModelConfig& c = config();
   const int64_t start = cache.length();
   std::vector<float> q(static_cast<size_t>(tokens * c.q_dim()));
@@ -31,12 +32,12 @@ void CpuModel::attention_block(const LayerWeights& l, int64_t layer, const float
            q.data());
   rms_norm(k.data(), l.k_norm.data(), tokens * c.num_key_value_heads, c.head_dim, c.rms_norm_eps,
            k.data());
-  std::vector<float> cos(static_cast<size_t>(c.head_dim / 2)), sin(cos.size());
+  const int64_t half = c.head_dim / 2;
   for (int64_t t = 0; t < tokens; ++t) {
-    rope_.cos_sin(start + t, cos.data(), sin.data());
-    rope_apply(q.data() + t * c.q_dim(), c.num_attention_heads, c.head_dim, cos.data(), sin.data());
-    rope_apply(k.data() + t * c.kv_dim(), c.num_key_value_heads, c.head_dim, cos.data(),
-               sin.data());
+    rope_apply(q.data() + t * c.q_dim(), c.num_attention_heads, c.head_dim, cos + t * half,
+               sin + t * half);
+    rope_apply(k.data() + t * c.kv_dim(), c.num_key_value_heads, c.head_dim, cos + t * half,
+               sin + t * half);
     std::copy_n(k.data() + t * c.kv_dim(), c.kv_dim(), cache.k(layer, start + t));
     std::copy_n(v.data() + t * c.kv_dim(), c.kv_dim(), cache.v(layer, start + t));
   }
@@ -80,11 +81,17 @@ std::vector<float> CpuModel::forward(std::span<const int32_t> tokens, KvCache& c
   for (int64_t t = 0; t < n; ++t) embed_row(weights_.embed(), tokens[t], h.data() + t * d);
   emit(trace, "embed", -1, h.data(), n, d);
 
+  // Rotary cos/sin of each new position, shared by every layer: [tokens, head_dim / 2].
+  const int64_t half = c.head_dim / 2;
+  std::vector<float> cos(static_cast<size_t>(n * half)), sin(cos.size());
+  for (int64_t t = 0; t < n; ++t)
+    rope_.cos_sin(cache.length() + t, cos.data() + t * half, sin.data() + t * half);
+
   std::vector<float> normed(h.size()), branch(h.size());
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const LayerWeights& l = weights_.layers()[i];
     rms_norm(h.data(), l.input_norm.data(), n, d, c.rms_norm_eps, normed.data());
-    attention_block(l, i, normed.data(), n, cache, branch.data(), trace);
+    attention_block(l, i, normed.data(), n, cos.data(), sin.data(), cache, branch.data(), trace);
     add_inplace(h.data(), branch.data(), n * d);
     rms_norm(h.data(), l.post_attn_norm.data(), n, d, c.rms_norm_eps, normed.data());
     mlp_block(l, i, normed.data(), n, branch.data(), trace);

@@ -32,8 +32,10 @@ class CpuModel {
                              const TraceFn& trace = nullptr) const;
 
  private:
+  // cos/sin: [tokens, head_dim / 2] for the new positions, computed once per forward.
   void attention_block(const LayerWeights& l, int64_t layer, const float* x, int64_t tokens,
-                       KvCache& cache, float* out, const TraceFn& trace) const;
+                       const float* cos, const float* sin, KvCache& cache, float* out,
+                       const TraceFn& trace) const;
   void mlp_block(const LayerWeights& l, int64_t layer, const float* x, int64_t tokens, float* out,
                  const TraceFn& trace) const;
 
