@@ -148,10 +148,9 @@ PieceCache& thread_cache(uint64_t instance) {
 
 }  // namespace
 
-void Tokenizer::encode_piece(std::string_view piece, void* cache_ptr,
+void Tokenizer::encode_piece(std::string_view piece, PieceCache& cache,
                              std::vector<int32_t>& out) const {
   if (piece.size() > PieceCache::kMaxKey) return bpe_->encode_word(piece, out);
-  PieceCache& cache = *static_cast<PieceCache*>(cache_ptr);
   const uint64_t h = PieceCache::hash(piece);
   if (cache.lookup(piece, h, out)) return;
   const size_t start = out.size();
@@ -170,7 +169,7 @@ void Tokenizer::encode_text(std::string_view text, std::vector<int32_t>& out) co
   pieces.clear();
   pretokenize(text, pieces);
   PieceCache& cache = thread_cache(instance_id_);
-  for (const Span& p : pieces) encode_piece(text.substr(p.begin, p.end - p.begin), &cache, out);
+  for (const Span& p : pieces) encode_piece(text.substr(p.begin, p.end - p.begin), cache, out);
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view input, bool parse_special) const {

@@ -22,6 +22,8 @@
 
 namespace qwen3::text {
 
+class PieceCache;  // tokenizer/piece_cache.h: this thread's BPE results
+
 struct AddedToken {
   int32_t id;
   std::string content;
@@ -48,8 +50,7 @@ class Tokenizer {
  private:
   Tokenizer() = default;
   void encode_text(std::string_view text, std::vector<int32_t>& out) const;  // no added tokens
-  // `cache` is this thread's piece cache (an opaque PieceCache*, see tokenizer.cpp).
-  void encode_piece(std::string_view piece, void* cache, std::vector<int32_t>& out) const;
+  void encode_piece(std::string_view piece, PieceCache& cache, std::vector<int32_t>& out) const;
 
   std::unique_ptr<BpeModel> bpe_;
   std::vector<std::string> id_to_bytes_;
