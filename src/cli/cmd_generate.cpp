@@ -60,11 +60,6 @@ void write_prefill_trace(const cpu::CpuModel& model, std::span<const int32_t> pr
 // The prompt as token ids, from exactly one of --prompt-ids / --prompt / --chat.
 std::vector<int32_t> resolve_prompt(const GenerateFlags& f, const std::string& dir,
                                     const text::Tokenizer* tok, bool* starts_in_reasoning) {
-  const int given = !f.prompt_ids.empty() + !f.prompt.empty() + !f.chat.empty();
-  if (given != 1) {
-    QWEN3_THROW(ErrorCode::kInvalidArgument,
-                "give exactly one of --prompt TEXT, --chat MESSAGE or --prompt-ids 1,2,3");
-  }
   if (!f.prompt_ids.empty()) return parse_id_list(f.prompt_ids, "--prompt-ids");
   std::string text = f.prompt;
   if (!f.chat.empty()) {
@@ -83,6 +78,11 @@ int run_generate(const GenerateFlags& f) {
   const std::string dir = f.model.empty() ? default_model_dir() : f.model;
   if (f.max_tokens < 1) {
     QWEN3_THROW(ErrorCode::kInvalidArgument, "-n/--max-tokens must be >= 1, got {}", f.max_tokens);
+  }
+  // Checked before anything is loaded, so the message names the flags, not a missing file.
+  if (!f.prompt_ids.empty() + !f.prompt.empty() + !f.chat.empty() != 1) {
+    QWEN3_THROW(ErrorCode::kInvalidArgument,
+                "give exactly one of --prompt TEXT, --chat MESSAGE or --prompt-ids 1,2,3");
   }
   const bool text_mode = f.prompt_ids.empty();
   std::unique_ptr<text::Tokenizer> tok;

@@ -125,7 +125,11 @@ TEST(Cli, BadInputExitsWithCode2AndNamesTheProblem) {
   ASSERT_EQ(run("init-random --like " + test_data("initrandom_small.json") + " --out " + m).code,
             0);
 
-  CliResult r = run("generate -m " + dir.str() + "/nope --prompt-ids 1");
+  // No prompt at all: the flags are named, even for a folder without tokenizer.json.
+  CliResult r = run("generate -m " + m);
+  EXPECT_EQ(r.code, 2);
+  expect_contains(r.out, "--prompt-ids");
+  r = run("generate -m " + dir.str() + "/nope --prompt-ids 1");
   EXPECT_EQ(r.code, 2);
   expect_contains(r.out, "nope");
   r = run("generate -m " + m + " --prompt-ids 1,abc");
