@@ -7,11 +7,13 @@
 #include <cstring>
 #include <memory>
 
-#include "backends/cpu/cpu_generate.h"
+#include "backends/cpu/cpu_runner.h"
 #include "cli/chat_prompt.h"
 #include "cli/commands.h"
+#include "cli/sampling_flags.h"
 #include "core/error.h"
 #include "core/parse.h"
+#include "engine/engine.h"
 #include "model/safetensors_writer.h"
 #include "model/weights.h"
 #include "tokenizer/detokenizer.h"
@@ -32,7 +34,60 @@ struct GenerateFlags {
   int threads = 0;
   bool ignore_eos = false;
   std::string trace_out;
+  SamplingFlags sampling;
 };
+
+struct Timing {
+  double prefill_seconds = 0;  // submit -> first token
+  double decode_seconds = 0;   // first token -> last token
+  int64_t tokens = 0;
+  bool stopped = false;
+  std::string stop_reason;
+};
+
+// Runs one request through the engine on the CPU backend, streaming each delta to `emit`.
+Timing run_request(const Qwen3Weights& weights, const text::Tokenizer* tok,
+                   const std::vector<int32_t>& prompt, const SamplingParams& params,
+                   const std::vector<int64_t>& eos_token_ids,
+                   const std::function<void(const ChoiceDelta&)>& emit) {
+  constexpr int64_t kBlock = 16;
+  const auto len = static_cast<int64_t>(prompt.size()) + params.max_tokens;
+  const int64_t model_max = weights.config().max_position_embeddings;
+  if (len > model_max) {
+    QWEN3_THROW(ErrorCode::kContextLength,
+                "the prompt ({} tokens) plus -n {} exceeds the model's context of {} tokens",
+                prompt.size(), params.max_tokens, model_max);
+  }
+  cpu::CpuRunner runner(weights, (len + kBlock - 1) / kBlock + 1, kBlock);
+  EngineConfig config;
+  config.max_num_seqs = 1;
+  config.max_num_batched_tokens = std::max<int64_t>(len, 1);
+  config.eos_token_ids = eos_token_ids;  // empty: config.json's
+  Engine engine(config, weights.config(), runner, tok);
+  EngineRequest request{prompt, params, 0};
+  engine.validate(request);
+  engine.add(1, std::move(request));
+  Timing t;
+  const auto start = std::chrono::steady_clock::now();
+  auto first = start;
+  while (engine.has_work()) {
+    for (const RequestOutput& o : engine.step()) {
+      for (const ChoiceDelta& d : o.choices) {
+        if (t.tokens == 0 && !d.token_ids.empty()) first = std::chrono::steady_clock::now();
+        t.tokens += static_cast<int64_t>(d.token_ids.size());
+        emit(d);
+        if (d.finish_reason == FinishReason::kStop) {
+          t.stopped = true;
+          t.stop_reason = d.stop_reason;
+        }
+      }
+    }
+  }
+  const auto end = std::chrono::steady_clock::now();
+  t.prefill_seconds = std::chrono::duration<double>(first - start).count();
+  t.decode_seconds = std::chrono::duration<double>(end - first).count();
+  return t;
+}
 
 // Runs the prompt once with every named intermediate recorded, and writes them (float32,
 // "layers.{i}.{name}" or "{name}", one row per token) to a safetensors file for diffing
@@ -101,45 +156,41 @@ int run_generate(const GenerateFlags& f) {
                   "prompt token id {} is outside the vocabulary [0, {})", id, c.vocab_size);
     }
   }
-  const GenerationConfig gen = GenerationConfig::load(dir);
-  std::vector<int64_t> stop = gen.eos_token_ids.empty() ? c.eos_token_ids : gen.eos_token_ids;
-  if (f.ignore_eos) stop.clear();
+  const SamplingParams params = resolve_sampling_flags(f.sampling, dir, f.max_tokens, f.ignore_eos);
+  params.validate(c.vocab_size);
 
-  cpu::CpuModel model(*weights);
-  if (!f.trace_out.empty()) write_prefill_trace(model, prompt, f.trace_out);
-  std::unique_ptr<text::IncrementalDetokenizer> detok;
-  if (text_mode) {
-    detok = std::make_unique<text::IncrementalDetokenizer>(*tok, /*skip_special_tokens=*/true);
-  }
+  if (!f.trace_out.empty()) write_prefill_trace(cpu::CpuModel(*weights), prompt, f.trace_out);
   std::unique_ptr<ChatPrinter> chat;
   if (!f.chat.empty()) chat = std::make_unique<ChatPrinter>(starts_in_reasoning);
-  const auto emit = [&](const std::string& piece) {
+  std::vector<int32_t> ids;
+  const auto emit = [&](const ChoiceDelta& d) {
+    ids.insert(ids.end(), d.token_ids.begin(), d.token_ids.end());
+    if (!text_mode) return;
     if (chat) {
-      chat->feed(piece);
+      chat->feed(d.text);
     } else {
-      fmt::print("{}", piece);
+      fmt::print("{}", d.text);
       std::fflush(stdout);
     }
   };
-  const auto stream = [&](int32_t id) {
-    if (detok) emit(detok->push(id));
-  };
-  const cpu::GreedyResult r = cpu::generate_greedy(model, prompt, f.max_tokens, stop, stream);
-  if (detok) {
-    emit(detok->finish());
+  const Timing t = run_request(*weights, tok.get(), prompt, params,
+                               GenerationConfig::load(dir).eos_token_ids, emit);
+  if (text_mode) {
     if (chat) chat->finish();
     fmt::print("\n");
   } else {
-    fmt::print("{}\n", fmt::join(r.tokens, ","));
+    fmt::print("{}\n", fmt::join(ids, ","));
   }
-  const double decode_steps = static_cast<double>(r.tokens.size() > 1 ? r.tokens.size() - 1 : 0);
+  const double decode_steps = static_cast<double>(t.tokens > 1 ? t.tokens - 1 : 0);
   fmt::print(stderr,
              "model {} ({} layers, {}) loaded in {:.2f} s on CPU ({} threads)\n"
              "prefill {} tokens: {:.1f} ms ({:.1f} tok/s); decode {} tokens: {:.1f} tok/s{}\n",
              dir, c.num_hidden_layers, c.quant.fp8 ? "fp8" : "bf16", load_s, omp_get_max_threads(),
-             prompt.size(), r.prefill_seconds * 1e3, prompt.size() / r.prefill_seconds,
-             r.tokens.size(), decode_steps > 0 ? decode_steps / r.decode_seconds : 0.0,
-             r.stopped_on_eos ? " (stopped at eos)" : "");
+             prompt.size(), t.prefill_seconds * 1e3, prompt.size() / t.prefill_seconds, t.tokens,
+             decode_steps > 0 ? decode_steps / t.decode_seconds : 0.0,
+             t.stopped
+                 ? fmt::format(" (stopped{}{})", t.stop_reason.empty() ? "" : " at ", t.stop_reason)
+                 : "");
   return 0;
 }
 
@@ -152,8 +203,8 @@ std::string default_model_dir() {
 
 Runner add_generate(CLI::App& app) {
   auto f = std::make_shared<GenerateFlags>();
-  CLI::App* sub =
-      app.add_subcommand("generate", "Greedy generation from text or token ids (CPU backend)");
+  CLI::App* sub = app.add_subcommand(
+      "generate", "Generate from text, a chat message or token ids (CPU backend)");
   sub->add_option("--model,-m", f->model, "Model folder (default: $QWEN3_MODEL or models/default)");
   sub->add_option("--prompt", f->prompt,
                   "Prompt text (tokenized with the model's tokenizer.json); prints text");
@@ -170,6 +221,7 @@ Runner add_generate(CLI::App& app) {
   sub->add_option("-n,--max-tokens", f->max_tokens, "Tokens to generate")->capture_default_str();
   sub->add_option("--threads", f->threads, "CPU threads (0: all cores)")->capture_default_str();
   sub->add_flag("--ignore-eos", f->ignore_eos, "Keep generating past end-of-sequence tokens");
+  add_sampling_flags(sub, f->sampling);
   sub->add_option("--trace-out", f->trace_out,
                   "Write the prompt's per-layer activations and logits to this .safetensors");
   return [f] { return run_generate(*f); };

@@ -14,6 +14,12 @@ std::string_view error_code_name(ErrorCode code) {
       return "unsupported";
     case ErrorCode::kOutOfMemory:
       return "out_of_memory";
+    case ErrorCode::kContextLength:
+      return "context_length_exceeded";
+    case ErrorCode::kOverloaded:
+      return "overloaded";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
     case ErrorCode::kInternal:
       return "internal_error";
   }

@@ -20,6 +20,9 @@ enum class ErrorCode {
   kIo,               // file missing, unreadable, short read/write
   kUnsupported,      // valid input we do not implement (named in the message)
   kOutOfMemory,      // allocation failed; message says which setting to lower
+  kContextLength,    // prompt (+ max_tokens) longer than the model or the KV cache allows
+  kOverloaded,       // request queue full: retry later (HTTP 429)
+  kUnavailable,      // not serving (loading, shutting down): HTTP 503
   kInternal,         // a bug: invariant violated
 };
 

@@ -64,13 +64,13 @@ TEST(Cli, InitRandomThenGenerate) {
   CliResult r =
       run("init-random --like " + test_data("initrandom_small.json") + " --seed 3 --out " + m);
   ASSERT_EQ(r.code, 0) << r.out;
-  r = run("generate -m " + m + " --prompt-ids 5,6,7 -n 6 --ignore-eos");
+  r = run("generate -m " + m + " --prompt-ids 5,6,7 -n 6 --ignore-eos --temperature 0");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(std::count(r.stdout_text.begin(), r.stdout_text.end(), ','), 5)
       << r.out;  // six ids on stdout
   expect_contains(r.out, "decode");
   // Same model, same prompt: same tokens.
-  EXPECT_EQ(run("generate -m " + m + " --prompt-ids 5,6,7 -n 6 --ignore-eos").stdout_text,
+  EXPECT_EQ(run("generate -m " + m + " --prompt-ids 5,6,7 -n 6 --ignore-eos --temperature 0").stdout_text,
             r.stdout_text);
   // The fixture from transformers with the trace hook.
   r = run("generate -m " + fixture_model("gqa4_hd128") + " --prompt-ids 1,2 -n 2 --trace-out " +
@@ -93,9 +93,9 @@ TEST(Cli, TokenizeAndTextGeneration) {
   r = run("tokenize -m " + m + " --decode 9707,11,1879");
   EXPECT_EQ(r.stdout_text, "Hello, world\n");
   // Text in, text out: what is printed is the decoding of the ids that --prompt-ids prints.
-  r = run("generate -m " + m + " --prompt 'Hello, world!' -n 8 --ignore-eos");
+  r = run("generate -m " + m + " --prompt 'Hello, world!' -n 8 --ignore-eos --temperature 0");
   ASSERT_EQ(r.code, 0) << r.out;
-  const CliResult ids = run("generate -m " + m + " --prompt-ids 9707,11,1879,0 -n 8 --ignore-eos");
+  const CliResult ids = run("generate -m " + m + " --prompt-ids 9707,11,1879,0 -n 8 --ignore-eos --temperature 0");
   const std::string id_list = ids.stdout_text.substr(0, ids.stdout_text.size() - 1);
   EXPECT_EQ(run("tokenize -m " + m + " --skip-special --decode " + id_list).stdout_text,
             r.stdout_text);
@@ -117,6 +117,33 @@ TEST(Cli, TokenizeAndTextGeneration) {
   r = run("tokenize -m " + dir.str() + " --text a");
   EXPECT_EQ(r.code, 2);
   expect_contains(r.out, "tokenizer.json");
+}
+
+TEST(Cli, GenerateSamplingFlags) {
+  TempDir dir;
+  const std::string m = dir.str() + "/m";
+  ASSERT_EQ(run("init-random --like tiny --tokenizer " + std::string(QWEN3_TOKENIZER_DIR) +
+                " --out " + m)
+                .code,
+            0);
+  const std::string base = "generate -m " + m + " --prompt 'Once upon a time' -n 12 --ignore-eos";
+  const CliResult a = run(base + " --seed 7 --temperature 1.2");
+  ASSERT_EQ(a.code, 0) << a.out;
+  EXPECT_EQ(run(base + " --seed 7 --temperature 1.2").stdout_text, a.stdout_text);
+  EXPECT_NE(run(base + " --seed 8 --temperature 1.2").stdout_text, a.stdout_text);
+  // A stop string taken from the greedy output cuts it right before the match.
+  const CliResult g = run(base + " --temperature 0");
+  ASSERT_GT(g.stdout_text.size(), 8u);
+  const std::string cut = g.stdout_text.substr(4, 3);
+  const CliResult s = run(base + " --temperature 0 --stop '" + cut + "'");
+  EXPECT_EQ(s.stdout_text, g.stdout_text.substr(0, g.stdout_text.find(cut)) + "\n");
+  expect_contains(s.out, "stopped at");
+  CliResult r = run(base + " --preset nope");
+  EXPECT_EQ(r.code, 2);
+  expect_contains(r.out, "math");
+  r = run(base + " --top-p 1.5");
+  EXPECT_EQ(r.code, 2);
+  expect_contains(r.out, "top_p");
 }
 
 TEST(Cli, BadInputExitsWithCode2AndNamesTheProblem) {

@@ -5,8 +5,9 @@
 
 #include <cmath>
 
-#include "backends/cpu/cpu_generate.h"
 #include "backends/cpu/cpu_model.h"
+#include "backends/cpu/cpu_runner.h"
+#include "engine/engine.h"
 #include "model/fixture.h"
 #include "model/init_random.h"
 #include "model/weights.h"
@@ -78,10 +79,27 @@ HfCheck check_against_hf(const std::string& model_dir, const std::string& expect
   }
   out.incremental = compare(incremental.data(), ref_logits.data(), incremental.size());
 
-  const auto r = cpu::generate_greedy(model, std::span(seq.data(), P),
-                                      static_cast<int64_t>(greedy64.size()), {});
-  out.greedy_steps = r.tokens.size();
-  out.greedy_equal = std::equal(r.tokens.begin(), r.tokens.end(), greedy64.begin(), greedy64.end());
+  // Greedy decoding through the engine (scheduler, paged KV, sampler) gives HF's tokens.
+  cpu::CpuRunner runner(*weights, 64, 16);
+  EngineConfig ec;
+  ec.max_num_batched_tokens = 7;  // chunked prefill on the way
+  ec.max_num_seqs = 4;
+  Engine engine(ec, c, runner, nullptr);
+  EngineRequest req;
+  req.prompt.assign(seq.begin(), seq.begin() + P);
+  req.params.temperature = 0;
+  req.params.ignore_eos = true;
+  req.params.max_tokens = static_cast<int64_t>(greedy64.size());
+  engine.add(1, req);
+  std::vector<int64_t> tokens;
+  while (engine.has_work()) {
+    for (const auto& o : engine.step()) {
+      for (const auto& d : o.choices)
+        tokens.insert(tokens.end(), d.token_ids.begin(), d.token_ids.end());
+    }
+  }
+  out.greedy_steps = tokens.size();
+  out.greedy_equal = tokens == greedy64;
   return out;
 }
 

@@ -16,18 +16,18 @@ void emit(const TraceFn& trace, std::string_view name, int64_t layer, const floa
 CpuModel::CpuModel(const Qwen3Weights& weights)
     : weights_(weights), rope_(RopeTable::build(weights.config())) {}
 
-void CpuModel::attention_block(const LayerWeights& l, int64_t layer, const float* x, int64_t tokens,
-                               const float* cos, const float* sin, KvCache& cache, float* out,
-                               const TraceFn& trace) const {
+void CpuModel::attention_block(const LayerWeights& l, int64_t layer, const float* x,
+                               const BatchPlan& plan, const float* cos, const float* sin,
+                               PagedKvPool& pool, float* out, const TraceFn& trace) const {
   const ModelConfig& c = config();
-  const int64_t start = cache.length();
+  const int64_t tokens = plan.rows();
   std::vector<float> q(static_cast<size_t>(tokens * c.q_dim()));
   std::vector<float> k(static_cast<size_t>(tokens * c.kv_dim()));
   std::vector<float> v(static_cast<size_t>(tokens * c.kv_dim()));
   matmul(l.q_proj, x, tokens, q.data());
   matmul(l.k_proj, x, tokens, k.data());
   matmul(l.v_proj, x, tokens, v.data());
-  // Per-head RMSNorm on q and k, then rotary position, then K/V into the cache.
+  // Per-head RMSNorm on q and k, then rotary position, then K/V into the pool.
   rms_norm(q.data(), l.q_norm.data(), tokens * c.num_attention_heads, c.head_dim, c.rms_norm_eps,
            q.data());
   rms_norm(k.data(), l.k_norm.data(), tokens * c.num_key_value_heads, c.head_dim, c.rms_norm_eps,
@@ -38,16 +38,15 @@ void CpuModel::attention_block(const LayerWeights& l, int64_t layer, const float
                sin + t * half);
     rope_apply(k.data() + t * c.kv_dim(), c.num_key_value_heads, c.head_dim, cos + t * half,
                sin + t * half);
-    std::copy_n(k.data() + t * c.kv_dim(), c.kv_dim(), cache.k(layer, start + t));
-    std::copy_n(v.data() + t * c.kv_dim(), c.kv_dim(), cache.v(layer, start + t));
   }
+  write_kv(pool, layer, plan, k.data(), v.data());
   emit(trace, "q_rope", layer, q.data(), tokens, c.q_dim());
   emit(trace, "k_rope", layer, k.data(), tokens, c.kv_dim());
   emit(trace, "v", layer, v.data(), tokens, c.kv_dim());
 
   std::vector<float> attn(q.size());
-  attention(q.data(), cache, layer, start, tokens,
-            {c.num_attention_heads, c.num_key_value_heads, c.head_dim}, attn.data());
+  paged_attention(q.data(), pool, layer, plan,
+                  {c.num_attention_heads, c.num_key_value_heads, c.head_dim}, attn.data());
   emit(trace, "attn", layer, attn.data(), tokens, c.q_dim());
   matmul(l.o_proj, attn.data(), tokens, out);
   emit(trace, "o_proj", layer, out, tokens, c.hidden_size);
@@ -68,47 +67,83 @@ void CpuModel::mlp_block(const LayerWeights& l, int64_t layer, const float* x, i
 
 std::vector<float> CpuModel::forward(std::span<const int32_t> tokens, KvCache& cache,
                                      LogitsMode mode, const TraceFn& trace) const {
-  const ModelConfig& c = config();
-  const int64_t n = static_cast<int64_t>(tokens.size());
+  const auto n = static_cast<int64_t>(tokens.size());
   if (n == 0) QWEN3_THROW(ErrorCode::kInvalidArgument, "forward called with no tokens");
   if (cache.length() + n > cache.capacity()) {
     QWEN3_THROW(ErrorCode::kInvalidArgument,
                 "{} tokens do not fit: the KV cache holds {} of {} tokens", n, cache.length(),
                 cache.capacity());
   }
+  BatchMeta meta;
+  meta.tokens = tokens;
+  meta.seqs.push_back({.token_offset = 0,
+                       .num_tokens = n,
+                       .start_pos = cache.length(),
+                       .block_table = cache.block_table(),
+                       .want_logits = true});
+  const BatchPlan plan = plan_batch(meta, cache.pool(), config().vocab_size);
+  std::vector<int64_t> rows;
+  for (int64_t t = mode == LogitsMode::kAll ? 0 : n - 1; t < n; ++t) rows.push_back(t);
+  std::vector<float> out = run(tokens, plan, cache.pool(), rows, trace);
+  cache.set_length(cache.length() + n);
+  return out;
+}
+
+std::vector<float> CpuModel::forward_batch(const BatchMeta& meta, PagedKvPool& pool,
+                                           const TraceFn& trace) const {
+  const BatchPlan plan = plan_batch(meta, pool, config().vocab_size);
+  std::vector<int64_t> rows;
+  for (const SeqSlice& s : meta.seqs) {
+    if (s.want_logits) rows.push_back(s.token_offset + s.num_tokens - 1);
+  }
+  return run(meta.tokens, plan, pool, rows, trace);
+}
+
+std::vector<float> CpuModel::run(std::span<const int32_t> tokens, const BatchPlan& plan,
+                                 PagedKvPool& pool, std::span<const int64_t> logits_rows,
+                                 const TraceFn& trace) const {
+  const ModelConfig& c = config();
+  const int64_t n = plan.rows();
   const int64_t d = c.hidden_size;
-  std::vector<float> h(static_cast<size_t>(n * d));  // residual stream [tokens, hidden]
+  std::vector<float> h(static_cast<size_t>(n * d));  // residual stream [rows, hidden]
   for (int64_t t = 0; t < n; ++t) embed_row(weights_.embed(), tokens[t], h.data() + t * d);
   emit(trace, "embed", -1, h.data(), n, d);
 
-  // Rotary cos/sin of each new position, shared by every layer: [tokens, head_dim / 2].
+  // Rotary cos/sin of each row's position, shared by every layer: [rows, head_dim / 2].
   const int64_t half = c.head_dim / 2;
   std::vector<float> cos(static_cast<size_t>(n * half)), sin(cos.size());
   for (int64_t t = 0; t < n; ++t)
-    rope_.cos_sin(cache.length() + t, cos.data() + t * half, sin.data() + t * half);
+    rope_.cos_sin(plan.row_pos[t], cos.data() + t * half, sin.data() + t * half);
 
   std::vector<float> normed(h.size()), branch(h.size());
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const LayerWeights& l = weights_.layers()[i];
     rms_norm(h.data(), l.input_norm.data(), n, d, c.rms_norm_eps, normed.data());
-    attention_block(l, i, normed.data(), n, cos.data(), sin.data(), cache, branch.data(), trace);
+    attention_block(l, i, normed.data(), plan, cos.data(), sin.data(), pool, branch.data(), trace);
     add_inplace(h.data(), branch.data(), n * d);
     rms_norm(h.data(), l.post_attn_norm.data(), n, d, c.rms_norm_eps, normed.data());
     mlp_block(l, i, normed.data(), n, branch.data(), trace);
     add_inplace(h.data(), branch.data(), n * d);
     emit(trace, "layer_out", i, h.data(), n, d);
   }
-  cache.set_length(cache.length() + n);
+  return logits(h.data(), logits_rows, trace);
+}
 
-  const int64_t first = mode == LogitsMode::kAll ? 0 : n - 1;
-  const int64_t rows = n - first;
-  rms_norm(h.data() + first * d, weights_.final_norm().data(), rows, d, c.rms_norm_eps,
-           normed.data());
+std::vector<float> CpuModel::logits(const float* h, std::span<const int64_t> logits_rows,
+                                    const TraceFn& trace) const {
+  const ModelConfig& c = config();
+  const int64_t d = c.hidden_size;
+  const auto rows = static_cast<int64_t>(logits_rows.size());
+  std::vector<float> normed(static_cast<size_t>(rows * d));
+  for (int64_t r = 0; r < rows; ++r) {
+    rms_norm(h + logits_rows[r] * d, weights_.final_norm().data(), 1, d, c.rms_norm_eps,
+             normed.data() + r * d);
+  }
   emit(trace, "final_norm", -1, normed.data(), rows, d);
-  std::vector<float> logits(static_cast<size_t>(rows * c.vocab_size));
-  matmul(weights_.lm_head(), normed.data(), rows, logits.data());
-  emit(trace, "logits", -1, logits.data(), rows, c.vocab_size);
-  return logits;
+  std::vector<float> out(static_cast<size_t>(rows * c.vocab_size));
+  matmul(weights_.lm_head(), normed.data(), rows, out.data());
+  emit(trace, "logits", -1, out.data(), rows, c.vocab_size);
+  return out;
 }
 
 }  // namespace qwen3::cpu

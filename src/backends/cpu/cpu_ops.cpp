@@ -16,30 +16,13 @@ constexpr int64_t kRowTile = 16;
 // a tile first would cost a store and a reload per weight for no reuse.
 constexpr int64_t kDirectMaxRows = 4;
 
-// sum_i w[i] * x[i] with four independent accumulators, so FMA latency does not bound it.
-// W is float (dequantized tiles) or uint16_t (BF16 straight from the checkpoint).
-template <typename W>
-inline float dot(const W* w, const float* x, int64_t n) {
-  constexpr int64_t L = Simd::kWidth;
-  Simd::V acc0 = Simd::zero(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-  int64_t i = 0;
-  for (; i + 4 * L <= n; i += 4 * L) {
-    acc0 = Simd::fma(Simd::load(w + i), Simd::load(x + i), acc0);
-    acc1 = Simd::fma(Simd::load(w + i + L), Simd::load(x + i + L), acc1);
-    acc2 = Simd::fma(Simd::load(w + i + 2 * L), Simd::load(x + i + 2 * L), acc2);
-    acc3 = Simd::fma(Simd::load(w + i + 3 * L), Simd::load(x + i + 3 * L), acc3);
-  }
-  for (; i + L <= n; i += L) acc0 = Simd::fma(Simd::load(w + i), Simd::load(x + i), acc0);
-  float sum = Simd::sum(Simd::add(Simd::add(acc0, acc1), Simd::add(acc2, acc3)));
-  for (; i < n; ++i) sum += to_f32(w[i]) * x[i];
-  return sum;
-}
-
-// out[r * 4 + c] = dot(a + r * lda, b + c * ldb) for r < kMicroM, c < 4: each operand load
-// feeds several FMAs, so the tiled (prefill) product runs at FMA rate, not load rate.
+// out[r * 4 + c] = dot(b + c * ldb, a + r * lda) for r < M, c < 4: each operand load feeds
+// several FMAs, and the 4 * M independent accumulators hide the FMA latency. Each output
+// is summed in dot()'s order (cpu_simd.h), so it does not depend on M or on the row's
+// place in the batch. a: activations; b: dequantized weight rows.
+template <int M>
 inline void dot_block(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k,
                       float* out) {
-  constexpr int M = Simd::kMicroM;
   constexpr int64_t L = Simd::kWidth;
   Simd::V acc[M][4];
   for (auto& row : acc) {
@@ -51,61 +34,103 @@ inline void dot_block(const float* a, int64_t lda, const float* b, int64_t ldb, 
     const Simd::V b2 = Simd::load(b + 2 * ldb + i), b3 = Simd::load(b + 3 * ldb + i);
     for (int r = 0; r < M; ++r) {
       const Simd::V av = Simd::load(a + r * lda + i);
-      acc[r][0] = Simd::fma(av, b0, acc[r][0]);
-      acc[r][1] = Simd::fma(av, b1, acc[r][1]);
-      acc[r][2] = Simd::fma(av, b2, acc[r][2]);
-      acc[r][3] = Simd::fma(av, b3, acc[r][3]);
+      acc[r][0] = Simd::fma(b0, av, acc[r][0]);
+      acc[r][1] = Simd::fma(b1, av, acc[r][1]);
+      acc[r][2] = Simd::fma(b2, av, acc[r][2]);
+      acc[r][3] = Simd::fma(b3, av, acc[r][3]);
     }
   }
   for (int r = 0; r < M; ++r) {
     for (int c = 0; c < 4; ++c) {
       float sum = Simd::sum(acc[r][c]);
-      for (int64_t j = i; j < k; ++j) sum += a[r * lda + j] * b[c * ldb + j];
+      for (int64_t j = i; j < k; ++j) sum = std::fma(b[c * ldb + j], a[r * lda + j], sum);
       out[r * 4 + c] = sum;
     }
   }
 }
 
+// dot_block for rows (1 .. M) activation rows, M fixed at compile time.
+template <int M>
+inline void dot_block_upto(int rows, const float* a, int64_t lda, const float* b, int64_t ldb,
+                           int64_t k, float* out) {
+  if constexpr (M > 1) {
+    if (rows < M) return dot_block_upto<M - 1>(rows, a, lda, b, ldb, k, out);
+  }
+  dot_block<M>(a, lda, b, ldb, k, out);
+}
+
 // y[m, n0:n1] for all m from a tile of dequantized weight rows wt[n0:n1, k]: blocks of
-// kMicroM activation rows x 4 weight rows, single dot products for the edges.
+// up to kMicroM activation rows x 4 weight rows, single dot products for the last
+// (n1 - n0) % 4 weight rows.
 void tile_product(const float* wt, int64_t n0, int64_t n1, const float* x, int64_t m_rows,
                   int64_t k, int64_t n_rows, float* y) {
-  const int64_t n_full = n0 + (n1 - n0) / 4 * 4;
   constexpr int kMicroM = Simd::kMicroM;
-  int64_t m = 0;
-  for (; m + kMicroM <= m_rows; m += kMicroM) {
+  const int64_t n_full = n0 + (n1 - n0) / 4 * 4;
+  for (int64_t m = 0; m < m_rows; m += kMicroM) {
+    const int rows = static_cast<int>(std::min<int64_t>(kMicroM, m_rows - m));
     float out[kMicroM * 4];
     for (int64_t n = n0; n < n_full; n += 4) {
-      dot_block(x + m * k, k, wt + (n - n0) * k, k, k, out);
-      for (int r = 0; r < kMicroM; ++r) {
+      dot_block_upto<kMicroM>(rows, x + m * k, k, wt + (n - n0) * k, k, k, out);
+      for (int r = 0; r < rows; ++r) {
         for (int c = 0; c < 4; ++c) y[(m + r) * n_rows + n + c] = out[r * 4 + c];
       }
     }
-    for (int r = 0; r < kMicroM; ++r) {
+    for (int r = 0; r < rows; ++r) {
       for (int64_t n = n_full; n < n1; ++n)
         y[(m + r) * n_rows + n] = dot(wt + (n - n0) * k, x + (m + r) * k, k);
     }
   }
-  for (; m < m_rows; ++m) {
-    for (int64_t n = n0; n < n1; ++n) y[m * n_rows + n] = dot(wt + (n - n0) * k, x + m * k, k);
+}
+
+// out[r] = dot(w, x + r * k, k) for r < M: one pass over the weight row for all M
+// activation rows, each output summed in dot()'s order (one accumulator chain).
+template <int M>
+inline void dot_rows(const uint16_t* w, const float* x, int64_t k, float* out) {
+  constexpr int64_t L = Simd::kWidth;
+  Simd::V acc[M];
+  for (auto& a : acc) a = Simd::zero();
+  int64_t i = 0;
+  for (; i + L <= k; i += L) {
+    const Simd::V wv = Simd::load(w + i);
+    for (int r = 0; r < M; ++r) acc[r] = Simd::fma(wv, Simd::load(x + r * k + i), acc[r]);
+  }
+  for (int r = 0; r < M; ++r) {
+    float sum = Simd::sum(acc[r]);
+    for (int64_t j = i; j < k; ++j) sum = std::fma(to_f32(w[j]), x[r * k + j], sum);
+    out[r] = sum;
   }
 }
 
+// dot_rows for rows (1 .. M) activation rows, M fixed at compile time.
+template <int M>
+inline void dot_rows_upto(int rows, const uint16_t* w, const float* x, int64_t k, float* out) {
+  if constexpr (M > 1) {
+    if (rows < M) return dot_rows_upto<M - 1>(rows, w, x, k, out);
+  }
+  dot_rows<M>(w, x, k, out);
+}
+
 // Decode-shaped products with BF16 weights: each weight row is read once, straight from
-// the mapped checkpoint, for all (<= kDirectMaxRows) activation rows.
+// the mapped checkpoint, for all (<= kDirectMaxRows) activation rows. Row after row, so
+// the weights stream through memory in order (the hardware prefetcher's best case).
 void matmul_bf16_direct(const WeightMatrix& w, const float* x, int64_t m_rows, float* y) {
   const auto* data = reinterpret_cast<const uint16_t*>(w.data);
   const int64_t k = w.cols;
+  const int rows = static_cast<int>(m_rows);
 #pragma omp parallel for schedule(static, kRowTile)
   for (int64_t n = 0; n < w.rows; ++n) {
-    const uint16_t* row = data + n * k;
-    for (int64_t m = 0; m < m_rows; ++m) y[m * w.rows + n] = dot(row, x + m * k, k);
+    float out[kDirectMaxRows];
+    dot_rows_upto<kDirectMaxRows>(rows, data + n * k, x, k, out);
+    for (int m = 0; m < rows; ++m) y[m * w.rows + n] = out[m];
   }
 }
 
 }  // namespace
 
+// Every path computes y[m, n] as dot(W[n, :], x[m, :]) in dot()'s order (BF16 -> float
+// is exact), so the result does not depend on m_rows: the batch-invariance contract.
 void matmul(const WeightMatrix& w, const float* x, int64_t m_rows, float* y) {
+  if (m_rows <= 0) return;
   if (w.dtype == DType::kBF16 && m_rows <= kDirectMaxRows)
     return matmul_bf16_direct(w, x, m_rows, y);
   const int64_t n_rows = w.rows;
@@ -129,9 +154,7 @@ void rms_norm(const float* x, const float* weight, int64_t rows, int64_t dim, do
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * dim;
     float* o = out + r * dim;
-    float ss = 0.0f;
-#pragma omp simd reduction(+ : ss)
-    for (int64_t i = 0; i < dim; ++i) ss += xr[i] * xr[i];
+    const float ss = dot(xr, xr, dim);  // fixed order: the same bits in any batch
     const float inv = 1.0f / std::sqrt(ss / static_cast<float>(dim) + static_cast<float>(eps));
     for (int64_t i = 0; i < dim; ++i) o[i] = weight[i] * (xr[i] * inv);
   }

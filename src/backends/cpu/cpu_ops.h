@@ -10,6 +10,8 @@
 namespace qwen3::cpu {
 
 // y[m, n] = sum_k x[m, k] * W[n, k]   (x: [m_rows, W.cols], y: [m_rows, W.rows])
+// Each y[m, n] is summed in dot()'s fixed order (cpu_simd.h) whatever m_rows, the row's
+// place and the thread count: batch-invariant, bit for bit.
 void matmul(const WeightMatrix& w, const float* x, int64_t m_rows, float* y);
 
 // out[r, :] = x[r, :] / rms(x[r, :]) * weight   for `rows` rows of `dim` values.

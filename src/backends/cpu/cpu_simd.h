@@ -3,6 +3,7 @@
 // uint16_t data is always BF16.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "core/dtype.h"
@@ -68,6 +69,23 @@ struct Simd {
 
 inline float to_f32(float x) { return x; }
 inline float to_f32(uint16_t bf16) { return bf16_to_f32(bf16); }
+
+// sum_i w[i] * x[i] in the one summation order every CPU kernel uses: a single vector
+// accumulator over the whole vectors (lane j sums elements j, j + kWidth, ...), its
+// lanes summed by Simd::sum, then the scalar tail fused in order. The order depends on
+// n only, never on addresses or on how many rows a matmul has, so a token's logits are
+// bit-identical alone or in any batch (cpu_ops.cpp's dot_block keeps the same order).
+// W is float (dequantized tiles) or uint16_t (BF16 straight from the checkpoint).
+template <typename W>
+inline float dot(const W* w, const float* x, int64_t n) {
+  constexpr int64_t L = Simd::kWidth;
+  Simd::V acc = Simd::zero();
+  int64_t i = 0;
+  for (; i + L <= n; i += L) acc = Simd::fma(Simd::load(w + i), Simd::load(x + i), acc);
+  float sum = Simd::sum(acc);
+  for (; i < n; ++i) sum = std::fma(to_f32(w[i]), x[i], sum);
+  return sum;
+}
 
 }  // namespace qwen3::cpu
 

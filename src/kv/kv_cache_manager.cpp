@@ -1,0 +1,82 @@
+#include "kv/kv_cache_manager.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+
+namespace qwen3 {
+
+KvCacheManager::KvCacheManager(int64_t num_blocks, int64_t block_size, bool enable_prefix_caching)
+    : pool_(num_blocks, block_size), caching_(enable_prefix_caching) {}
+
+PrefixHit KvCacheManager::find_prefix(std::span<const int32_t> tokens) const {
+  PrefixHit hit;
+  if (!caching_) return hit;
+  const int64_t bs = pool_.block_size();
+  const int64_t max_blocks = (static_cast<int64_t>(tokens.size()) - 1) / bs;
+  BlockHash parent_hash = kNoParentHash;
+  int32_t parent = 0;
+  for (int64_t b = 0; b < max_blocks; ++b) {
+    const auto block_tokens = tokens.subspan(static_cast<size_t>(b * bs), static_cast<size_t>(bs));
+    parent_hash = hash_block(parent_hash, block_tokens);
+    const auto id = pool_.lookup(parent_hash, parent, block_tokens);
+    if (!id) break;
+    hit.blocks.push_back(*id);
+    hit.hashes.push_back(parent_hash);
+    parent = *id;
+  }
+  return hit;
+}
+
+bool KvCacheManager::allocate(uint64_t seq, const PrefixHit* hit, int64_t num_computed,
+                              int64_t num_new) {
+  auto it = seqs_.find(seq);
+  const bool fresh = it == seqs_.end() || it->second.blocks.empty();
+  const int64_t have = fresh ? 0 : static_cast<int64_t>(it->second.blocks.size());
+  const std::vector<int32_t> empty;
+  const std::vector<int32_t>& hit_blocks = fresh && hit != nullptr ? hit->blocks : empty;
+  const int64_t hit_n = static_cast<int64_t>(hit_blocks.size());
+  const int64_t need = std::max<int64_t>(0, blocks_for(num_computed + num_new) - have - hit_n);
+  // Hit blocks sitting unreferenced on the free list stop being free once acquired.
+  int64_t hit_free = 0;
+  for (int32_t id : hit_blocks) hit_free += pool_.ref_count(id) == 0;
+  if (need + hit_free > pool_.num_free()) return false;
+
+  SeqBlocks& s = seqs_[seq];
+  if (hit_n > 0) {
+    pool_.acquire(hit_blocks);
+    s.blocks = hit_blocks;
+    if (caching_) s.hashes = hit->hashes;
+  }
+  QWEN3_CHECK(pool_.allocate(need, s.blocks));
+  return true;
+}
+
+void KvCacheManager::commit(uint64_t seq, std::span<const int32_t> tokens, int64_t num_computed) {
+  if (!caching_) return;
+  SeqBlocks& s = seqs_.at(seq);
+  const int64_t bs = pool_.block_size();
+  const int64_t full = std::min<int64_t>(num_computed / bs, static_cast<int64_t>(s.blocks.size()));
+  for (auto b = static_cast<int64_t>(s.hashes.size()); b < full; ++b) {
+    const auto block_tokens = tokens.subspan(static_cast<size_t>(b * bs), static_cast<size_t>(bs));
+    const BlockHash parent_hash = b == 0 ? kNoParentHash : s.hashes[b - 1];
+    const BlockHash h = hash_block(parent_hash, block_tokens);
+    pool_.insert(s.blocks[b], h, b == 0 ? 0 : s.blocks[b - 1], block_tokens);
+    s.hashes.push_back(h);
+  }
+}
+
+void KvCacheManager::free(uint64_t seq) {
+  auto it = seqs_.find(seq);
+  if (it == seqs_.end()) return;
+  std::vector<int32_t>& blocks = it->second.blocks;
+  std::reverse(blocks.begin(), blocks.end());
+  pool_.release(blocks);
+  seqs_.erase(it);
+}
+
+const std::vector<int32_t>& KvCacheManager::block_table(uint64_t seq) const {
+  return seqs_.at(seq).blocks;
+}
+
+}  // namespace qwen3

@@ -1,0 +1,68 @@
+// Per-sequence block tables over a BlockPool, with prefix caching: the scheduler asks
+// for slots, this class finds cached prefix blocks, allocates new ones, registers
+// blocks as they fill, and returns them when a sequence ends or is preempted.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "kv/block_pool.h"
+
+namespace qwen3 {
+
+// The longest cached prefix of a sequence: whole blocks, never the last token (it must
+// run to produce logits).
+struct PrefixHit {
+  std::vector<int32_t> blocks;
+  std::vector<BlockHash> hashes;  // of each block's prefix
+  int64_t num_blocks() const { return static_cast<int64_t>(blocks.size()); }
+};
+
+class KvCacheManager {
+ public:
+  KvCacheManager(int64_t num_blocks, int64_t block_size, bool enable_prefix_caching);
+
+  int64_t block_size() const { return pool_.block_size(); }
+  int64_t capacity_tokens() const { return pool_.num_usable() * pool_.block_size(); }
+  int64_t blocks_for(int64_t tokens) const {
+    return (tokens + pool_.block_size() - 1) / pool_.block_size();
+  }
+  const BlockPool& pool() const { return pool_; }
+
+  // For a sequence with no blocks: its cached prefix (empty when caching is off).
+  PrefixHit find_prefix(std::span<const int32_t> tokens) const;
+  // Makes `seq` hold KV slots for num_computed + num_new tokens. A sequence without
+  // blocks first takes `hit` (from find_prefix, may be null). Returns false, changing
+  // nothing, when the pool cannot supply the blocks.
+  bool allocate(uint64_t seq, const PrefixHit* hit, int64_t num_computed, int64_t num_new);
+  // The sequence's KV now holds tokens[0, num_computed): index its newly full blocks.
+  void commit(uint64_t seq, std::span<const int32_t> tokens, int64_t num_computed);
+  // Returns the sequence's blocks, last block first (evicted first: least shareable).
+  void free(uint64_t seq);
+  const std::vector<int32_t>& block_table(uint64_t seq) const;
+  bool has(uint64_t seq) const { return seqs_.contains(seq); }
+  void reset_prefix_cache() { pool_.clear_cache(); }
+
+  // Prompt tokens looked up / found, for the prefix-cache hit rate.
+  int64_t prefix_queries() const { return queries_; }
+  int64_t prefix_hits() const { return hits_; }
+  void record_lookup(int64_t queried, int64_t hit) {
+    queries_ += queried;
+    hits_ += hit;
+  }
+
+ private:
+  struct SeqBlocks {
+    std::vector<int32_t> blocks;
+    std::vector<BlockHash> hashes;  // of blocks[0, hashes.size()), the indexed prefix
+  };
+  BlockPool pool_;
+  bool caching_;
+  std::unordered_map<uint64_t, SeqBlocks> seqs_;
+  int64_t queries_ = 0;
+  int64_t hits_ = 0;
+};
+
+}  // namespace qwen3
