@@ -9,6 +9,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libutf8proc-dev libxxhash-dev
+  libboost1.81-dev chromium-headless-shell
 )
 # Node.js may come from another source that bundles npm (e.g. NodeSource); Debian's own
 # packages are used only when the commands are missing.

@@ -12,6 +12,8 @@ using Runner = std::function<int()>;
 Runner add_generate(CLI::App& app);
 Runner add_init_random(CLI::App& app);
 Runner add_tokenize(CLI::App& app);
+Runner add_serve(CLI::App& app);
+Runner add_bench(CLI::App& app);
 
 // The model folder used when none is given: $QWEN3_MODEL, else ./models/default.
 std::string default_model_dir();

@@ -213,7 +213,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view input, bool parse_specia
 std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const {
   std::string bytes;
   for (int32_t id : ids) {
-    if (skip_special_tokens && is_special(id)) continue;
+    if ((skip_special_tokens && is_special(id)) || beyond_vocab(id)) continue;
     bytes += token_bytes(id);
   }
   return sanitize_utf8(bytes);
@@ -225,6 +225,10 @@ const std::string& Tokenizer::token_bytes(int32_t id) const {
                 id_to_bytes_.size());
   }
   return id_to_bytes_[id];
+}
+
+bool Tokenizer::beyond_vocab(int32_t id) const {
+  return static_cast<size_t>(id) >= id_to_bytes_.size() && id >= 0;
 }
 
 bool Tokenizer::is_special(int32_t id) const {

@@ -38,10 +38,14 @@ class Tokenizer {
 
   // `parse_special`: recognise added tokens written in the text (HF's default).
   std::vector<int32_t> encode(std::string_view text, bool parse_special = true) const;
+  // Ids past the tokenizer's vocabulary (a model's embedding is often padded beyond it,
+  // 151,936 rows for 151,669 tokens in Qwen3) have no text: decode skips them, as HF
+  // `tokenizers` does. Negative ids are an error.
   std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens = false) const;
 
-  // Raw bytes of one token (may be a partial UTF-8 character).
+  // Raw bytes of one token (may be a partial UTF-8 character); throws outside [0, vocab).
   const std::string& token_bytes(int32_t id) const;
+  bool beyond_vocab(int32_t id) const;  // id >= vocab_size(): padding rows of the model
   bool is_special(int32_t id) const;
   std::optional<int32_t> token_id(std::string_view content) const;  // added or vocab token
   int32_t vocab_size() const { return static_cast<int32_t>(id_to_bytes_.size()); }

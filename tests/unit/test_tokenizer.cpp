@@ -98,6 +98,14 @@ TEST(Tokenizer, DecodeMatchesReferenceAndRoundTrips) {
   EXPECT_EQ(t.token_id("hello"), 14990);
   EXPECT_FALSE(t.token_id("no such token").has_value());
   EXPECT_THROW(t.token_bytes(t.vocab_size()), Error);
+  // Ids of the model's padded embedding rows (151669 .. 151935 in Qwen3) have no text:
+  // skipped like HF tokenizers' decode, also when streamed; negative ids stay errors.
+  const int32_t pad = t.vocab_size() + 100;
+  EXPECT_EQ(t.decode({14990, pad, 14990}), "hellohello");
+  text::IncrementalDetokenizer d(t, /*skip_special_tokens=*/false);
+  EXPECT_EQ(d.push(pad), "");
+  EXPECT_EQ(d.push(14990), "hello");
+  EXPECT_THROW(t.decode({-1}), Error);
 }
 
 TEST(Detokenizer, StreamingEqualsFullDecodeAndNeverSplitsCharacters) {

@@ -1,0 +1,69 @@
+#include "engine/engine_builder.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include "backends/runner_factory.h"
+#include "core/error.h"
+#include "core/parse.h"
+#include "model/weights.h"
+#include "tokenizer/tokenizer.h"
+
+namespace qwen3 {
+
+int64_t kv_cache_blocks(const EngineOptions& o, const ModelConfig& model) {
+  if (o.block_size < 1 || o.block_size > 1024 || o.max_num_seqs < 1 || o.max_model_len < 0 ||
+      o.num_gpu_blocks_override < 0) {
+    QWEN3_THROW(ErrorCode::kInvalidArgument,
+                "--block-size must be in 1..1024, --max-num-seqs >= 1, --max-model-len and "
+                "--num-gpu-blocks-override >= 0");
+  }
+  if (o.num_gpu_blocks_override > 0) return o.num_gpu_blocks_override;
+  const int64_t per_block = kv_bytes_per_block(parse_device(o.device), model, o.block_size);
+  const auto budget = static_cast<int64_t>(parse_size(o.kv_cache_memory, "--kv-cache-memory"));
+  const int64_t max_len = o.max_model_len > 0 ? o.max_model_len : model.max_position_embeddings;
+  const int64_t needed = o.max_num_seqs * ((max_len + o.block_size - 1) / o.block_size) + 1;
+  const int64_t blocks = std::min(budget / per_block, needed);
+  if (blocks < 2) {
+    QWEN3_THROW(ErrorCode::kOutOfMemory,
+                "--kv-cache-memory {} holds {} KV blocks of {} bytes; raise it", o.kv_cache_memory,
+                blocks, per_block);
+  }
+  return blocks;
+}
+
+EngineConfig engine_config(const EngineOptions& o, const ModelConfig& model,
+                           const GenerationConfig& gen) {
+  EngineConfig e;
+  e.max_model_len = o.max_model_len;
+  e.max_num_seqs = o.max_num_seqs;
+  e.max_num_batched_tokens = o.max_num_batched_tokens;
+  e.max_queued_requests = o.max_queued_requests;
+  e.enable_prefix_caching = o.enable_prefix_caching;
+  e.eos_token_ids = gen.eos_token_ids.empty() ? model.eos_token_ids : gen.eos_token_ids;
+  return e;
+}
+
+const ModelConfig& EngineBundle::model_config() const { return weights->config(); }
+
+EngineBundle build_engine(const EngineOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  EngineBundle b;
+  b.weights = Qwen3Weights::load(o.model_dir);
+  const ModelConfig& c = b.weights->config();
+  if (o.load_tokenizer &&
+      std::filesystem::exists(std::filesystem::path(o.model_dir) / "tokenizer.json")) {
+    b.tokenizer = text::Tokenizer::load(o.model_dir);
+  }
+  b.generation = GenerationConfig::load(o.model_dir);
+  b.kv_blocks = kv_cache_blocks(o, c);
+  b.kv_tokens = (b.kv_blocks - 1) * o.block_size;
+  auto runner = make_runner(parse_device(o.device), *b.weights, b.kv_blocks, o.block_size);
+  b.engine = std::make_unique<AsyncEngine>(engine_config(o, c, b.generation), std::move(runner),
+                                           b.tokenizer.get(), c);
+  b.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return b;
+}
+
+}  // namespace qwen3

@@ -1,0 +1,62 @@
+// An in-process engine from a model folder and vLLM-named options: weights, tokenizer,
+// generation config, the CPU runner with its paged KV pool, and the AsyncEngine. Used by
+// `qwen3 bench throughput|latency`; one place for "model dir + flags -> engine".
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "engine/async_engine.h"
+#include "model/config.h"
+
+namespace qwen3 {
+
+class Qwen3Weights;
+namespace text {
+class Tokenizer;
+}
+
+// Flags with vLLM's names and meanings (`vllm serve` / `vllm bench throughput`).
+struct EngineOptions {
+  std::string model_dir;
+  int64_t max_model_len = 0;  // 0 = the model's context, capped by the KV pool
+  int64_t max_num_seqs = 256;
+  int64_t max_num_batched_tokens = 2048;
+  int64_t max_queued_requests = 4096;
+  bool enable_prefix_caching = true;
+  std::string kv_cache_memory = "4GiB";  // KV pool budget on CPU
+  int64_t num_gpu_blocks_override = 0;   // > 0: exactly this many KV blocks
+  int64_t block_size = 16;               // tokens per KV block
+  std::string device = "cpu";             // cpu | cuda | auto (backends/runner_factory.h)
+  bool load_tokenizer = true;  // when the folder has tokenizer.json; false: token ids only
+};
+
+// KV blocks for `o` (the pool's null block included): num_gpu_blocks_override, else
+// kv_cache_memory / bytes per block, capped at what max_num_seqs sequences of
+// max_model_len tokens can use. Throws kOutOfMemory (naming --kv-cache-memory) when
+// the budget holds fewer than 2 blocks, kInvalidArgument for bad sizes.
+int64_t kv_cache_blocks(const EngineOptions& o, const ModelConfig& model);
+
+// The EngineConfig of `o`; eos ids from generation_config.json, else config.json.
+EngineConfig engine_config(const EngineOptions& o, const ModelConfig& model,
+                           const GenerationConfig& gen);
+
+// Members are destroyed engine first (it holds pointers to the rest).
+struct EngineBundle {
+  std::shared_ptr<const Qwen3Weights> weights;
+  std::unique_ptr<text::Tokenizer> tokenizer;  // null: not asked for, or no tokenizer.json
+  GenerationConfig generation;
+  int64_t kv_blocks = 0;
+  int64_t kv_tokens = 0;    // (kv_blocks - 1) * block_size: usable tokens
+  double load_seconds = 0;  // weights + tokenizer + engine start
+  std::unique_ptr<AsyncEngine> engine;
+
+  const ModelConfig& model_config() const;
+};
+
+// Loads and starts; throws Error (kIo / kInvalidModel / kOutOfMemory / kInvalidArgument)
+// naming the file or flag at fault.
+EngineBundle build_engine(const EngineOptions& o);
+
+}  // namespace qwen3

@@ -1,0 +1,149 @@
+// `qwen3 bench serve` against the real `qwen3 serve` on a tiny random model over
+// loopback. Skipped when the binary has no serve subcommand.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "bench_test_util.h"
+
+extern char** environ;
+
+namespace qwen3::bench {
+namespace {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using nlohmann::json;
+
+int sh(const std::string& cmd) {
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+// The port of "listening on http://127.0.0.1:PORT" in the server's log; 0 if not yet.
+int logged_port(const std::string& log) {
+  const std::string key = "listening on http://127.0.0.1:";
+  const size_t at = log.find(key);
+  return at == std::string::npos ? 0 : std::atoi(log.c_str() + at + key.size());
+}
+
+// GET /health: the status, or 0 when nothing answers.
+int health(int port) {
+  try {
+    asio::io_context ioc;
+    asio::ip::tcp::socket s(ioc);
+    s.connect({asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)});
+    http::request<http::empty_body> req{http::verb::get, "/health", 11};
+    req.set(http::field::host, "127.0.0.1");
+    http::write(s, req);
+    boost::beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(s, buf, res);
+    return static_cast<int>(res.result_int());
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+// A `qwen3 serve` child process, stopped (SIGTERM) and reaped on destruction.
+class ServeProcess {
+ public:
+  ServeProcess(const std::string& model, const std::string& log) {
+    std::vector<std::string> args = {test::qwen3_binary(), "serve", model};
+    for (const char* a : {"--host", "127.0.0.1", "--port", "0", "--kv-cache-memory", "256MiB",
+                          "--max-model-len", "512"}) {
+      args.emplace_back(a);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    if (posix_spawn(&pid_, args[0].c_str(), &fa, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&fa);
+  }
+  ~ServeProcess() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 100 && waitpid(pid_, &status, WNOHANG) == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (waitpid(pid_, &status, WNOHANG) == 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status, 0);
+    }
+  }
+  bool running() const { return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+TEST(BenchServeRealServer, TinyRandomModelCompletionsAndChat) {
+  if (sh(test::qwen3_binary() + " serve --help >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "this qwen3 has no serve subcommand";
+  }
+  test::ScratchDir dir;
+  // The server tests' model when CTest made it (same recipe), else our own.
+  const char* shared = std::getenv("QWEN3_SERVER_MODEL");
+  std::string model = shared != nullptr ? shared : "";
+  if (model.empty() || !std::filesystem::exists(model + "/config.json")) {
+    model = dir.file("tiny");
+    ASSERT_EQ(sh(test::qwen3_binary() + " init-random --like tiny --seed 1 --out " + model +
+                 " --tokenizer " + QWEN3_TOKENIZER_DIR + " >/dev/null 2>&1"),
+              0);
+  }
+  ServeProcess server(model, dir.file("serve.log"));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  int port = 0;  // --port 0: the server logs the port it got
+  while (port == 0 && server.running() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    port = logged_port(test::slurp(dir.file("serve.log")));
+  }
+  ASSERT_GT(port, 0) << test::slurp(dir.file("serve.log"));
+  while (health(port) != 200 && server.running() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(health(port), 200) << test::slurp(dir.file("serve.log"));
+  const std::string base = test::qwen3_binary() +
+                           " bench serve --base-url http://127.0.0.1:" + std::to_string(port) +
+                           " --tokenizer " + model + " --no-progress --ignore-eos --seed 4 ";
+  for (const char* endpoint : {"/v1/completions", "/v1/chat/completions"}) {
+    const std::string result = dir.file("r.json");
+    const int code = sh(base + "--endpoint " + endpoint +
+                        " --random-input-len 24 --random-output-len 6 --num-prompts 12 "
+                        "--max-concurrency 4 --result-file " +
+                        result + " >" + dir.file("out") + " 2>&1");
+    ASSERT_EQ(code, 0) << test::slurp(dir.file("out")) << test::slurp(dir.file("serve.log"));
+    const json j = json::parse(test::slurp(result));
+    EXPECT_EQ(j["completed"], 12) << j["errors"];
+    EXPECT_EQ(j["failed"], 0);
+    EXPECT_EQ(j["total_output_tokens"], 12 * 6);  // usage from the server, ignore_eos
+    EXPECT_EQ(j["total_input_tokens"], 12 * 24);
+    if (std::string(endpoint) == "/v1/completions") {
+      // Our token counts are the server's: the prompt is exactly 24 tokens there too.
+      EXPECT_EQ(j["usage_prompt_tokens"], json(std::vector<int>(12, 24)));
+    }
+    EXPECT_EQ(j["output_lens"], json(std::vector<int>(12, 6)));
+    EXPECT_GT(j["mean_ttft_ms"].get<double>(), 0);
+    EXPECT_GT(j["mean_itl_ms"].get<double>(), 0);
+    EXPECT_LE(j["max_concurrent_requests"].get<int>(), 4);
+  }
+}
+
+}  // namespace
+}  // namespace qwen3::bench
