@@ -31,6 +31,26 @@ Device resolve_device(Device device) {
   return cuda_backend_available() ? Device::kCuda : Device::kCpu;
 }
 
+GpuMemory gpu_memory() {
+  GpuMemory m;
+#ifdef QWEN3_HAVE_CUDA
+  if (!cuda_backend_available()) return m;
+  size_t free_b = 0, total_b = 0;
+  QWEN3_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  m.free = static_cast<int64_t>(free_b);
+  m.total = static_cast<int64_t>(total_b);
+#endif
+  return m;
+}
+
+int64_t device_weight_bytes(Device device, const Qwen3Weights& weights) {
+  if (resolve_device(device) != Device::kCuda) return 0;
+  const WeightMatrix& e = weights.embed();
+  const bool tied = weights.lm_head().data == e.data;
+  // matrix_bytes() counts the lm_head; an untied embedding is a second vocab x hidden.
+  return static_cast<int64_t>(weights.matrix_bytes()) + (tied ? 0 : e.rows * e.cols * 2);
+}
+
 int64_t kv_bytes_per_block(Device device, const ModelConfig& config, int64_t block_size) {
 #ifdef QWEN3_HAVE_CUDA
   if (resolve_device(device) == Device::kCuda)

@@ -20,6 +20,18 @@ bool cuda_backend_available();
 // kAuto -> kCuda when cuda_backend_available(), else kCpu.
 Device resolve_device(Device device);
 
+// Free and total bytes of the GPU's memory (device 0); zeros when there is no GPU or the
+// build has no CUDA backend.
+struct GpuMemory {
+  int64_t free = 0;
+  int64_t total = 0;
+};
+GpuMemory gpu_memory();
+
+// Bytes the backend on `device` keeps for the weights themselves: the BF16 matrices (the
+// lm_head once when tied) on CUDA; 0 on the CPU (it reads the checkpoint's memory map).
+int64_t device_weight_bytes(Device device, const Qwen3Weights& weights);
+
 // Bytes of KV cache per block on `device` (CPU: float32; CUDA: BF16).
 int64_t kv_bytes_per_block(Device device, const ModelConfig& config, int64_t block_size);
 

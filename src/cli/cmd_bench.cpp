@@ -75,7 +75,14 @@ void add_engine_flags(CLI::App& sub, EngineOptions& e, int& threads) {
       ->capture_default_str();
   sub.add_option("--max-num-batched-tokens", e.max_num_batched_tokens, "Tokens per engine step")
       ->capture_default_str();
-  sub.add_option("--kv-cache-memory", e.kv_cache_memory, "KV cache budget, e.g. 4GiB")
+  sub.add_option("--kv-cache-memory", e.kv_cache_memory,
+                 "KV cache budget, e.g. 4GiB (default: 4GiB on the CPU; on CUDA what "
+                 "--gpu-memory-utilization leaves after the weights)");
+  sub.add_option("--gpu-memory-utilization", e.gpu_memory_utilization,
+                 "Share of the GPU's memory for weights, activations and the KV cache (CUDA)")
+      ->capture_default_str();
+  sub.add_option("--device", e.device,
+                 "Backend: cpu, cuda or auto (cuda when this build has it and a GPU is usable)")
       ->capture_default_str();
   sub.add_option("--num-gpu-blocks-override", e.num_gpu_blocks_override,
                  "KV blocks, overriding --kv-cache-memory (0: off)");

@@ -7,7 +7,8 @@
 #include <cstring>
 #include <memory>
 
-#include "backends/cpu/cpu_runner.h"
+#include "backends/cpu/cpu_model.h"
+#include "backends/runner_factory.h"
 #include "cli/chat_prompt.h"
 #include "cli/commands.h"
 #include "cli/sampling_flags.h"
@@ -32,6 +33,7 @@ struct GenerateFlags {
   std::string chat_template_kwargs;
   int64_t max_tokens = 32;
   int threads = 0;
+  std::string device = "auto";
   bool ignore_eos = false;
   std::string trace_out;
   SamplingFlags sampling;
@@ -46,7 +48,7 @@ struct Timing {
 };
 
 // Runs one request through the engine on the CPU backend, streaming each delta to `emit`.
-Timing run_request(const Qwen3Weights& weights, const text::Tokenizer* tok,
+Timing run_request(Device device, const Qwen3Weights& weights, const text::Tokenizer* tok,
                    const std::vector<int32_t>& prompt, const SamplingParams& params,
                    const std::vector<int64_t>& eos_token_ids,
                    const std::function<void(const ChoiceDelta&)>& emit) {
@@ -58,7 +60,8 @@ Timing run_request(const Qwen3Weights& weights, const text::Tokenizer* tok,
                 "the prompt ({} tokens) plus -n {} exceeds the model's context of {} tokens",
                 prompt.size(), params.max_tokens, model_max);
   }
-  cpu::CpuRunner runner(weights, (len + kBlock - 1) / kBlock + 1, kBlock);
+  const auto runner_ptr = make_runner(device, weights, (len + kBlock - 1) / kBlock + 1, kBlock);
+  ModelRunner& runner = *runner_ptr;
   EngineConfig config;
   config.max_num_seqs = 1;
   config.max_num_batched_tokens = std::max<int64_t>(len, 1);
@@ -139,6 +142,7 @@ int run_generate(const GenerateFlags& f) {
     QWEN3_THROW(ErrorCode::kInvalidArgument,
                 "give exactly one of --prompt TEXT, --chat MESSAGE or --prompt-ids 1,2,3");
   }
+  const Device device = resolve_device(parse_device(f.device));
   const bool text_mode = f.prompt_ids.empty();
   std::unique_ptr<text::Tokenizer> tok;
   if (text_mode) tok = text::Tokenizer::load(dir);
@@ -173,7 +177,7 @@ int run_generate(const GenerateFlags& f) {
       std::fflush(stdout);
     }
   };
-  const Timing t = run_request(*weights, tok.get(), prompt, params,
+  const Timing t = run_request(device, *weights, tok.get(), prompt, params,
                                GenerationConfig::load(dir).eos_token_ids, emit);
   if (text_mode) {
     if (chat) chat->finish();
@@ -183,9 +187,10 @@ int run_generate(const GenerateFlags& f) {
   }
   const double decode_steps = static_cast<double>(t.tokens > 1 ? t.tokens - 1 : 0);
   fmt::print(stderr,
-             "model {} ({} layers, {}) loaded in {:.2f} s on CPU ({} threads)\n"
+             "model {} ({} layers, {}) loaded in {:.2f} s; running on {} ({} CPU threads)\n"
              "prefill {} tokens: {:.1f} ms ({:.1f} tok/s); decode {} tokens: {:.1f} tok/s{}\n",
-             dir, c.num_hidden_layers, c.quant.fp8 ? "fp8" : "bf16", load_s, omp_get_max_threads(),
+             dir, c.num_hidden_layers, c.quant.fp8 ? "fp8" : "bf16", load_s,
+             device == Device::kCuda ? "CUDA" : "CPU", omp_get_max_threads(),
              prompt.size(), t.prefill_seconds * 1e3, prompt.size() / t.prefill_seconds, t.tokens,
              decode_steps > 0 ? decode_steps / t.decode_seconds : 0.0,
              t.stopped
@@ -204,7 +209,7 @@ std::string default_model_dir() {
 Runner add_generate(CLI::App& app) {
   auto f = std::make_shared<GenerateFlags>();
   CLI::App* sub = app.add_subcommand(
-      "generate", "Generate from text, a chat message or token ids (CPU backend)");
+      "generate", "Generate from text, a chat message or token ids");
   sub->add_option("--model,-m", f->model, "Model folder (default: $QWEN3_MODEL or models/default)");
   sub->add_option("--prompt", f->prompt,
                   "Prompt text (tokenized with the model's tokenizer.json); prints text");
@@ -220,6 +225,8 @@ Runner add_generate(CLI::App& app) {
                   "Prompt as comma-separated token ids, e.g. 1,2,3; prints ids");
   sub->add_option("-n,--max-tokens", f->max_tokens, "Tokens to generate")->capture_default_str();
   sub->add_option("--threads", f->threads, "CPU threads (0: all cores)")->capture_default_str();
+  sub->add_option("--device", f->device, "Backend: cpu, cuda or auto (cuda when a GPU is usable)")
+      ->capture_default_str();
   sub->add_flag("--ignore-eos", f->ignore_eos, "Keep generating past end-of-sequence tokens");
   add_sampling_flags(sub, f->sampling);
   sub->add_option("--trace-out", f->trace_out,

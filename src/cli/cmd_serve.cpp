@@ -1,5 +1,5 @@
-// `qwen3 serve [MODEL_DIR]`: the OpenAI-compatible server (src/server/) on the CPU
-// backend, with vLLM's flag names.
+// `qwen3 serve [MODEL_DIR]`: the OpenAI-compatible server (src/server/) on the CPU or
+// CUDA backend (--device), with vLLM's flag names.
 #include <fmt/core.h>
 #include <omp.h>
 
@@ -8,11 +8,11 @@
 #include <filesystem>
 #include <memory>
 
-#include "backends/cpu/cpu_batch.h"
-#include "backends/cpu/cpu_runner.h"
+#include "backends/runner_factory.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/parse.h"
+#include "engine/engine_builder.h"
 #include "model/weights.h"
 #include "server/openai_response.h"
 #include "server/server.h"
@@ -36,7 +36,8 @@ struct ServeFlags {
   std::string api_key;
   std::string chat_template;
   bool enable_prefix_caching = true;
-  std::string kv_cache_memory = "4GiB";
+  std::string kv_cache_memory;  // empty: EngineOptions' default for the device
+  std::string device = "auto";
   int64_t num_gpu_blocks_override = 0;
   int64_t block_size = 16;
   int threads = 0;
@@ -79,7 +80,12 @@ void check_flags(const ServeFlags& f, const std::string& dir) {
                 "--http-threads and --http-timeout must be positive; --max-model-len, "
                 "--max-queued-requests and --num-gpu-blocks-override non-negative");
   }
-  (void)parse_size(f.kv_cache_memory, "--kv-cache-memory");
+  if (parse_device(f.device) == Device::kCuda && !cuda_backend_available()) {
+    QWEN3_THROW(ErrorCode::kUnavailable,
+                "--device cuda: no usable GPU, or this build has no CUDA backend; use --device "
+                "cpu or auto");
+  }
+  if (!f.kv_cache_memory.empty()) (void)parse_size(f.kv_cache_memory, "--kv-cache-memory");
   (void)parse_size(f.max_body_size, "--max-body-size");
   if (!std::filesystem::exists(std::filesystem::path(dir) / "config.json")) {
     QWEN3_THROW(ErrorCode::kIo, "{}: no config.json (not a model folder?)", dir);
@@ -93,21 +99,20 @@ void check_flags(const ServeFlags& f, const std::string& dir) {
   }
 }
 
-// KV blocks: --num-gpu-blocks-override, else what --kv-cache-memory holds, capped at what
-// max_num_seqs sequences of max_model_len tokens can use (+1: the pool's null block).
-int64_t kv_blocks(const ServeFlags& f, const ModelConfig& c) {
-  if (f.num_gpu_blocks_override > 0) return f.num_gpu_blocks_override;
-  const int64_t per_block = cpu::PagedKvPool::bytes_per_block(c, f.block_size);
-  const auto budget = static_cast<int64_t>(parse_size(f.kv_cache_memory, "--kv-cache-memory"));
-  const int64_t max_len = f.max_model_len > 0 ? f.max_model_len : c.max_position_embeddings;
-  const int64_t needed = f.max_num_seqs * ((max_len + f.block_size - 1) / f.block_size) + 1;
-  const int64_t blocks = std::min(budget / per_block, needed);
-  if (blocks < 2) {
-    QWEN3_THROW(ErrorCode::kOutOfMemory,
-                "--kv-cache-memory {} holds {} KV blocks of {} bytes; raise it", f.kv_cache_memory,
-                blocks, per_block);
-  }
-  return blocks;
+EngineOptions engine_options(const ServeFlags& f, const std::string& dir) {
+  EngineOptions o;
+  o.model_dir = dir;
+  o.max_model_len = f.max_model_len;
+  o.max_num_seqs = f.max_num_seqs;
+  o.max_num_batched_tokens = f.max_num_batched_tokens;
+  o.max_queued_requests = f.max_queued_requests;
+  o.enable_prefix_caching = f.enable_prefix_caching;
+  o.kv_cache_memory = f.kv_cache_memory;
+  o.gpu_memory_utilization = f.gpu_memory_utilization;
+  o.num_gpu_blocks_override = f.num_gpu_blocks_override;
+  o.block_size = f.block_size;
+  o.device = f.device;
+  return o;
 }
 
 std::optional<ChatTemplate> load_template(const ServeFlags& f, const std::string& dir) {
@@ -127,17 +132,6 @@ std::optional<ChatTemplate> load_template(const ServeFlags& f, const std::string
   }
 }
 
-EngineConfig engine_config(const ServeFlags& f, const GenerationConfig& gen, const ModelConfig& c) {
-  EngineConfig e;
-  e.max_model_len = f.max_model_len;
-  e.max_num_seqs = f.max_num_seqs;
-  e.max_num_batched_tokens = f.max_num_batched_tokens;
-  e.max_queued_requests = f.max_queued_requests;
-  e.enable_prefix_caching = f.enable_prefix_caching;
-  e.eos_token_ids = gen.eos_token_ids.empty() ? c.eos_token_ids : gen.eos_token_ids;
-  return e;
-}
-
 std::shared_ptr<server::ServedModel> load_model(const ServeFlags& f, const std::string& dir) {
   const auto t0 = std::chrono::steady_clock::now();
   std::shared_ptr<const Qwen3Weights> weights = Qwen3Weights::load(dir);
@@ -148,10 +142,13 @@ std::shared_ptr<server::ServedModel> load_model(const ServeFlags& f, const std::
   m->tokenizer = text::Tokenizer::load(dir);
   m->chat_template = load_template(f, dir);
   m->generation = GenerationConfig::load(dir);
-  const int64_t blocks = kv_blocks(f, c);
-  auto runner = std::make_unique<cpu::CpuRunner>(*weights, blocks, f.block_size);
-  auto engine = std::make_unique<AsyncEngine>(engine_config(f, m->generation, c), std::move(runner),
-                                              m->tokenizer.get(), c);
+  const EngineOptions eo = engine_options(f, dir);
+  const Device device = resolve_device(parse_device(f.device));
+  const KvBudget budget = kv_cache_budget(eo, *weights);
+  const int64_t blocks = kv_cache_blocks(eo, c, budget);
+  auto runner = make_runner(device, *weights, blocks, f.block_size);
+  auto engine = std::make_unique<AsyncEngine>(engine_config(eo, c, m->generation),
+                                              std::move(runner), m->tokenizer.get(), c);
   m->max_model_len = engine->config().max_model_len;
   m->vocab_size = c.vocab_size;
   m->created = server::unix_now();
@@ -159,17 +156,20 @@ std::shared_ptr<server::ServedModel> load_model(const ServeFlags& f, const std::
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const int64_t tokens = (blocks - 1) * f.block_size;
   const double kv_mib = static_cast<double>(blocks) *
-                        static_cast<double>(cpu::PagedKvPool::bytes_per_block(c, f.block_size)) /
+                        static_cast<double>(kv_bytes_per_block(device, c, f.block_size)) /
                         (1 << 20);
+  const bool cuda = device == Device::kCuda;
   server::log_line(fmt::format(
-      "loaded {} ({} layers, hidden {}, vocab {}, {}) in {:.2f} s; CPU backend, {} threads; "
-      "chat template: {}",
+      "loaded {} ({} layers, hidden {}, vocab {}, {}) in {:.2f} s; {} backend{}; chat template: {}",
       dir, c.num_hidden_layers, c.hidden_size, c.vocab_size, c.quant.fp8 ? "fp8" : "bf16", s,
-      omp_get_max_threads(), m->chat_template ? m->chat_template->name() : "none"));
+      cuda ? "CUDA" : "CPU",
+      cuda ? std::string() : fmt::format(", {} threads", omp_get_max_threads()),
+      m->chat_template ? m->chat_template->name() : "none"));
   server::log_line(fmt::format(
-      "KV cache: {} blocks x {} tokens = {} tokens ({:.0f} MiB float32); max_model_len {}; "
+      "KV cache: {} blocks x {} tokens = {} tokens ({:.0f} MiB {}; budget {}); max_model_len {}; "
       "maximum concurrency for {}-token requests: {:.2f}x; max_num_seqs {}",
-      blocks, f.block_size, tokens, kv_mib, m->max_model_len, m->max_model_len,
+      blocks, f.block_size, tokens, kv_mib, cuda ? "bf16" : "float32", budget.source,
+      m->max_model_len, m->max_model_len,
       static_cast<double>(tokens) / static_cast<double>(m->max_model_len), f.max_num_seqs));
   return m;
 }
@@ -188,7 +188,7 @@ int run_serve(const ServeFlags& f) {
   o.request_timeout = std::chrono::milliseconds(static_cast<int64_t>(f.http_timeout * 1000));
   o.write_timeout = std::max(o.request_timeout, std::chrono::milliseconds(60000));
   o.http_threads = f.http_threads;
-  if (f.gpu_memory_utilization != 0.9) {
+  if (f.gpu_memory_utilization != 0.9 && resolve_device(parse_device(f.device)) == Device::kCpu) {
     server::log_line(
         "--gpu-memory-utilization has no effect on the CPU backend (see "
         "--kv-cache-memory)");
@@ -216,7 +216,8 @@ Runner add_serve(CLI::App& app) {
                   "Waiting requests beyond this get 429")
       ->capture_default_str();
   sub->add_option("--gpu-memory-utilization", f->gpu_memory_utilization,
-                  "Accepted for vLLM compatibility; the CPU backend uses --kv-cache-memory")
+                  "Share of the GPU's memory for weights, activations and the KV cache "
+                  "(CUDA, without --kv-cache-memory); the CPU backend uses --kv-cache-memory")
       ->capture_default_str();
   sub->add_option("--dtype", f->dtype, "auto | bfloat16")->capture_default_str();
   sub->add_option("--kv-cache-dtype", f->kv_cache_dtype, "auto")->capture_default_str();
@@ -229,7 +230,11 @@ Runner add_serve(CLI::App& app) {
   sub->add_option("--chat-template", f->chat_template, "Jinja chat template file");
   sub->add_flag("--enable-prefix-caching,!--no-enable-prefix-caching", f->enable_prefix_caching,
                 "Reuse KV blocks of shared prompt prefixes (default on)");
-  sub->add_option("--kv-cache-memory", f->kv_cache_memory, "KV cache budget, e.g. 4GiB")
+  sub->add_option("--kv-cache-memory", f->kv_cache_memory,
+                  "KV cache budget, e.g. 4GiB (default: 4GiB on the CPU; on CUDA what "
+                  "--gpu-memory-utilization leaves after the weights)");
+  sub->add_option("--device", f->device,
+                  "Backend: cpu, cuda or auto (cuda when this build has it and a GPU is usable)")
       ->capture_default_str();
   sub->add_option("--num-gpu-blocks-override", f->num_gpu_blocks_override,
                   "KV blocks, overriding --kv-cache-memory (0: off)");

@@ -25,18 +25,37 @@ struct EngineOptions {
   int64_t max_num_batched_tokens = 2048;
   int64_t max_queued_requests = 4096;
   bool enable_prefix_caching = true;
-  std::string kv_cache_memory = "4GiB";  // KV pool budget on CPU
-  int64_t num_gpu_blocks_override = 0;   // > 0: exactly this many KV blocks
-  int64_t block_size = 16;               // tokens per KV block
-  std::string device = "cpu";             // cpu | cuda | auto (backends/runner_factory.h)
-  bool load_tokenizer = true;  // when the folder has tokenizer.json; false: token ids only
+  // KV pool budget, e.g. "4GiB"; empty: kDefaultCpuKvCache on the CPU, and on CUDA what
+  // gpu_memory_utilization leaves (kv_cache_budget).
+  std::string kv_cache_memory;
+  double gpu_memory_utilization = 0.9;  // share of the GPU's memory this engine may use
+  int64_t num_gpu_blocks_override = 0;  // > 0: exactly this many KV blocks
+  int64_t block_size = 16;              // tokens per KV block
+  std::string device = "auto";          // cpu | cuda | auto (backends/runner_factory.h)
+  bool load_tokenizer = true;           // when the folder has tokenizer.json; false: token ids only
 };
 
+inline constexpr const char* kDefaultCpuKvCache = "4GiB";
+// GPU memory kept out of the KV budget for activations, logits, cuBLAS and CUDA graphs.
+inline constexpr int64_t kCudaActivationReserve = int64_t{2} << 30;
+
+// Bytes for the KV pool and where they come from, for the startup log.
+struct KvBudget {
+  int64_t bytes = 0;
+  std::string source;  // "--kv-cache-memory 4GiB" or "--gpu-memory-utilization 0.90: ..."
+};
+
+// None with --num-gpu-blocks-override; --kv-cache-memory when given (or on the CPU, its
+// default); on CUDA otherwise vLLM's rule: gpu_memory_utilization x total GPU memory -
+// memory already in use - the weights - kCudaActivationReserve. Throws kOutOfMemory when
+// that leaves nothing.
+KvBudget kv_cache_budget(const EngineOptions& o, const Qwen3Weights& weights);
+
 // KV blocks for `o` (the pool's null block included): num_gpu_blocks_override, else
-// kv_cache_memory / bytes per block, capped at what max_num_seqs sequences of
-// max_model_len tokens can use. Throws kOutOfMemory (naming --kv-cache-memory) when
-// the budget holds fewer than 2 blocks, kInvalidArgument for bad sizes.
-int64_t kv_cache_blocks(const EngineOptions& o, const ModelConfig& model);
+// budget / bytes per block, capped at what max_num_seqs sequences of max_model_len
+// tokens can use. Throws kOutOfMemory (naming --kv-cache-memory) when the budget holds
+// fewer than 2 blocks, kInvalidArgument for bad sizes.
+int64_t kv_cache_blocks(const EngineOptions& o, const ModelConfig& model, const KvBudget& budget);
 
 // The EngineConfig of `o`; eos ids from generation_config.json, else config.json.
 EngineConfig engine_config(const EngineOptions& o, const ModelConfig& model,
@@ -48,7 +67,8 @@ struct EngineBundle {
   std::unique_ptr<text::Tokenizer> tokenizer;  // null: not asked for, or no tokenizer.json
   GenerationConfig generation;
   int64_t kv_blocks = 0;
-  int64_t kv_tokens = 0;    // (kv_blocks - 1) * block_size: usable tokens
+  int64_t kv_tokens = 0;  // (kv_blocks - 1) * block_size: usable tokens
+  KvBudget kv_budget;
   double load_seconds = 0;  // weights + tokenizer + engine start
   std::unique_ptr<AsyncEngine> engine;
 

@@ -1,0 +1,32 @@
+// Host-side planning of one step's attention (FlashInfer's plan/run split): work items
+// for the paged-attention kernel and the split-KV merges, computed once per step and
+// shared by every layer.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "backends/cuda/kernels/attention.h"
+
+namespace qwen3::cuda {
+
+struct AttnSeq {
+  int32_t row_begin = 0;  // first batch row
+  int32_t num_rows = 0;   // its new tokens
+  int32_t start_pos = 0;  // tokens already in the cache before this step
+};
+
+struct AttentionPlan {
+  std::vector<AttnWorkItem> items;
+  std::vector<AttnCombineItem> combine;
+  int32_t num_partials = 0;
+};
+
+// Prefill chunks: items of up to kAttnMaxQueries / group rows over KV [0, last + 1).
+// Decode rows (one new token): split over the context when the batch alone would leave
+// SMs idle, into chunks of >= min_split_tokens positions (multiples of kAttnTile).
+AttentionPlan plan_attention(std::span<const AttnSeq> seqs, int group, int kv_heads, int num_sms,
+                             int min_split_tokens = kAttnTile);
+
+}  // namespace qwen3::cuda

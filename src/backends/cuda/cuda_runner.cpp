@@ -1,0 +1,354 @@
+#include "backends/cuda/cuda_runner.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "backends/cuda/attention_plan.h"
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/kernels/attention.h"
+#include "backends/cuda/kernels/elementwise.h"
+#include "backends/cuda/kernels/gemv.h"
+#include "backends/cuda/kernels/rope_kv.h"
+#include "core/error.h"
+
+namespace qwen3::cuda {
+
+// Activation buffers, grown to the largest step seen (float32 unless named otherwise).
+struct CudaRunner::Workspace {
+  DeviceBuffer h;        // [rows, hidden] residual stream
+  DeviceBuffer qkv;      // [rows, q_dim + 2 kv_dim]
+  DeviceBuffer q;        // [rows, q_dim] normed, rotated
+  DeviceBuffer attn;     // [rows, q_dim]
+  DeviceBuffer act;      // [rows, inter] silu(gate) * up
+  DeviceBuffer xf;       // [out_rows, hidden] final-normed rows that want logits
+  DeviceBuffer logits;   // [out_rows, vocab]
+  DeviceBuffer partial_o;
+  DeviceBuffer partial_lse;
+  DeviceBuffer meta;     // the step's plan (StepPlan's device arrays)
+  PinnedBuffer meta_host;
+  PinnedBuffer logits_host;
+};
+
+// One step's plan: host arrays, then (after upload_plan) their device copies.
+struct CudaRunner::StepPlan {
+  std::vector<int32_t> tokens;       // [rows]
+  std::vector<int32_t> row_pos;      // [rows]
+  std::vector<int64_t> row_slot;     // [rows] block * block_size + offset
+  std::vector<int32_t> tables;       // [seqs, max_blocks]
+  std::vector<int32_t> logits_rows;  // [out_rows]
+  int32_t max_blocks = 1;
+  AttentionPlan attn;
+  struct Device {
+    const int32_t* tokens;
+    const int32_t* row_pos;
+    const int64_t* row_slot;
+    const int32_t* tables;
+    const int32_t* logits_rows;
+    const AttnWorkItem* items;
+    const AttnCombineItem* combine;
+  } d{};
+  int64_t rows() const { return static_cast<int64_t>(tokens.size()); }
+};
+
+CudaRunner::CudaRunner(const Qwen3Weights& weights, int64_t num_blocks, int64_t block_size,
+                       const CudaRunnerOptions& options)
+    : config_(weights.config()), options_(options), ws_(std::make_unique<Workspace>()) {
+  if (!cuda_device_available()) {
+    QWEN3_THROW(ErrorCode::kUnavailable, "no CUDA device is available; use --device cpu");
+  }
+  QWEN3_CUDA_CHECK(cudaSetDevice(options.device));
+  QWEN3_CUDA_CHECK(
+      cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, options.device));
+  QWEN3_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  weights_ = std::make_unique<CudaWeights>(weights, stream_);
+  pool_ = std::make_unique<CudaKvPool>(config_, num_blocks, block_size, options.kv_dtype);
+  linear_ = std::make_unique<LinearContext>(stream_);
+  QWEN3_CUDA_CHECK(cudaEventCreate(&step_begin_));
+  QWEN3_CUDA_CHECK(cudaEventCreate(&step_end_));
+  QWEN3_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void CudaRunner::set_cuda_graphs(bool on) {
+  options_.cuda_graphs = on;
+  clear_graphs();
+}
+
+CudaRunner::~CudaRunner() {
+  if (stream_) cudaStreamSynchronize(stream_);
+  clear_graphs();
+  if (step_begin_) cudaEventDestroy(step_begin_);
+  if (step_end_) cudaEventDestroy(step_end_);
+  linear_.reset();
+  ws_.reset();
+  pool_.reset();
+  weights_.reset();
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+// Checks the step as cpu::plan_batch does (kInternal: scheduler bug; kInvalidArgument:
+// token id outside the vocabulary) and lays out the rows.
+CudaRunner::StepPlan CudaRunner::plan_step(const SchedulerOutput& step) const {
+  StepPlan p;
+  const int64_t bs = pool_->block_size();
+  std::vector<AttnSeq> seqs;
+  for (const ScheduledSeq& s : step.seqs) {
+    const auto n = static_cast<int64_t>(s.tokens.size());
+    const int64_t need = (s.start_pos + n + bs - 1) / bs;
+    if (n < 1 || s.start_pos < 0 || static_cast<int64_t>(s.block_table.size()) < need) {
+      QWEN3_THROW(ErrorCode::kInternal,
+                  "sequence {}: {} tokens at {} with a block table of {} blocks of {} tokens",
+                  s.seq_id, n, s.start_pos, s.block_table.size(), bs);
+    }
+    for (int64_t b = 0; b < need; ++b) {
+      if (s.block_table[b] < 0 || s.block_table[b] >= pool_->num_blocks()) {
+        QWEN3_THROW(ErrorCode::kInternal, "sequence {}: block table entry {} is {}, outside [0, {})",
+                    s.seq_id, b, s.block_table[b], pool_->num_blocks());
+      }
+    }
+    p.max_blocks = std::max<int32_t>(p.max_blocks, static_cast<int32_t>(need));
+  }
+  // Table width in steps of 32 blocks: a growing context keeps its graph key longer.
+  p.max_blocks = (p.max_blocks + 31) / 32 * 32;
+  for (size_t si = 0; si < step.seqs.size(); ++si) {
+    const ScheduledSeq& s = step.seqs[si];
+    const auto n = static_cast<int32_t>(s.tokens.size());
+    seqs.push_back({static_cast<int32_t>(p.rows()), n, static_cast<int32_t>(s.start_pos)});
+    for (int32_t t = 0; t < n; ++t) {
+      const int32_t tok = s.tokens[t];
+      if (tok < 0 || tok >= config_.vocab_size) {
+        QWEN3_THROW(ErrorCode::kInvalidArgument, "token id {} is outside the vocabulary [0, {})",
+                    tok, config_.vocab_size);
+      }
+      const int64_t pos = s.start_pos + t;
+      p.tokens.push_back(tok);
+      p.row_pos.push_back(static_cast<int32_t>(pos));
+      p.row_slot.push_back(static_cast<int64_t>(s.block_table[pos / bs]) * bs + pos % bs);
+    }
+    if (s.want_logits) p.logits_rows.push_back(static_cast<int32_t>(p.rows() - 1));
+    const size_t base = p.tables.size();
+    p.tables.resize(base + p.max_blocks, 0);
+    const auto used = std::min<size_t>(s.block_table.size(), static_cast<size_t>(p.max_blocks));
+    std::copy_n(s.block_table.begin(), used, p.tables.begin() + static_cast<int64_t>(base));
+  }
+  if (p.rows() != step.total_tokens) {
+    QWEN3_THROW(ErrorCode::kInternal, "step has {} tokens, total_tokens says {}", p.rows(),
+                step.total_tokens);
+  }
+  const int group = static_cast<int>(config_.num_attention_heads / config_.num_key_value_heads);
+  p.attn = plan_attention(seqs, group, static_cast<int>(config_.num_key_value_heads), num_sms_);
+  return p;
+}
+
+// All plan arrays in one pinned buffer, one asynchronous copy (16-byte aligned pieces).
+void CudaRunner::upload_plan(StepPlan& p) {
+  size_t total = 0;
+  auto place = [&](size_t bytes) {
+    const size_t off = total;
+    total += (bytes + 15) / 16 * 16;
+    return off;
+  };
+  auto bytes_of = [](const auto& v) { return v.size() * sizeof(v[0]); };
+  const size_t o_tok = place(bytes_of(p.tokens)), o_pos = place(bytes_of(p.row_pos)),
+               o_slot = place(bytes_of(p.row_slot)), o_tab = place(bytes_of(p.tables)),
+               o_log = place(bytes_of(p.logits_rows)), o_items = place(bytes_of(p.attn.items)),
+               o_comb = place(bytes_of(p.attn.combine));
+  // The previous step's copy must be done before its pinned source is reused.
+  QWEN3_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  ws_->meta_host.ensure(total, "step metadata");
+  if (ws_->meta.ensure(total, "step metadata")) clear_graphs();
+  auto* h = ws_->meta_host.as<uint8_t>();
+  auto put = [&](size_t off, const auto& v) {
+    if (!v.empty()) std::memcpy(h + off, v.data(), bytes_of(v));
+  };
+  put(o_tok, p.tokens);
+  put(o_pos, p.row_pos);
+  put(o_slot, p.row_slot);
+  put(o_tab, p.tables);
+  put(o_log, p.logits_rows);
+  put(o_items, p.attn.items);
+  put(o_comb, p.attn.combine);
+  QWEN3_CUDA_CHECK(
+      cudaMemcpyAsync(ws_->meta.get(), h, total, cudaMemcpyHostToDevice, stream_));
+  const auto* d = ws_->meta.as<uint8_t>();
+  p.d = {reinterpret_cast<const int32_t*>(d + o_tok),
+         reinterpret_cast<const int32_t*>(d + o_pos),
+         reinterpret_cast<const int64_t*>(d + o_slot),
+         reinterpret_cast<const int32_t*>(d + o_tab),
+         reinterpret_cast<const int32_t*>(d + o_log),
+         reinterpret_cast<const AttnWorkItem*>(d + o_items),
+         reinterpret_cast<const AttnCombineItem*>(d + o_comb)};
+}
+
+void CudaRunner::attention(int64_t layer, const StepPlan& p) {
+  const ModelConfig& c = config_;
+  const bool split = !p.attn.combine.empty();
+  launch_paged_attention(
+      {.q = ws_->q.as<float>(),
+       .k_pool = pool_->k(layer),
+       .v_pool = pool_->v(layer),
+       .kv_dtype = pool_->dtype(),
+       .block_tables = p.d.tables,
+       .max_blocks = p.max_blocks,
+       .row_pos = p.d.row_pos,
+       .items = p.d.items,
+       .num_items = static_cast<int>(p.attn.items.size()),
+       .out = ws_->attn.as<float>(),
+       .partial_o = split ? ws_->partial_o.as<float>() : nullptr,
+       .partial_lse = split ? ws_->partial_lse.as<float>() : nullptr,
+       .heads = static_cast<int>(c.num_attention_heads),
+       .kv_heads = static_cast<int>(c.num_key_value_heads),
+       .head_dim = static_cast<int>(c.head_dim),
+       .block_size = static_cast<int>(pool_->block_size()),
+       .scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim))},
+      stream_);
+  if (split) {
+    launch_attention_combine({.items = p.d.combine,
+                              .num_items = static_cast<int>(p.attn.combine.size()),
+                              .partial_o = ws_->partial_o.as<float>(),
+                              .partial_lse = ws_->partial_lse.as<float>(),
+                              .out = ws_->attn.as<float>(),
+                              .heads = static_cast<int>(c.num_attention_heads),
+                              .head_dim = static_cast<int>(c.head_dim)},
+                             stream_);
+  }
+}
+
+// The decoder, as cpu_model.cpp's run(): h += attn(norm(h)); h += mlp(norm(h)). The norms
+// are fused into the following linear layer's input and the residual adds into the
+// o_proj / down_proj outputs (the cuBLAS path runs the norm first and adds with beta = 1).
+void CudaRunner::forward(const StepPlan& p) {
+  const ModelConfig& c = config_;
+  const CudaWeights& w = *weights_;
+  const int64_t n = p.rows();
+  const int64_t d = c.hidden_size;
+  const auto eps = static_cast<float>(c.rms_norm_eps);
+  Workspace& s = *ws_;
+  float* h = s.h.as<float>();
+
+  launch_embedding({w.embed().data, p.d.tokens, h, n, d}, stream_);
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const CudaLayerWeights& l = w.layers()[i];
+    linear_->run(l.qkv, {h, l.input_norm, eps}, n, s.qkv.as<float>());
+    launch_qk_norm_rope_kv({.qkv = s.qkv.as<float>(),
+                            .q_norm = l.q_norm,
+                            .k_norm = l.k_norm,
+                            .inv_freq = w.inv_freq(),
+                            .attention_scaling = w.rope_attention_scaling(),
+                            .row_pos = p.d.row_pos,
+                            .row_slot = p.d.row_slot,
+                            .q_out = s.q.as<float>(),
+                            .k_pool = pool_->k(i),
+                            .v_pool = pool_->v(i),
+                            .kv_dtype = pool_->dtype(),
+                            .rows = n,
+                            .heads = static_cast<int>(c.num_attention_heads),
+                            .kv_heads = static_cast<int>(c.num_key_value_heads),
+                            .head_dim = static_cast<int>(c.head_dim),
+                            .eps = eps},
+                           stream_);
+    attention(i, p);
+    linear_->run(l.o, {s.attn.as<float>()}, n, h, LinearOutput::kAddTo);
+    linear_->run(l.gate_up, {h, l.post_attn_norm, eps}, n, s.act.as<float>(),
+                 LinearOutput::kSiluPairs);
+    linear_->run(l.down, {s.act.as<float>()}, n, h, LinearOutput::kAddTo);
+  }
+  // Final norm over the rows that want logits, then lm_head.
+  const auto out_rows = static_cast<int64_t>(p.logits_rows.size());
+  launch_add_rms_norm(
+      {h, nullptr, w.final_norm(), p.d.logits_rows, s.xf.as<float>(), out_rows, d, eps, false},
+      stream_);
+  linear_->run(w.lm_head(), s.xf.as<float>(), out_rows, s.logits.as<float>());
+}
+
+void CudaRunner::clear_graphs() {
+  for (auto& [key, entry] : graphs_) {
+    if (entry.exec) cudaGraphExecDestroy(entry.exec);
+  }
+  graphs_.clear();
+}
+
+void CudaRunner::forward_maybe_graph(const StepPlan& p) {
+  const ModelConfig& c = config_;
+  const bool all_gemv = gemv_supports(p.rows(), c.hidden_size) &&
+                        gemv_supports(p.rows(), c.q_dim()) &&
+                        gemv_supports(p.rows(), c.intermediate_size);
+  if (!options_.cuda_graphs || !all_gemv) return forward(p);  // cuBLAS steps run plainly
+  // Every kernel parameter is a function of this key: the plan's arrays sit at offsets
+  // fixed by their sizes in ws_->meta, refreshed before each replay.
+  const GraphKey key{p.rows(),
+                     static_cast<int64_t>(p.logits_rows.size()),
+                     static_cast<int64_t>(p.tables.size() / std::max<int32_t>(p.max_blocks, 1)),
+                     static_cast<int64_t>(p.attn.items.size()),
+                     static_cast<int64_t>(p.attn.combine.size()),
+                     p.attn.num_partials,
+                     p.max_blocks};
+  if (graphs_.size() > 256) clear_graphs();  // bound the cache (context growth adds keys)
+  GraphEntry& e = graphs_[key];
+  if (e.exec == nullptr && ++e.uses >= 2) {
+    cudaGraph_t graph = nullptr;
+    QWEN3_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    try {
+      forward(p);
+    } catch (...) {
+      cudaStreamEndCapture(stream_, &graph);
+      if (graph) cudaGraphDestroy(graph);
+      throw;
+    }
+    QWEN3_CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+    const cudaError_t err = cudaGraphInstantiate(&e.exec, graph, 0);
+    cudaGraphDestroy(graph);
+    QWEN3_CUDA_CHECK(err);
+    ++graphs_captured_;
+  }
+  if (e.exec == nullptr) return forward(p);
+  QWEN3_CUDA_CHECK(cudaGraphLaunch(e.exec, stream_));
+}
+
+RunnerOutput CudaRunner::execute(const SchedulerOutput& step) {
+  RunnerOutput out;
+  out.vocab = config_.vocab_size;
+  if (step.seqs.empty()) return out;
+  QWEN3_CUDA_CHECK(cudaSetDevice(options_.device));  // the engine may call from its own thread
+  StepPlan plan = plan_step(step);
+  const ModelConfig& c = config_;
+  const auto n = static_cast<size_t>(plan.rows());
+  const auto out_rows = static_cast<size_t>(plan.logits_rows.size());
+  const auto f = sizeof(float);
+  Workspace& s = *ws_;
+  const char* what = "activations; lower --max-num-batched-tokens";
+  bool moved = false;  // a moved buffer invalidates the captured graphs
+  moved |= s.h.ensure(n * c.hidden_size * f, what);
+  moved |= s.qkv.ensure(n * (c.q_dim() + 2 * c.kv_dim()) * f, what);
+  moved |= s.q.ensure(n * c.q_dim() * f, what);
+  moved |= s.attn.ensure(n * c.q_dim() * f, what);
+  moved |= s.act.ensure(n * c.intermediate_size * f, what);
+  moved |= s.xf.ensure(std::max<size_t>(out_rows, 1) * c.hidden_size * f, what);
+  moved |= s.logits.ensure(std::max<size_t>(out_rows, 1) * c.vocab_size * f, "logits");
+  const auto partials = static_cast<size_t>(std::max(plan.attn.num_partials, 1));
+  moved |= s.partial_o.ensure(partials * c.q_dim() * f, "split-KV attention partials");
+  moved |= s.partial_lse.ensure(partials * c.num_attention_heads * f, "split-KV attention partials");
+  moved |= linear_->reserve_normed(n * c.hidden_size);
+  if (moved) clear_graphs();
+
+  upload_plan(plan);  // synchronizes with the previous step first
+  QWEN3_CUDA_CHECK(cudaEventRecord(step_begin_, stream_));
+  forward_maybe_graph(plan);
+  QWEN3_CUDA_CHECK(cudaEventRecord(step_end_, stream_));
+  out.rows = static_cast<int64_t>(out_rows);
+  if (out_rows > 0) {
+    const size_t bytes = out_rows * c.vocab_size * f;
+    s.logits_host.ensure(bytes, "logits (host)");
+    QWEN3_CUDA_CHECK(cudaMemcpyAsync(s.logits_host.get(), s.logits.get(), bytes,
+                                     cudaMemcpyDeviceToHost, stream_));
+  }
+  QWEN3_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  QWEN3_CUDA_CHECK(cudaEventElapsedTime(&last_gpu_ms_, step_begin_, step_end_));
+  if (out_rows > 0) {
+    const float* src = s.logits_host.as<float>();
+    out.logits.assign(src, src + out_rows * c.vocab_size);
+  }
+  return out;
+}
+
+}  // namespace qwen3::cuda

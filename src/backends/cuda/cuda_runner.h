@@ -1,0 +1,87 @@
+// The CUDA backend's ModelRunner: a scheduler step as one batched forward on the GPU
+// over the paged KV pool. Plan on the host (rows, KV slots, attention work items), one
+// copy of that metadata to the device, then the decoder's kernels on one stream;
+// float32 logits of the requested rows come back to the host (the engine samples there).
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "backends/cuda/cuda_kv_pool.h"
+#include "backends/cuda/cuda_weights.h"
+#include "backends/cuda/device_buffer.h"
+#include "backends/cuda/kernels/linear.h"
+#include "sched/batch.h"
+
+namespace qwen3::cuda {
+
+struct CudaRunnerOptions {
+  KvDtype kv_dtype = KvDtype::kBF16;
+  int device = 0;
+  // Decode-shaped steps (<= kGemvMaxRows rows) replay a CUDA graph of the forward,
+  // captured per step shape (rows, sequences, attention items, block-table width).
+  bool cuda_graphs = true;
+};
+
+class CudaRunner final : public ModelRunner {
+ public:
+  // Uploads the weights (kUnsupported for FP8, kOutOfMemory when they or the pool do
+  // not fit) and allocates num_blocks KV blocks of block_size tokens.
+  CudaRunner(const Qwen3Weights& weights, int64_t num_blocks, int64_t block_size,
+             const CudaRunnerOptions& options = {});
+  ~CudaRunner() override;
+
+  RunnerOutput execute(const SchedulerOutput& step) override;
+  int64_t num_kv_blocks() const override { return pool_->num_blocks(); }
+  int64_t block_size() const override { return pool_->block_size(); }
+  const char* name() const override { return "cuda"; }
+
+  cudaStream_t stream() const { return stream_; }
+  // Turns graph replay on or off and drops the captured graphs (re-captured after a
+  // change of set_pdl_enabled, for instance).
+  void set_cuda_graphs(bool on);
+  int64_t graphs_captured() const { return graphs_captured_; }
+  // GPU time of the last execute(): plan upload to the last kernel, milliseconds.
+  float last_step_gpu_ms() const { return last_gpu_ms_; }
+  const CudaWeights& weights() const { return *weights_; }
+
+ private:
+  struct Workspace;
+  struct StepPlan;
+  StepPlan plan_step(const SchedulerOutput& step) const;
+  void upload_plan(StepPlan& plan);
+  void forward(const StepPlan& plan);
+  void attention(int64_t layer, const StepPlan& plan);
+  // Runs forward(plan) through a cached graph when the step is decode-shaped.
+  void forward_maybe_graph(const StepPlan& plan);
+  void clear_graphs();
+
+  struct GraphKey {
+    int64_t rows, out_rows, seqs, items, combine, partials, max_blocks;
+    auto operator<=>(const GraphKey&) const = default;
+  };
+  struct GraphEntry {
+    int uses = 0;  // captured at the second use, after a plain run set everything up
+    cudaGraphExec_t exec = nullptr;
+  };
+
+  ModelConfig config_;
+  CudaRunnerOptions options_;
+  int num_sms_ = 0;
+  cudaStream_t stream_ = nullptr;
+  std::unique_ptr<CudaWeights> weights_;
+  std::unique_ptr<CudaKvPool> pool_;
+  std::unique_ptr<LinearContext> linear_;
+  std::unique_ptr<Workspace> ws_;
+  std::map<GraphKey, GraphEntry> graphs_;
+  int64_t graphs_captured_ = 0;
+  cudaEvent_t step_begin_ = nullptr;
+  cudaEvent_t step_end_ = nullptr;
+  float last_gpu_ms_ = 0;
+};
+
+}  // namespace qwen3::cuda

@@ -1,0 +1,40 @@
+// Decode-shaped linear layers: y[m, n] = sum_k x[m, k] * W[n, k] for 1..kGemvMaxRows
+// activation rows. W (BF16, row-major [n_out, k]) is streamed once with 16-byte loads;
+// x stays float32 (read through L1), accumulation is float32. Small n_out splits k over
+// the warps of a block (more loads in flight); launched with PDL, the first weights are
+// prefetched to L2 before waiting for the previous kernel's x.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace qwen3::cuda {
+
+inline constexpr int kGemvMaxRows = 8;
+
+// What the GEMV writes: y = xW^T, y += xW^T (y holds the residual stream), or, for a
+// weight whose rows alternate (gate_i, up_i), y[m, i] = silu(gate_i . x) * (up_i . x).
+enum class GemvEpilogue { kStore, kAddTo, kSiluPairs };
+
+struct GemvParams {
+  const __nv_bfloat16* w;  // [n_out, k], 16-byte aligned
+  const float* x;          // [rows, k], 16-byte aligned
+  float* y;                // [rows, n_out]
+  int64_t n_out;
+  int64_t k;  // multiple of 8
+  int rows;   // 1 .. kGemvMaxRows
+  int rows_per_warp = 0;  // W rows per warp (1, 2, 4); 0: chosen by the launcher
+  int k_split = 0;        // warps sharing one row's k range (1, 2, 4, 8); 0: launcher's
+  // Prologue: when set, x is the residual stream and the product uses
+  // norm_weight * x / sqrt(mean(x^2) + norm_eps) per row (the block's RMSNorm).
+  const float* norm_weight = nullptr;  // [k]
+  float norm_eps = 0.0f;
+  GemvEpilogue epilogue = GemvEpilogue::kStore;  // kSiluPairs: y is [rows, n_out / 2]
+};
+// True when this kernel handles the shape (else use the cuBLAS path).
+bool gemv_supports(int64_t rows, int64_t k);
+void launch_gemv_bf16(const GemvParams& p, cudaStream_t stream);
+
+}  // namespace qwen3::cuda

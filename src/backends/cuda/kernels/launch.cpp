@@ -1,0 +1,33 @@
+#include "backends/cuda/kernels/launch.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include <cuda_runtime_api.h>
+
+namespace qwen3::cuda {
+namespace {
+
+std::atomic<bool>& pdl_flag() {
+  // Hopper and later only; QWEN3_CUDA_PDL=0 turns it off (for A/B timing).
+  static std::atomic<bool> on{[] {
+    const char* e = std::getenv("QWEN3_CUDA_PDL");
+    if (e != nullptr && std::strcmp(e, "0") == 0) return false;
+    int dev = 0, major = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
+      cudaGetLastError();
+      return false;
+    }
+    return major >= 9;
+  }()};
+  return on;
+}
+
+}  // namespace
+
+bool pdl_enabled() { return pdl_flag().load(std::memory_order_relaxed); }
+void set_pdl_enabled(bool on) { pdl_flag().store(on, std::memory_order_relaxed); }
+
+}  // namespace qwen3::cuda

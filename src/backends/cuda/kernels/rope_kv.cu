@@ -1,0 +1,84 @@
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/kernels/common.cuh"
+#include "backends/cuda/kernels/launch.h"
+#include "backends/cuda/kernels/rope_kv.h"
+
+namespace qwen3::cuda {
+namespace {
+
+constexpr int kWarps = 4;
+constexpr int kMaxHeadDim = 256;
+
+// One warp per (row, head). Heads 0..heads-1 are q, then kv_heads of k, then of v.
+template <typename KV>
+__global__ void __launch_bounds__(kWarps * 32) qk_norm_rope_kv_kernel(const QkNormRopeKvParams p) {
+  __shared__ float buf[kWarps][kMaxHeadDim];
+  pdl_trigger();
+  pdl_wait();
+  const int lane = threadIdx.x & 31;
+  const int warp = threadIdx.x >> 5;
+  const int64_t row = blockIdx.x;
+  const int head = blockIdx.y * kWarps + warp;
+  const int total_heads = p.heads + 2 * p.kv_heads;
+  if (head >= total_heads) return;
+  const int hd = p.head_dim;
+  const int64_t row_stride = static_cast<int64_t>(total_heads) * hd;
+  const float* x = p.qkv + row * row_stride + static_cast<int64_t>(head) * hd;
+  const int64_t kv_dim = static_cast<int64_t>(p.kv_heads) * hd;
+  const int64_t slot = p.row_slot[row];
+
+  if (head >= p.heads + p.kv_heads) {  // v: straight into the pool
+    KV* dst = static_cast<KV*>(p.v_pool) + slot * kv_dim +
+              static_cast<int64_t>(head - p.heads - p.kv_heads) * hd;
+    for (int i = lane; i < hd; i += 32) dst[i] = float_to_kv<KV>(x[i]);
+    return;
+  }
+  const bool is_q = head < p.heads;
+  const float* w = is_q ? p.q_norm : p.k_norm;
+  float ss = 0.0f;
+  for (int i = lane; i < hd; i += 32) ss += x[i] * x[i];
+  ss = warp_sum(ss);
+  const float inv = 1.0f / sqrtf(ss / static_cast<float>(hd) + p.eps);
+  float* b = buf[warp];
+  for (int i = lane; i < hd; i += 32) b[i] = w[i] * (x[i] * inv);
+  __syncwarp();
+  const int half = hd / 2;
+  const float pos = static_cast<float>(p.row_pos[row]);
+  for (int i = lane; i < hd; i += 32) {
+    const int f = i < half ? i : i - half;
+    const float angle = pos * p.inv_freq[f];
+    const float c = cosf(angle) * p.attention_scaling;
+    const float s = sinf(angle) * p.attention_scaling;
+    const float a = b[f];
+    const float bb = b[f + half];
+    const float y = i < half ? a * c - bb * s : bb * c + a * s;
+    if (is_q) {
+      p.q_out[row * static_cast<int64_t>(p.heads) * hd + static_cast<int64_t>(head) * hd + i] = y;
+    } else {
+      KV* dst = static_cast<KV*>(p.k_pool) + slot * kv_dim + static_cast<int64_t>(head - p.heads) * hd;
+      dst[i] = float_to_kv<KV>(y);
+    }
+  }
+}
+
+}  // namespace
+
+void launch_qk_norm_rope_kv(const QkNormRopeKvParams& p, cudaStream_t stream) {
+  if (p.rows <= 0) return;
+  check_shape(p.head_dim % 2 == 0 && p.head_dim >= 2 && p.head_dim <= kMaxHeadDim,
+              "qk_norm_rope_kv", "head_dim must be even and <= 256", true);
+  const int total_heads = p.heads + 2 * p.kv_heads;
+  const dim3 grid(static_cast<unsigned>(p.rows), (total_heads + kWarps - 1) / kWarps);
+  switch (p.kv_dtype) {
+    case KvDtype::kBF16:
+      launch_kernel("qk_norm_rope_kv_kernel", qk_norm_rope_kv_kernel<__nv_bfloat16>, grid,
+                    dim3(kWarps * 32), 0, stream, p);
+      break;
+    case KvDtype::kF32:
+      launch_kernel("qk_norm_rope_kv_kernel", qk_norm_rope_kv_kernel<float>, grid,
+                    dim3(kWarps * 32), 0, stream, p);
+      break;
+  }
+}
+
+}  // namespace qwen3::cuda

@@ -1,0 +1,84 @@
+// Helpers of the CUDA tests: skipping without a GPU, random data, host <-> device copies,
+// and the relative-error measure the tests state their tolerances in.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/device_buffer.h"
+#include "core/dtype.h"
+
+namespace qwen3::cuda::test {
+
+#define QWEN3_SKIP_WITHOUT_GPU()                                          \
+  do {                                                                    \
+    if (!::qwen3::cuda::cuda_device_available()) GTEST_SKIP() << "no GPU"; \
+  } while (0)
+
+inline std::vector<float> random_floats(size_t n, uint64_t seed, float scale = 1.0f) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) {
+    x = dist(rng);
+    if (x == 0.0f) x = scale * 1e-3f;  // never zeros: they hide unwritten outputs
+  }
+  return v;
+}
+
+// Rounds to BF16 values (kept as float) and returns the BF16 bits.
+inline std::vector<uint16_t> to_bf16(std::vector<float>& v) {
+  std::vector<uint16_t> b(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    b[i] = f32_to_bf16(v[i]);
+    v[i] = bf16_to_f32(b[i]);
+  }
+  return b;
+}
+
+template <typename T>
+DeviceBuffer to_device(const std::vector<T>& v) {
+  DeviceBuffer d(std::max<size_t>(v.size() * sizeof(T), 16), "test input");
+  QWEN3_CUDA_CHECK(cudaMemcpy(d.get(), v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
+  return d;
+}
+
+// A device buffer of n T's filled with 0xff bytes (NaN for floats): outputs the kernel
+// fails to write show up.
+template <typename T>
+DeviceBuffer poisoned(size_t n) {
+  DeviceBuffer d(std::max<size_t>(n * sizeof(T), 16), "test output");
+  QWEN3_CUDA_CHECK(cudaMemset(d.get(), 0xff, n * sizeof(T)));
+  return d;
+}
+
+template <typename T>
+std::vector<T> to_host(const DeviceBuffer& d, size_t n) {
+  QWEN3_CUDA_CHECK(cudaDeviceSynchronize());
+  std::vector<T> v(n);
+  QWEN3_CUDA_CHECK(cudaMemcpy(v.data(), d.get(), n * sizeof(T), cudaMemcpyDeviceToHost));
+  return v;
+}
+
+// ||out - ref|| / ||ref|| (NaN in out gives NaN, which fails every `<` check).
+inline double rel_error(const std::vector<float>& out, const std::vector<double>& ref) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double d = static_cast<double>(out[i]) - ref[i];
+    num += d * d;
+    den += ref[i] * ref[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-300));
+}
+
+inline double rel_error(const std::vector<float>& out, const std::vector<float>& ref) {
+  return rel_error(out, std::vector<double>(ref.begin(), ref.end()));
+}
+
+}  // namespace qwen3::cuda::test

@@ -1,0 +1,235 @@
+// The whole CudaRunner: logits against the CPU backend on random checkpoints (same
+// scheduler steps, same block tables), and greedy tokens through the engine (scheduler,
+// paged KV, chunked prefill, sampler) against the HF transformers fixtures.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <random>
+
+#include "backends/cpu/cpu_runner.h"
+#include "backends/cuda/cuda_runner.h"
+#include "backends/cuda/kernels/gemv.h"
+#include "core/error.h"
+#include "cuda/cuda_test_util.h"
+#include "engine/engine.h"
+#include "model/fixture.h"
+#include "model/init_random.h"
+#include "model/weights.h"
+
+namespace qwen3::cuda::test {
+namespace {
+
+using qwen3::test::compare;
+using qwen3::test::Diff;
+using qwen3::test::fixture_model;
+using qwen3::test::fixtures_dir;
+
+// A sequence of the scripted scenario: its tokens and its KV blocks.
+struct ScriptSeq {
+  std::vector<int32_t> tokens;
+  std::vector<int32_t> table;
+};
+
+// Steps as (sequence, first token, token count, want_logits).
+struct Part {
+  int seq;
+  int64_t begin, count;
+  bool want;
+};
+
+SchedulerOutput make_step(const std::vector<ScriptSeq>& seqs, const std::vector<Part>& parts) {
+  SchedulerOutput out;
+  for (const Part& p : parts) {
+    ScheduledSeq s;
+    s.seq_id = static_cast<uint64_t>(p.seq);
+    s.tokens.assign(seqs[p.seq].tokens.begin() + p.begin,
+                    seqs[p.seq].tokens.begin() + p.begin + p.count);
+    s.start_pos = p.begin;
+    s.block_table = seqs[p.seq].table;
+    s.want_logits = p.want;
+    out.total_tokens += p.count;
+    out.seqs.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<ScriptSeq> make_seqs(int64_t vocab, int count, int64_t length, int64_t blocks_each,
+                                 int64_t pool_blocks) {
+  std::mt19937 rng(123);
+  std::vector<int32_t> perm(pool_blocks - 1);
+  for (size_t i = 0; i < perm.size(); ++i) perm[i] = static_cast<int32_t>(i + 1);
+  std::shuffle(perm.begin(), perm.end(), rng);
+  std::vector<ScriptSeq> seqs(count);
+  size_t next = 0;
+  for (auto& s : seqs) {
+    for (int64_t t = 0; t < length; ++t) s.tokens.push_back(static_cast<int32_t>(rng() % vocab));
+    for (int64_t b = 0; b < blocks_each; ++b) s.table.push_back(perm[next++]);
+  }
+  return seqs;
+}
+
+// Runs the steps on both backends; returns the worst step's difference.
+Diff run_script(const Qwen3Weights& w, KvDtype kv, const std::vector<ScriptSeq>& seqs,
+                const std::vector<std::vector<Part>>& steps, int64_t pool_blocks) {
+  cpu::CpuRunner cpu_runner(w, pool_blocks, 16);
+  CudaRunner gpu_runner(w, pool_blocks, 16, {.kv_dtype = kv});
+  Diff worst;
+  for (const auto& parts : steps) {
+    const SchedulerOutput step = make_step(seqs, parts);
+    const RunnerOutput a = gpu_runner.execute(step);
+    const RunnerOutput b = cpu_runner.execute(step);
+    EXPECT_EQ(a.rows, b.rows);
+    EXPECT_EQ(a.logits.size(), b.logits.size());
+    if (a.logits.size() != b.logits.size()) return {1e30, 1};
+    const Diff d = compare(a.logits.data(), b.logits.data(), a.logits.size());
+    if (!(d.rel() <= worst.rel())) worst = d;
+  }
+  return worst;
+}
+
+class CudaVsCpu : public ::testing::TestWithParam<std::string> {};
+
+std::unique_ptr<Qwen3Weights> load_model(const std::string& name, qwen3::test::TempDir& tmp) {
+  if (name != "initrandom_small") return Qwen3Weights::load(fixture_model(name));
+  InitRandomOptions o;
+  o.config = config_from_like(qwen3::test::test_data("initrandom_small.json"));
+  o.seed = 7;
+  o.out_dir = tmp.str() + "/m";
+  init_random_checkpoint(o);
+  return Qwen3Weights::load(o.out_dir);
+}
+
+// Every step <= 8 rows: the GEMV path with float32 activations and a float32 KV cache,
+// so only summation order differs from the CPU.
+TEST_P(CudaVsCpu, SmallStepsFloat32KvMatchClosely) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  qwen3::test::TempDir tmp;
+  const auto w = load_model(GetParam(), tmp);
+  const auto seqs = make_seqs(w->config().vocab_size, 3, 40, 3, 32);
+  const std::vector<std::vector<Part>> steps = {
+      {{0, 0, 5, true}, {1, 0, 3, false}},
+      {{0, 5, 1, true}, {1, 3, 4, true}, {2, 0, 3, false}},
+      {{0, 6, 1, true}, {1, 7, 1, true}, {2, 3, 6, true}},
+      {{0, 7, 1, true}, {1, 8, 1, true}, {2, 9, 1, true}},
+  };
+  const Diff d = run_script(*w, KvDtype::kF32, seqs, steps, 32);
+  std::printf("[%s small steps, f32 KV] max|d| %.3g rel %.3g\n", GetParam().c_str(), d.max_abs,
+              d.rel());
+  EXPECT_LT(d.rel(), 1e-4);
+}
+
+// A long prefill next to decodes (cuBLAS path, BF16 activations) with the BF16 KV cache,
+// then decodes over it (split-KV once the context is long enough).
+TEST_P(CudaVsCpu, MixedStepsBf16KvWithinBf16Tolerance) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  qwen3::test::TempDir tmp;
+  const auto w = load_model(GetParam(), tmp);
+  const auto seqs = make_seqs(w->config().vocab_size, 3, 700, 44, 140);
+  std::vector<std::vector<Part>> steps = {
+      {{0, 0, 5, true}, {1, 0, 300, true}, {2, 0, 64, false}},
+      {{0, 5, 1, true}, {1, 300, 1, true}, {2, 64, 600, true}},
+  };
+  for (int64_t t = 0; t < 20; ++t)
+    steps.push_back({{0, 6 + t, 1, true}, {1, 301 + t, 1, true}, {2, 664 + t, 1, true}});
+  const Diff d = run_script(*w, KvDtype::kBF16, seqs, steps, 140);
+  std::printf("[%s mixed steps, bf16 KV] max|d| %.3g rel %.3g\n", GetParam().c_str(), d.max_abs,
+              d.rel());
+  EXPECT_LT(d.rel(), 5e-2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, CudaVsCpu,
+                         ::testing::Values("initrandom_small", "gqa4_hd128", "yarn_untied"));
+
+// Greedy decoding through the engine on the GPU gives HF transformers' tokens.
+struct GreedyCase {
+  std::string model;
+  KvDtype kv;
+  int64_t max_batched_tokens;  // 7: chunked prefill (GEMV path); 2048: one cuBLAS prefill
+};
+
+class CudaGreedyVsHf : public ::testing::TestWithParam<GreedyCase> {};
+
+TEST_P(CudaGreedyVsHf, TokensMatchTransformers) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  const GreedyCase gc = GetParam();
+  const auto ref =
+      qwen3::test::read_reference(fixtures_dir() + "/" + gc.model + ".expected.safetensors");
+  const auto w = Qwen3Weights::load(fixture_model(gc.model));
+  const auto& prompt = ref.at("prompt_ids").i64;
+  const auto& greedy = ref.at("greedy_ids").i64;
+  CudaRunner runner(*w, 64, 16, {.kv_dtype = gc.kv});
+  EngineConfig ec;
+  ec.max_num_batched_tokens = gc.max_batched_tokens;
+  ec.max_num_seqs = 4;
+  Engine engine(ec, w->config(), runner, nullptr);
+  // Two copies of the request run side by side: batching must not change the tokens.
+  for (uint64_t id : {1u, 2u}) {
+    EngineRequest req;
+    req.prompt.assign(prompt.begin(), prompt.end());
+    req.params.temperature = 0;
+    req.params.ignore_eos = true;
+    req.params.max_tokens = static_cast<int64_t>(greedy.size());
+    engine.add(id, req);
+  }
+  std::map<uint64_t, std::vector<int64_t>> tokens;
+  while (engine.has_work()) {
+    for (const auto& o : engine.step()) {
+      for (const auto& d : o.choices)
+        tokens[o.request_id].insert(tokens[o.request_id].end(), d.token_ids.begin(),
+                                    d.token_ids.end());
+    }
+  }
+  const auto& hf_logits = ref.at("decode_logits").f32;  // [G, V]: logits that chose token g
+  const int64_t V = w->config().vocab_size;
+  for (uint64_t id : {1u, 2u}) {
+    size_t same = 0;
+    while (same < std::min(tokens[id].size(), greedy.size()) && tokens[id][same] == greedy[same])
+      ++same;
+    std::printf("[%s kv %s batched %lld] request %llu: %zu of %zu greedy tokens equal\n",
+                gc.model.c_str(), kv_dtype_name(gc.kv), static_cast<long long>(gc.max_batched_tokens),
+                static_cast<unsigned long long>(id), same, greedy.size());
+    EXPECT_EQ(tokens[id].size(), greedy.size());
+    if (same == greedy.size()) continue;
+    if (gc.max_batched_tokens <= kGemvMaxRows) {
+      ADD_FAILURE() << "request " << id << " diverges at token " << same
+                    << " on the float32-activation path";
+      continue;
+    }
+    // BF16 activations (one cuBLAS prefill): a divergence is allowed only where HF's own
+    // top-1 margin is below BF16 noise (the CPU-vs-GPU logit differences are ~3e-3).
+    std::vector<float> row(hf_logits.begin() + same * V, hf_logits.begin() + (same + 1) * V);
+    std::partial_sort(row.begin(), row.begin() + 2, row.end(), std::greater<float>());
+    const float margin = row[0] - row[1];
+    std::printf("    diverges at token %zu where HF's top-1 margin is %.3g\n", same, margin);
+    EXPECT_LT(margin, 1e-2f) << "request " << id << " diverges at token " << same;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, CudaGreedyVsHf,
+    ::testing::Values(GreedyCase{"gqa4_hd128", KvDtype::kF32, 7},
+                      GreedyCase{"gqa4_hd128", KvDtype::kBF16, 7},
+                      GreedyCase{"gqa4_hd128", KvDtype::kBF16, 2048},
+                      GreedyCase{"yarn_untied", KvDtype::kF32, 7},
+                      GreedyCase{"yarn_untied", KvDtype::kBF16, 7},
+                      GreedyCase{"yarn_untied", KvDtype::kBF16, 2048}),
+    [](const ::testing::TestParamInfo<GreedyCase>& info) {
+      return info.param.model + "_kv_" + kv_dtype_name(info.param.kv) + "_batched_" +
+             std::to_string(info.param.max_batched_tokens);
+    });
+
+TEST(CudaRunner, RefusesFp8CheckpointsClearly) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  const auto w = Qwen3Weights::load(fixture_model("fp8_e4m3"));
+  try {
+    CudaRunner runner(*w, 8, 16);
+    FAIL() << "an FP8 checkpoint was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
+    EXPECT_NE(std::string(e.what()).find("FP8"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace qwen3::cuda::test

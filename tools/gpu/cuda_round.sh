@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# One GPU-machine call that measures what issue 7 asks, in this order, each step
+# time-boxed inside a total of ROUND_DEADLINE_S seconds (default 450):
+#   1. the CUDA GPU tests;
+#   2. qwen3_cuda_bench: copy-bandwidth roofline, GEMV bandwidth, batch-1 decode at
+#      context 512, batched decode, prefill 512/4096 (makes /tmp/qwen3-4b-random);
+#   3. tools/gpu/cuda_vs_hf.py: HF transformers on the same checkpoint (BF16, sdpa);
+#   4. `qwen3 serve --device cuda` + `qwen3 bench serve` (512 in / 128 out, 200 prompts,
+#      all at once; skipped with ROUND_SERVE=0);
+#   5. `qwen3 bench throughput --device cuda` (same shape), when time is left.
+# Needs .gpu-carry-cuda/ from tools/gpu/cuda_prepare_carry.sh. Eight files go to $OUT:
+# round_summary.log (ends with a table), cuda_tests.log, cuda_bench.{json,log}, hf.json,
+# bench_serve.json, throughput.json, round_extra.log (HF, server and bench output).
+#
+#   run(carry=[".gpu-carry-cuda"], command="bash tools/gpu/cuda_round.sh")
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-/tmp/cuda_round_out}
+mkdir -p "$OUT"
+START=$(date +%s)
+DEADLINE=${ROUND_DEADLINE_S:-450}
+SUM=$OUT/round_summary.log
+EXTRA=$OUT/round_extra.log
+MODEL=/tmp/qwen3-4b-random
+CARRY=$PWD/.gpu-carry-cuda
+BIN=$CARRY/bin
+log() { echo "== [$(($(date +%s) - START)) s] $*" | tee -a "$SUM"; }
+# Seconds for a step: its cap, or what is left before the deadline (minus a margin).
+box() {
+  local left=$((DEADLINE - ($(date +%s) - START) - 10))
+  left=$((left < $1 ? left : $1))
+  echo $((left < 1 ? 1 : left))
+}
+
+libdirs=$CARRY/lib
+for f in $(find /usr/local/cuda*/ /usr/lib/x86_64-linux-gnu /opt -name 'libcublas.so.13' 2>/dev/null) \
+         $(python3 -c 'import nvidia.cublas, os; print(os.path.dirname(nvidia.cublas.__file__) + "/lib/libcublas.so.13")' 2>/dev/null); do
+  [ -e "$f" ] && libdirs="$libdirs:$(dirname "$f")"
+done
+export LD_LIBRARY_PATH="$libdirs:${LD_LIBRARY_PATH:-}"
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem --format=csv | tee -a "$SUM"
+
+log "1. GPU tests"
+timeout "$(box 60)" "$BIN/qwen3_cuda_tests" >"$OUT/cuda_tests.log" 2>&1
+echo "exit $?" >>"$OUT/cuda_tests.log"
+grep -E '^\[  (PASSED|FAILED)|tests ran|^exit' "$OUT/cuda_tests.log" | tee -a "$SUM"
+
+log "2. qwen3_cuda_bench"
+timeout "$(box 170)" "$BIN/qwen3_cuda_bench" --model "$MODEL" --init-random qwen3-4b \
+  --json "$OUT/cuda_bench.json" 2>&1 | tee "$OUT/cuda_bench.log" | grep -v '^linear' | tee -a "$SUM"
+
+if [ -f "$MODEL/config.json" ]; then
+  log "3. HF transformers (cuda_vs_hf.py)"
+  PYTHONUNBUFFERED=1 timeout "$(box 130)" python3 tools/gpu/cuda_vs_hf.py "$MODEL" "$OUT/hf.json" \
+    --compile-timeout 80 >>"$EXTRA" 2>&1 || log "cuda_vs_hf.py exit $?"
+  # The server and the load generator need the tokenizer in the model folder.
+  cp "$CARRY"/tokenizer/tokenizer.json "$CARRY"/tokenizer/tokenizer_config.json "$MODEL"/
+fi
+
+if [ "${ROUND_SERVE:-1}" = 1 ] && [ "$(box 100)" -ge 60 ]; then
+  log "4. qwen3 serve --device cuda + qwen3 bench serve"
+  t0=$(date +%s.%N)
+  "$BIN/qwen3" serve "$MODEL" --device cuda --host 127.0.0.1 --port 8300 \
+    --served-model-name qwen3-4b-random >"$OUT/serve.tmp" 2>&1 &
+  server=$!
+  ready=0
+  for _ in $(seq 1 1200); do  # 60 s
+    curl -fs http://127.0.0.1:8300/health >/dev/null 2>&1 && { ready=1; break; }
+    kill -0 $server 2>/dev/null || break
+    sleep 0.05
+  done
+  if [ $ready = 1 ]; then
+    log "serving after $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.2f", b-a}') s"
+    grep -E "loaded|KV cache" "$OUT/serve.tmp" | tee -a "$SUM"
+    timeout "$(box 120)" "$BIN/qwen3" bench serve --base-url http://127.0.0.1:8300 \
+      --model qwen3-4b-random --tokenizer "$MODEL" --random-input-len 512 --random-output-len 128 \
+      --num-prompts 200 --request-rate inf --ignore-eos --seed 0 --no-progress \
+      --result-file "$OUT/bench_serve.json" >"$OUT/bench_serve.tmp" 2>&1 || log "bench serve exit $?"
+    cat "$OUT/bench_serve.tmp" | tee -a "$SUM"
+  else
+    log "server not ready"
+    tail -20 "$OUT/serve.tmp" | tee -a "$SUM"
+  fi
+  kill -TERM $server 2>/dev/null
+  for _ in $(seq 1 100); do kill -0 $server 2>/dev/null || break; sleep 0.1; done
+  kill -KILL $server 2>/dev/null
+  wait $server 2>/dev/null
+  { echo "===== qwen3 serve log"; cat "$OUT/serve.tmp"; echo "===== bench serve";
+    cat "$OUT/bench_serve.tmp" 2>/dev/null; } >>"$EXTRA"
+  rm -f "$OUT/serve.tmp" "$OUT/bench_serve.tmp"
+fi
+
+if [ "$(box 100)" -ge 45 ]; then
+  log "5. qwen3 bench throughput --device cuda"
+  timeout "$(box 100)" "$BIN/qwen3" bench throughput --device cuda --model "$MODEL" \
+    --input-len 512 --output-len 128 --num-prompts 200 --output-json "$OUT/throughput.json" \
+    >"$OUT/tput.tmp" 2>&1 || log "bench throughput exit $?"
+  tail -15 "$OUT/tput.tmp" | tee -a "$SUM"
+  { echo "===== bench throughput"; cat "$OUT/tput.tmp"; } >>"$EXTRA"
+  rm -f "$OUT/tput.tmp"
+else
+  log "5. bench throughput skipped: out of time"
+fi
+
+log "summary"
+python3 - "$OUT" <<'EOF' 2>&1 | tee -a "$SUM"
+import json, os, sys
+out = sys.argv[1]
+def load(name):
+    try:
+        return json.load(open(os.path.join(out, name)))
+    except Exception as e:
+        return {"_missing": repr(e)}
+b, h, s, t = (load(n) for n in ("cuda_bench.json", "hf.json", "bench_serve.json", "throughput.json"))
+def g(d, *keys):
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+def f(v, fmt="{:,.1f}"):
+    return "-" if v is None else fmt.format(v)
+roof, mm = b.get("roofline_tok_s"), h.get("matmul_bf16_tflop_s")
+pre = {p["tokens"]: p for p in b.get("prefill", [])}
+rows = [("copy bandwidth GB/s (read+write)", f(b.get("copy_gb_s")), ""),
+        ("decode roofline tok/s (copy / weight bytes)", f(roof), ""),
+        ("BF16 matmul TFLOP/s (torch 8192^3)", f(mm), "")]
+d1 = g(b, "decode_b1", "tok_s"); hd = g(h, "decode_dynamic", "tok_s"); hc = g(h, "decode_static_compiled", "tok_s")
+rows.append(("ours decode b=1 ctx 512 tok/s", f(d1), f"{f(g(b, 'decode_b1', 'pct_roofline'))} % of roofline; "
+             f"x{f(d1 / hd if d1 and hd else None, '{:.1f}')} HF eager; x{f(d1 / hc if d1 and hc else None, '{:.2f}')} HF compiled"))
+rows.append(("HF decode b=1 ctx 512, dynamic cache tok/s", f(hd), ""))
+rows.append(("HF decode b=1, static cache + compile tok/s", f(hc),
+             str(g(h, "decode_static_compiled", "skipped") or g(h, "decode_static_compiled", "error") or
+                 f"compile warm-up {f(g(h, 'decode_static_compiled', 'compile_warmup_s'))} s")[:120]))
+for n in (512, 4096):
+    ours, hf = g(pre, n, "tok_s"), g(h, f"prefill_{n}", "tok_s")
+    rows.append((f"ours prefill {n} tok/s", f(ours),
+                 f"{f(g(pre, n, 'tflop_s'))} TFLOP/s linears = {f(100 * g(pre, n, 'tflop_s') / mm if mm and g(pre, n, 'tflop_s') else None)} % of matmul; "
+                 f"x{f(ours / hf if ours and hf else None, '{:.2f}')} HF"))
+    rows.append((f"HF prefill {n} tok/s", f(hf), ""))
+for x in b.get("decode_batched", []):
+    rows.append((f"ours batched decode b={x['batch']} tok/s", f(x["tok_s"]), f"step {x['step_ms']} ms, GPU {x['gpu_ms']} ms"))
+rows.append(("serve 512/128 x200 total tok/s", f(s.get("total_token_throughput")),
+             f"output {f(s.get('output_throughput'))} tok/s; TTFT median {f(s.get('median_ttft_ms'))} ms; "
+             f"TPOT median {f(s.get('median_tpot_ms'))} ms; failed {s.get('failed')}"))
+rows.append(("bench throughput 512/128 x200 total tok/s", f(t.get("tokens_per_second")),
+             f"output {f(t.get('output_tokens_per_second'))} tok/s; {f(t.get('requests_per_second'), '{:.2f}')} req/s"))
+print("| what | number | note |\n| --- | --- | --- |")
+for r in rows:
+    print("| " + " | ".join(r) + " |")
+EOF
+log "done"
