@@ -1,5 +1,6 @@
 // Paged attention (prefill chunks, decode rows with and without split-KV) against a
 // float64 reference over the same pool, for several head sizes, GQA groups and KV dtypes.
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -121,11 +122,10 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Case{32, 8, 128, KvDtype::kBF16, 132}, Case{32, 8, 128, KvDtype::kF32, 1},
                       Case{4, 1, 128, KvDtype::kF32, 132}, Case{4, 2, 32, KvDtype::kBF16, 132},
                       Case{4, 2, 64, KvDtype::kF32, 1}, Case{8, 8, 256, KvDtype::kBF16, 132}),
-    [](const ::testing::TestParamInfo<Case>& info) {
-      const Case& c = info.param;
-      return "h" + std::to_string(c.heads) + "_kv" + std::to_string(c.kv_heads) + "_d" +
-             std::to_string(c.head_dim) + "_" + kv_dtype_name(c.kv_dtype) + "_sms" +
-             std::to_string(c.num_sms);
+    [](const ::testing::TestParamInfo<Case>& p) {
+      const Case& c = p.param;
+      return fmt::format("h{}_kv{}_d{}_{}_sms{}", c.heads, c.kv_heads, c.head_dim,
+                         kv_dtype_name(c.kv_dtype), c.num_sms);
     });
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Each CUDA kernel against a CPU reference on random (never zero) inputs, outputs
 // poisoned before the launch. Tolerances: ||out - ref|| / ||ref|| (float32 kernels 1e-5,
 // BF16-activation cuBLAS path 1e-2 against the float32 reference).
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -291,9 +292,9 @@ TEST_P(QkNormRopeKv, MatchesCpuNormAndRope) {
 INSTANTIATE_TEST_SUITE_P(Shapes, QkNormRopeKv,
                          ::testing::Combine(::testing::Values(32, 64, 128),
                                             ::testing::Values(KvDtype::kF32, KvDtype::kBF16)),
-                         [](const ::testing::TestParamInfo<std::tuple<int, KvDtype>>& info) {
-                           return "d" + std::to_string(std::get<0>(info.param)) + "_" +
-                                  kv_dtype_name(std::get<1>(info.param));
+                         [](const ::testing::TestParamInfo<std::tuple<int, KvDtype>>& p) {
+                           return fmt::format("d{}_{}", std::get<0>(p.param),
+                                              kv_dtype_name(std::get<1>(p.param)));
                          });
 
 }  // namespace

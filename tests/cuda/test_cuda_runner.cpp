@@ -1,6 +1,7 @@
 // The whole CudaRunner: logits against the CPU backend on random checkpoints (same
 // scheduler steps, same block tables), and greedy tokens through the engine (scheduler,
 // paged KV, chunked prefill, sampler) against the HF transformers fixtures.
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -214,9 +215,9 @@ INSTANTIATE_TEST_SUITE_P(
                       GreedyCase{"yarn_untied", KvDtype::kF32, 7},
                       GreedyCase{"yarn_untied", KvDtype::kBF16, 7},
                       GreedyCase{"yarn_untied", KvDtype::kBF16, 2048}),
-    [](const ::testing::TestParamInfo<GreedyCase>& info) {
-      return info.param.model + "_kv_" + kv_dtype_name(info.param.kv) + "_batched_" +
-             std::to_string(info.param.max_batched_tokens);
+    [](const ::testing::TestParamInfo<GreedyCase>& p) {
+      return fmt::format("{}_kv_{}_batched_{}", p.param.model, kv_dtype_name(p.param.kv),
+                         p.param.max_batched_tokens);
     });
 
 TEST(CudaRunner, RefusesFp8CheckpointsClearly) {
