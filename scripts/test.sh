@@ -9,16 +9,27 @@ scripts/setup.sh
 jobs=$(nproc)
 cmake -S . -B build-test -G Ninja -DCMAKE_BUILD_TYPE=Release -DQWEN3_WERROR=ON >/dev/null
 cmake --build build-test -j "$jobs"
+
+# -O1 without debug info keeps this build short (reports still name functions; rebuild
+# with -g to get file:line when one fires). The CUDA backend is checked by the Release
+# build above (when a CUDA compiler is present) and on the GPU machine, not under the
+# host sanitizers. It builds while the Release tests run: many of those tests wait on
+# sockets and child processes, so the two overlap well on a small CI machine.
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1" \
+  -DQWEN3_WERROR=ON -DQWEN3_SANITIZE=ON -DQWEN3_BUILD_BENCH=OFF -DQWEN3_CUDA=OFF >/dev/null
+cmake --build build-asan -j "$jobs" >build-asan/build.log 2>&1 &
+asan_build=$!
+trap 'kill "$asan_build" 2>/dev/null || true' EXIT
+
 echo "== tests (Release, -Werror)"
 ctest --test-dir build-test -j "$jobs" --output-on-failure
 
-# -O1 without debug info keeps this build short (reports still name functions; rebuild
-# with -g to get file:line when one fires). The CUDA
-# backend is checked by the Release build above (when a CUDA compiler is present) and on
-# the GPU machine, not under the host sanitizers.
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1" \
-  -DQWEN3_WERROR=ON -DQWEN3_SANITIZE=ON -DQWEN3_BUILD_BENCH=OFF -DQWEN3_CUDA=OFF >/dev/null
-cmake --build build-asan -j "$jobs"
+echo "== sanitizer build (log: build-asan/build.log)"
+if ! wait "$asan_build"; then
+  tail -n 100 build-asan/build.log
+  exit 1
+fi
+trap - EXIT
 echo "== tests (ASan + UBSan)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan -j "$jobs" --output-on-failure

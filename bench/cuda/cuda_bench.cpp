@@ -2,25 +2,36 @@
 // bandwidth at Qwen3-4B shapes, batch-1 decode tokens/s at a given context as a share
 // of the roofline (copy bandwidth / weight bytes per token), batched decode, and
 // prefill tokens/s. Drives CudaRunner directly with scheduler-shaped steps (logits
-// copied to the host every step, no sampling). Writes a JSON summary.
+// copied to the host every step, no sampling). Writes a JSON summary. The GEMV lines
+// include FP8 (E4M3) matrices of the model's shapes; --fp8-model runs the same model
+// benchmarks on an FP8 checkpoint too (created by --init-random when missing), its
+// results under "fp8" in the JSON.
 //
-//   qwen3_cuda_bench --model DIR [--init-random qwen3-4b] [--json out.json]
+//   qwen3_cuda_bench --model DIR [--fp8-model DIR] [--init-random qwen3-4b] [--json out.json]
+//   qwen3_cuda_bench --attention-only 1   (paged attention alone: no model, no --model)
 #include <cuda_profiler_api.h>
 #include <cuda_runtime_api.h>
 #include <fmt/core.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "backends/cuda/attention_plan.h"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_runner.h"
 #include "backends/cuda/device_buffer.h"
+#include "backends/cuda/kernels/attention.h"
 #include "backends/cuda/kernels/gemv.h"
+#include "backends/cuda/kernels/gemv_fp8.h"
 #include "backends/cuda/kernels/launch.h"
 #include "core/error.h"
 #include "model/init_random.h"
@@ -57,8 +68,15 @@ double copy_bandwidth(size_t bytes) {
   return 2.0 * static_cast<double>(bytes) / (ms[ms.size() / 2] * 1e-3);
 }
 
-// A real weight matrix times `rows` activation rows: the GEMV with rows_per_warp R
-// (0: the launcher's choice), or cuBLAS when R < 0. Returns weight GB/s (median of 25).
+// Bytes a product streams from W: the weights, plus the per-row scales for FP8.
+double weight_bytes_of(const DeviceMatrix& w) {
+  if (!w.is_fp8()) return static_cast<double>(w.rows * w.cols * 2);
+  return static_cast<double>(w.rows * w.cols + w.rows * w.scale_cols() * 4);
+}
+
+// A real weight matrix times `rows` activation rows: the GEMV (BF16 or FP8, by the
+// matrix's dtype) with rows_per_warp R (0: the launcher's choice), or cuBLAS when R < 0
+// (FP8: dequantize + cuBLAS). Returns weight GB/s (median of 25).
 double linear_bandwidth(LinearContext& ctx, const DeviceMatrix& w, int rows, int r) {
   DeviceBuffer x(static_cast<size_t>(rows * w.cols) * 4, "bench x");
   DeviceBuffer y(static_cast<size_t>(rows * w.rows) * 4, "bench y");
@@ -71,6 +89,13 @@ double linear_bandwidth(LinearContext& ctx, const DeviceMatrix& w, int rows, int
     QWEN3_CUDA_CHECK(cudaEventRecord(e0));
     if (r < 0) {
       ctx.run_cublas(w, x.as<float>(), rows, y.as<float>());
+    } else if (w.is_fp8()) {
+      launch_gemv_fp8({.w = w.fp8, .row_scales = w.row_scales, .x = x.as<float>(),
+                       .y = y.as<float>(), .n_out = w.rows, .k = w.cols,
+                       .scale_cols = w.scale_cols(), .block_in = static_cast<int>(w.block_in),
+                       .dtype = w.dtype, .rows = rows, .rows_per_warp = r % 16,
+                       .k_split = r / 16},
+                      nullptr);
     } else {
       launch_gemv_bf16({w.data, x.as<float>(), y.as<float>(), w.rows, w.cols, rows, r % 16, r / 16},
                        nullptr);
@@ -84,8 +109,25 @@ double linear_bandwidth(LinearContext& ctx, const DeviceMatrix& w, int rows, int
   std::sort(ms.begin(), ms.end());
   cudaEventDestroy(e0);
   cudaEventDestroy(e1);
-  return static_cast<double>(w.rows * w.cols * 2) / (ms[ms.size() / 2] * 1e-3) / 1e9;
+  return weight_bytes_of(w) / (ms[ms.size() / 2] * 1e-3) / 1e9;
 }
+
+// An FP8 (E4M3, block 128) matrix of `like`'s shape: random bytes without NaN codes,
+// scales 1/64. Owns its device memory.
+struct BenchFp8Matrix {
+  DeviceBuffer bytes, scales;
+  DeviceMatrix m;
+  explicit BenchFp8Matrix(const DeviceMatrix& like) {
+    m = {.rows = like.rows, .cols = like.cols, .dtype = DType::kF8E4M3, .block_in = 128};
+    bytes = DeviceBuffer(static_cast<size_t>(m.rows * m.cols), "bench fp8 weights");
+    scales = DeviceBuffer(static_cast<size_t>(m.rows * m.scale_cols()) * 4, "bench fp8 scales");
+    QWEN3_CUDA_CHECK(cudaMemset(bytes.get(), 0x3a, bytes.bytes()));  // 1.25 in E4M3
+    std::vector<float> s(static_cast<size_t>(m.rows * m.scale_cols()), 1.0f / 64);
+    QWEN3_CUDA_CHECK(cudaMemcpy(scales.get(), s.data(), s.size() * 4, cudaMemcpyHostToDevice));
+    m.fp8 = bytes.as<uint8_t>();
+    m.row_scales = scales.as<float>();
+  }
+};
 
 struct Seq {
   std::vector<int32_t> table;
@@ -99,8 +141,10 @@ struct DecodeResult {
   double step_ms = 0;
   double gpu_ms = 0;  // GPU time per step (plan upload excluded), mean
 };
+// sample: decode steps also sample every row on the GPU (execute_and_sample) with these
+// parameters, as the engine does (nullptr: logits come back to the host, unsampled).
 DecodeResult run_decode(CudaRunner& runner, int64_t vocab, int n, int64_t context, int steps,
-                        int64_t chunk) {
+                        int64_t chunk, const SamplingParams* sample = nullptr) {
   const int64_t bs = runner.block_size();
   const int64_t blocks_each = (context + steps + bs) / bs + 1;
   std::vector<Seq> seqs(n);
@@ -134,11 +178,112 @@ DecodeResult run_decode(CudaRunner& runner, int64_t vocab, int n, int64_t contex
                            .block_table = seqs[i].table, .want_logits = true});
       step.total_tokens += 1;
     }
-    runner.execute(step);
+    if (sample) {
+      std::vector<SamplerRow> rows(static_cast<size_t>(n));
+      for (SamplerRow& r : rows) {
+        r.params = sample;
+        r.seed = static_cast<uint64_t>(k + 3);
+      }
+      runner.execute_and_sample(step, rows);
+    } else {
+      runner.execute(step);
+    }
     if (k >= 0) gpu_ms += runner.last_step_gpu_ms();
   }
   const double s = seconds_since(t0);
   return {n * steps / s, s / steps * 1e3, gpu_ms / steps};
+}
+
+// Attention alone at Qwen3-4B shapes (32 q heads, 8 KV heads, head_dim 128, a BF16 or
+// FP8 E4M3 pool with scales 1, block size 16): `num_seqs` sequences of `rows` new tokens after `start` cached ones
+// (a causal prompt: 1, n, 0; a decode batch: b, 1, context), split-KV combine included.
+// Prints time and TFLOP/s counting 4 * rows * kv_avg * heads * head_dim (median of 10).
+double attention_tflops(int num_seqs, int64_t rows, int64_t start, int num_sms, KvDtype kv) {
+  const int heads = 32, kv_heads = 8, hd = 128, bs = 16;
+  const int32_t blocks = static_cast<int32_t>((start + rows + bs - 1) / bs);
+  const int64_t n = num_seqs * rows;
+  std::vector<int32_t> table(size_t(num_seqs) * blocks), row_pos;
+  std::vector<AttnSeq> seqs;
+  double kv_sum = 0;
+  for (int i = 0; i < num_seqs; ++i) {
+    for (int32_t b = 0; b < blocks; ++b) table[size_t(i) * blocks + b] = i * blocks + b + 1;
+    for (int64_t t = 0; t < rows; ++t) {
+      row_pos.push_back(static_cast<int32_t>(start + t));
+      kv_sum += double(start + t + 1);
+    }
+    seqs.push_back({static_cast<int32_t>(i * rows), static_cast<int32_t>(rows),
+                    static_cast<int32_t>(start)});
+  }
+  const AttentionPlan plan = plan_attention(seqs, heads / kv_heads, kv_heads, num_sms);
+  const size_t pool_bytes = size_t(num_seqs * blocks + 1) * bs * kv_heads * hd * kv_dtype_size(kv);
+  const size_t partials = size_t(std::max(plan.num_partials, 1));
+  DeviceBuffer k(pool_bytes, "bench k"), v(pool_bytes, "bench v");
+  DeviceBuffer q(size_t(n) * heads * hd * 4, "bench q"), out(size_t(n) * heads * hd * 4, "bench out");
+  DeviceBuffer po(partials * heads * hd * 4, "bench partial o"), pl(partials * heads * 4, "bench lse");
+  DeviceBuffer d_table(table.size() * 4, "bench table"), d_pos(row_pos.size() * 4, "bench pos");
+  DeviceBuffer d_items(plan.items.size() * sizeof(AttnWorkItem), "bench items");
+  DeviceBuffer d_comb(std::max<size_t>(plan.combine.size(), 1) * sizeof(AttnCombineItem), "bench comb");
+  QWEN3_CUDA_CHECK(cudaMemset(k.get(), 0x3c, pool_bytes));
+  QWEN3_CUDA_CHECK(cudaMemset(v.get(), 0x3d, pool_bytes));
+  QWEN3_CUDA_CHECK(cudaMemset(q.get(), 0x3c, q.bytes()));
+  QWEN3_CUDA_CHECK(cudaMemcpy(d_table.get(), table.data(), table.size() * 4, cudaMemcpyHostToDevice));
+  QWEN3_CUDA_CHECK(cudaMemcpy(d_pos.get(), row_pos.data(), row_pos.size() * 4, cudaMemcpyHostToDevice));
+  QWEN3_CUDA_CHECK(cudaMemcpy(d_items.get(), plan.items.data(), d_items.bytes(), cudaMemcpyHostToDevice));
+  if (!plan.combine.empty()) {
+    QWEN3_CUDA_CHECK(cudaMemcpy(d_comb.get(), plan.combine.data(),
+                                plan.combine.size() * sizeof(AttnCombineItem), cudaMemcpyHostToDevice));
+  }
+  const PagedAttentionParams p{q.as<float>(), k.get(), v.get(), kv, d_table.as<int32_t>(),
+                               blocks, d_pos.as<int32_t>(), d_items.as<AttnWorkItem>(),
+                               static_cast<int>(plan.items.size()), out.as<float>(), po.as<float>(),
+                               pl.as<float>(), heads, kv_heads, hd, bs, 1.0f / std::sqrt(float(hd))};
+  const AttentionCombineParams cp{d_comb.as<AttnCombineItem>(), static_cast<int>(plan.combine.size()),
+                                  po.as<float>(), pl.as<float>(), out.as<float>(), heads, hd};
+  cudaEvent_t e0, e1;
+  QWEN3_CUDA_CHECK(cudaEventCreate(&e0));
+  QWEN3_CUDA_CHECK(cudaEventCreate(&e1));
+  std::vector<float> ms;
+  for (int i = 0; i < 12; ++i) {
+    QWEN3_CUDA_CHECK(cudaEventRecord(e0));
+    launch_paged_attention(p, nullptr);
+    launch_attention_combine(cp, nullptr);
+    QWEN3_CUDA_CHECK(cudaEventRecord(e1));
+    QWEN3_CUDA_CHECK(cudaEventSynchronize(e1));
+    float t = 0;
+    QWEN3_CUDA_CHECK(cudaEventElapsedTime(&t, e0, e1));
+    if (i >= 2) ms.push_back(t);
+  }
+  std::sort(ms.begin(), ms.end());
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  const double s = ms[ms.size() / 2] * 1e-3;
+  const double flops = 4.0 * kv_sum * heads * hd;
+  const double kv_gb =
+      double(num_seqs) * double(start + rows) * kv_heads * hd * 2 * double(kv_dtype_size(kv)) / 1e9;
+  fmt::print("attention {} x {} rows after {} (h32 kv8 d128, {} pool, {} kernel): {:.3f} ms, "
+             "{:.1f} TFLOP/s, KV {:.0f} GB/s\n",
+             num_seqs, rows, start, kv_dtype_name(kv), paged_attention_uses_mma(p) ? "mma" : "simt",
+             s * 1e3,
+             flops / s / 1e12, kv_gb / s);
+  return flops / s / 1e12;
+}
+
+// Prefill prompts of 512/4096/32768 tokens and decode batches, with the tensor-core
+// kernel and then the SIMT one (whose 32K prompt would take seconds: skipped), each over
+// a BF16 and an FP8 pool.
+void bench_attention(int num_sms) {
+  for (const bool mma : {true, false}) {
+    set_paged_attention_mma(mma);
+    for (int64_t n : {512, 4096, 32768}) {
+      for (const KvDtype kv : {KvDtype::kBF16, KvDtype::kFp8E4M3}) {
+        if (mma || n < 32768) attention_tflops(1, n, 0, num_sms, kv);
+      }
+    }
+    for (int b : {1, 16, 64}) {
+      for (const KvDtype kv : {KvDtype::kBF16, KvDtype::kFp8E4M3}) attention_tflops(b, 1, 4096, num_sms, kv);
+    }
+  }
+  set_paged_attention_mma(true);
 }
 
 // One step of `tokens` prompt tokens (a fresh sequence); returns seconds (median of 3).
@@ -162,40 +307,14 @@ double run_prefill(CudaRunner& runner, int64_t vocab, int64_t tokens) {
   return times[times.size() / 2];
 }
 
-int run(int argc, char** argv) {
-  std::string model, like, json_path;
-  int64_t context = 512;
-  int profile_steps = 0;  // > 0: only run that many decode steps inside cudaProfilerStart/Stop
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i];
-    if (a == "--model") model = argv[i + 1];
-    else if (a == "--profile-decode") profile_steps = std::stoi(argv[i + 1]);
-    else if (a == "--init-random") like = argv[i + 1];
-    else if (a == "--json") json_path = argv[i + 1];
-    else if (a == "--context") context = std::stoll(argv[i + 1]);
-    else QWEN3_THROW(ErrorCode::kInvalidArgument, "unknown flag {}", a);
-  }
-  if (model.empty()) QWEN3_THROW(ErrorCode::kInvalidArgument, "--model DIR is required");
-  cudaDeviceProp prop{};
-  QWEN3_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
-  fmt::print("device: {} ({} SMs, {:.0f} GiB)\n", prop.name, prop.multiProcessorCount,
-             prop.totalGlobalMem / 1073741824.0);
-  if (!like.empty() && !std::filesystem::exists(model)) {
-    const auto t0 = Clock::now();
-    InitRandomOptions o;
-    o.config = config_from_like(like);
-    o.seed = 1;
-    o.out_dir = model;
-    init_random_checkpoint(o);
-    fmt::print("init-random --like {} -> {} in {:.1f} s\n", like, model, seconds_since(t0));
-  }
-  const double copy_bw = copy_bandwidth(size_t{2} << 30);
-  fmt::print("device-to-device copy: {:.0f} GB/s (read + write)\n", copy_bw / 1e9);
-
+// The benchmarks of one checkpoint (BF16 or FP8): GEMV bandwidth at its shapes, decode
+// batch 1 and batched, prefill. Prints as it goes; returns the JSON members (no braces).
+std::string bench_model(const std::string& dir, double copy_bw, int64_t context, int profile_steps) {
   auto t0 = Clock::now();
-  const auto weights = Qwen3Weights::load(model);
+  const auto weights = Qwen3Weights::load(dir);
   const double map_s = seconds_since(t0);
   const ModelConfig& c = weights->config();
+  fmt::print("== model {} ({})\n", dir, c.quant.fp8 ? "FP8" : "BF16");
   const int64_t blocks = (8 * 2 + 4096 / 16) * 16 + 64;  // 64 x 2K-token seqs or one 4K prefill
   t0 = Clock::now();
   CudaRunner runner(*weights, std::min<int64_t>(blocks, 6000), 16);
@@ -207,7 +326,7 @@ int run(int argc, char** argv) {
     QWEN3_CUDA_CHECK(cudaProfilerStart());
     run_decode(runner, c.vocab_size, 1, context, profile_steps, 2048);
     QWEN3_CUDA_CHECK(cudaProfilerStop());
-    return 0;
+    return {};
   }
   const double roofline = copy_bw / weight_bytes;
   fmt::print("weights: {:.2f} GB streamed per token; mapped in {:.2f} s, uploaded in {:.2f} s; "
@@ -216,9 +335,17 @@ int run(int argc, char** argv) {
 
   std::string gemv_json;
   const CudaLayerWeights& l0 = runner.weights().layers()[0];
-  const std::pair<const char*, DeviceMatrix> shapes[] = {{"qkv", l0.qkv}, {"o", l0.o},
-                                                         {"gate_up", l0.gate_up}, {"down", l0.down},
-                                                         {"lm_head", runner.weights().lm_head()}};
+  std::vector<std::pair<std::string, DeviceMatrix>> shapes = {
+      {"qkv", l0.qkv}, {"o", l0.o}, {"gate_up", l0.gate_up}, {"down", l0.down},
+      {"lm_head", runner.weights().lm_head()}};
+  // FP8 matrices of the layer shapes, for a BF16 model (an FP8 model's are its own).
+  std::vector<std::unique_ptr<BenchFp8Matrix>> fp8_mats;
+  if (!l0.qkv.is_fp8()) {
+    for (size_t i = 0; i < 4; ++i) {
+      fp8_mats.push_back(std::make_unique<BenchFp8Matrix>(shapes[i].second));
+      shapes.push_back({shapes[i].first + "_fp8", fp8_mats.back()->m});
+    }
+  }
   LinearContext ctx(nullptr);
   struct Variant {
     int rows, r;  // r: GEMV rows per warp (0 = default), -1 = cuBLAS
@@ -228,18 +355,19 @@ int run(int argc, char** argv) {
                               {1, 2}, {2, 0}, {4, 0}, {8, 0}, {8, -1}, {16, -1}, {32, -1},
                               {64, -1}};
   for (const auto& [name, m] : shapes) {
-    std::string line = fmt::format("linear {:8s} [{} x {}] GB/s:", name, m.rows, m.cols);
+    std::string line = fmt::format("linear {:11s} {} [{} x {}] GB/s:", name,
+                                   m.is_fp8() ? dtype_name(m.dtype) : "BF16", m.rows, m.cols);
     for (const Variant v : variants) {
       const double gbs = linear_bandwidth(ctx, m, v.rows, v.r);
       line += fmt::format(" {}{}={:.0f}", v.r < 0 ? "cublas" : "gemv",
                           v.r > 0 ? fmt::format("R{}K{}", v.r % 16, v.r / 16) : "", gbs);
-      line += fmt::format("(m{})", v.rows);
+      line += fmt::format("(m{}, {:.0f}%)", v.rows, 100 * gbs * 1e9 / copy_bw);
       gemv_json += fmt::format(
-          "{}{{\"name\":\"{}\",\"n\":{},\"k\":{},\"rows\":{},\"kernel\":\"{}\",\"gb_s\":{:.1f},"
-          "\"pct_copy\":{:.1f}}}",
-          gemv_json.empty() ? "" : ",", name, m.rows, m.cols, v.rows,
-          v.r < 0 ? "cublas" : fmt::format("gemv_r{}_k{}", v.r % 16, v.r / 16), gbs,
-          100 * gbs * 1e9 / copy_bw);
+          "{}{{\"name\":\"{}\",\"dtype\":\"{}\",\"n\":{},\"k\":{},\"rows\":{},"
+          "\"kernel\":\"{}\",\"gb_s\":{:.1f},\"pct_copy\":{:.1f}}}",
+          gemv_json.empty() ? "" : ",", name, m.is_fp8() ? dtype_name(m.dtype) : "BF16", m.rows,
+          m.cols, v.rows, v.r < 0 ? "cublas" : fmt::format("gemv_r{}_k{}", v.r % 16, v.r / 16),
+          gbs, 100 * gbs * 1e9 / copy_bw);
     }
     fmt::print("{}\n", line);
   }
@@ -268,28 +396,100 @@ int run(int argc, char** argv) {
     batch_json += fmt::format("{}{{\"batch\":{},\"tok_s\":{:.1f},\"step_ms\":{:.3f},\"gpu_ms\":{:.3f}}}",
                               batch_json.empty() ? "" : ",", n, db.tok_s, db.step_ms, db.gpu_ms);
   }
+  {  // with sampling on the GPU (temperature, top_k, top_p: the sort path), as the engine runs
+    SamplingParams sp;
+    sp.temperature = 0.7;
+    sp.top_k = 20;
+    sp.top_p = 0.8;
+    for (int n : {1, 64}) {
+      const DecodeResult ds = run_decode(runner, c.vocab_size, n, context, 32, 8192, &sp);
+      fmt::print("decode batch {} @ context {} + GPU sampling: {:.0f} tok/s ({:.2f} ms/step)\n", n,
+                 context, ds.tok_s, ds.step_ms);
+    }
+  }
   std::string prefill_json;
+  double linear_weights = 0;  // weights of the linears (2 FLOP each per token)
+  {
+    auto count = [&](const WeightMatrix& m) { linear_weights += static_cast<double>(m.rows * m.cols); };
+    count(weights->lm_head());
+    for (const auto& l : weights->layers())
+      for (const WeightMatrix* m : {&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj,
+                                    &l.up_proj, &l.down_proj})
+        count(*m);
+  }
   for (int64_t tokens : {512, 4096}) {
     const double s = run_prefill(runner, c.vocab_size, tokens);
-    const double flops = 2.0 * weight_bytes / 2 * tokens;  // linears only (2 FLOP per weight)
+    const double flops = 2.0 * linear_weights * tokens;  // linears only (2 FLOP per weight)
     fmt::print("prefill {} tokens: {:.1f} ms, {:.0f} tok/s, {:.0f} TFLOP/s in the linears' count\n",
                tokens, s * 1e3, tokens / s, flops / s / 1e12);
     prefill_json += fmt::format("{}{{\"tokens\":{},\"ms\":{:.2f},\"tok_s\":{:.1f},\"tflop_s\":{:.1f}}}",
                                 prefill_json.empty() ? "" : ",", tokens, s * 1e3, tokens / s,
                                 flops / s / 1e12);
   }
+  return fmt::format(
+      "\"weight_gb_per_token\":{:.4f},\"roofline_tok_s\":{:.1f},\"load\":{{\"map_s\":{:.3f},"
+      "\"upload_s\":{:.3f}}},\"gemv\":[{}],\"decode_b1\":{{\"context\":{},\"tok_s\":{:.1f},"
+      "\"step_ms\":{:.3f},\"gpu_ms\":{:.3f},\"pct_roofline\":{:.1f},\"no_graphs_tok_s\":{:.1f},"
+      "\"graphs_no_pdl_tok_s\":{:.1f}}},\"decode_batched\":[{}],\"prefill\":[{}]",
+      weight_bytes / 1e9, roofline, map_s, upload_s, gemv_json, context, d1.tok_s, d1.step_ms,
+      d1.gpu_ms, 100 * d1.tok_s / roofline, d0.tok_s, dn.tok_s, batch_json, prefill_json);
+}
+
+int run(int argc, char** argv) {
+  std::string model, fp8_model, like, json_path;
+  int64_t context = 512;
+  bool attention_only = false;
+  int profile_steps = 0;  // > 0: only run that many decode steps inside cudaProfilerStart/Stop
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--model") model = argv[i + 1];
+    else if (a == "--fp8-model") fp8_model = argv[i + 1];
+    else if (a == "--profile-decode") profile_steps = std::stoi(argv[i + 1]);
+    else if (a == "--init-random") like = argv[i + 1];
+    else if (a == "--json") json_path = argv[i + 1];
+    else if (a == "--context") context = std::stoll(argv[i + 1]);
+    else if (a == "--attention-only") attention_only = std::string(argv[i + 1]) == "1";
+    else QWEN3_THROW(ErrorCode::kInvalidArgument, "unknown flag {}", a);
+  }
+  if (model.empty() && !attention_only) {
+    QWEN3_THROW(ErrorCode::kInvalidArgument, "--model DIR is required");
+  }
+  cudaDeviceProp prop{};
+  QWEN3_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+  fmt::print("device: {} ({} SMs, {:.0f} GiB)\n", prop.name, prop.multiProcessorCount,
+             prop.totalGlobalMem / 1073741824.0);
+  // The FP8 checkpoint shares the BF16 one's seed: the same weights, quantized.
+  for (const bool fp8 : {false, true}) {
+    const std::string& dir = fp8 ? fp8_model : model;
+    if (like.empty() || dir.empty() || std::filesystem::exists(dir)) continue;
+    const auto t0 = Clock::now();
+    InitRandomOptions o;
+    o.config = config_from_like(like);
+    o.seed = 1;
+    o.fp8 = fp8;
+    o.out_dir = dir;
+    init_random_checkpoint(o);
+    fmt::print("init-random --like {}{} -> {} in {:.1f} s\n", like, fp8 ? " --fp8" : "", dir,
+               seconds_since(t0));
+  }
+  if (attention_only) {  // the kernels alone, no model
+    bench_attention(prop.multiProcessorCount);
+    return 0;
+  }
+  const double copy_bw = copy_bandwidth(size_t{2} << 30);
+  fmt::print("device-to-device copy: {:.0f} GB/s (read + write)\n", copy_bw / 1e9);
+
+  const std::string main_json = bench_model(model, copy_bw, context, profile_steps);
+  if (profile_steps > 0) return 0;
+  bench_attention(prop.multiProcessorCount);
+  std::string fp8_json;
+  if (!fp8_model.empty()) fp8_json = bench_model(fp8_model, copy_bw, context, 0);
   if (!json_path.empty()) {
     FILE* f = std::fopen(json_path.c_str(), "w");
     if (!f) QWEN3_THROW(ErrorCode::kIo, "cannot write {}", json_path);
-    fmt::print(f,
-               "{{\"device\":\"{}\",\"copy_gb_s\":{:.1f},\"weight_gb_per_token\":{:.4f},"
-               "\"roofline_tok_s\":{:.1f},\"load\":{{\"map_s\":{:.3f},\"upload_s\":{:.3f}}},"
-               "\"gemv\":[{}],\"decode_b1\":{{\"context\":{},\"tok_s\":{:.1f},\"step_ms\":{:.3f},"
-               "\"gpu_ms\":{:.3f},\"pct_roofline\":{:.1f},\"no_graphs_tok_s\":{:.1f},\"graphs_no_pdl_tok_s\":{:.1f}}},\"decode_batched\":[{}],\"prefill\":[{}]}}\n",
-               prop.name, copy_bw / 1e9, weight_bytes / 1e9, roofline, map_s, upload_s, gemv_json,
-               context, d1.tok_s, d1.step_ms, d1.gpu_ms, 100 * d1.tok_s / roofline, d0.tok_s,
-               dn.tok_s, batch_json,
-               prefill_json);
+    fmt::print(f, "{{\"device\":\"{}\",\"copy_gb_s\":{:.1f},{}{}}}\n", prop.name,
+               copy_bw / 1e9, main_json,
+               fp8_json.empty() ? "" : fmt::format(",\"fp8\":{{{}}}", fp8_json));
     std::fclose(f);
   }
   return 0;

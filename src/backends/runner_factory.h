@@ -32,12 +32,29 @@ GpuMemory gpu_memory();
 // lm_head once when tied) on CUDA; 0 on the CPU (it reads the checkpoint's memory map).
 int64_t device_weight_bytes(Device device, const Qwen3Weights& weights);
 
-// Bytes of KV cache per block on `device` (CPU: float32; CUDA: BF16).
-int64_t kv_bytes_per_block(Device device, const ModelConfig& config, int64_t block_size);
+// `--kv-cache-dtype` (vLLM's names): auto -> the backend's own (CUDA BF16, CPU float32);
+// bf16 / bfloat16 -> BF16 (CUDA only); fp8 / fp8_e4m3 -> FP8 E4M3 with per-layer K and V
+// scales of 1.0 (CUDA only; half of BF16's bytes).
+enum class KvCacheDtype { kAuto, kBF16, kFp8E4M3 };
+// Throws naming --kv-cache-dtype: kUnsupported for fp8_e5m2 and the other vLLM names we
+// do not implement, kInvalidArgument for anything else.
+KvCacheDtype parse_kv_cache_dtype(const std::string& name);
+// Throws kUnsupported naming --kv-cache-dtype when `device` (resolved) cannot hold `kv`:
+// the CPU backend keeps float32 only.
+void check_kv_cache_dtype(Device device, KvCacheDtype kv);
+// "bf16", "fp8_e4m3", "float32" for the startup log (after check_kv_cache_dtype).
+const char* kv_cache_dtype_name(Device device, KvCacheDtype kv);
+
+// Bytes of KV cache per block on `device` (CPU: float32; CUDA: BF16, or 1 byte per
+// element for FP8).
+int64_t kv_bytes_per_block(Device device, const ModelConfig& config, int64_t block_size,
+                           KvCacheDtype kv = KvCacheDtype::kAuto);
 
 // The runner for `device` with num_blocks KV blocks of block_size tokens. kCuda without
-// CUDA support (or without a GPU) throws kUnsupported / kUnavailable, saying so.
+// CUDA support (or without a GPU) throws kUnsupported / kUnavailable, saying so; a `kv`
+// the device cannot hold throws as check_kv_cache_dtype.
 std::unique_ptr<ModelRunner> make_runner(Device device, const Qwen3Weights& weights,
-                                         int64_t num_blocks, int64_t block_size);
+                                         int64_t num_blocks, int64_t block_size,
+                                         KvCacheDtype kv = KvCacheDtype::kAuto);
 
 }  // namespace qwen3

@@ -1,7 +1,8 @@
-// `qwen3 bench serve|throughput|latency`: the load generator for OpenAI-compatible
-// servers and the in-process engine benchmarks. Flags keep vLLM's `vllm bench` names.
+// `qwen3 bench serve|throughput|latency|accuracy`: the load generator for OpenAI-compatible
+// servers, the in-process engine benchmarks and the model-vs-reference logits comparison. Flags keep vLLM's `vllm bench` names.
 #include <omp.h>
 
+#include "bench/accuracy.h"
 #include "bench/bench_serve.h"
 #include "bench/engine_bench.h"
 #include "cli/commands.h"
@@ -140,11 +141,30 @@ CLI::App* add_latency(CLI::App& bench, LatencyFlags& f) {
   return sub;
 }
 
+CLI::App* add_accuracy(CLI::App& bench, bench::AccuracyConfig& c) {
+  CLI::App* sub = bench.add_subcommand(
+      "accuracy",
+      "Compare a model's logits with a reference model's (e.g. FP8 vs BF16) over teacher-forced "
+      "greedy decoding: top-1 agreement, cosine, max |diff|, KL");
+  sub->add_option("--model", c.model_dir, "Model under test (folder)")->required();
+  sub->add_option("--reference", c.reference_dir, "Reference model (folder), same geometry")
+      ->required();
+  sub->add_option("--device", c.device, "cpu, cuda or auto")->capture_default_str();
+  sub->add_option("--reference-device", c.reference_device,
+                  "Backend of the reference (default: --device)");
+  sub->add_option("--prompt-len", c.prompt_len, "Random prompt tokens")->capture_default_str();
+  sub->add_option("--steps", c.steps, "Decode steps compared after the prompt")
+      ->capture_default_str();
+  sub->add_option("--seed", c.seed, "Seed of the prompt")->capture_default_str();
+  sub->add_option("--output-json", c.output_json, "Write the results here");
+  return sub;
+}
+
 }  // namespace
 
 Runner add_bench(CLI::App& app) {
   CLI::App* bench =
-      app.add_subcommand("bench", "Benchmarks: serve (HTTP load), throughput, latency");
+      app.add_subcommand("bench", "Benchmarks: serve (HTTP load), throughput, latency, accuracy");
   bench->require_subcommand(1);
   auto serve = std::make_shared<ServeFlags>();
   CLI::App* serve_cmd = bench->add_subcommand(
@@ -155,7 +175,10 @@ Runner add_bench(CLI::App& app) {
   CLI::App* tput_cmd = add_throughput(*bench, *tput);
   auto lat = std::make_shared<LatencyFlags>();
   CLI::App* lat_cmd = add_latency(*bench, *lat);
+  auto acc = std::make_shared<bench::AccuracyConfig>();
+  CLI::App* acc_cmd = add_accuracy(*bench, *acc);
   return [=]() -> int {
+    if (acc_cmd->parsed()) return bench::run_bench_accuracy(*acc);
     if (serve_cmd->parsed()) return run_serve(*serve);
     if (tput_cmd->parsed()) {
       prepare_engine(tput->c.engine, tput->threads);

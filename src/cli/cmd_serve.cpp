@@ -60,11 +60,7 @@ void check_flags(const ServeFlags& f, const std::string& dir) {
                 "in float32; use auto or bfloat16",
                 f.dtype);
   }
-  if (f.kv_cache_dtype != "auto") {
-    QWEN3_THROW(ErrorCode::kUnsupported,
-                "--kv-cache-dtype {}: the CPU backend keeps the KV cache in float32; use auto",
-                f.kv_cache_dtype);
-  }
+  check_kv_cache_dtype(parse_device(f.device), parse_kv_cache_dtype(f.kv_cache_dtype));
   if (f.gpu_memory_utilization <= 0 || f.gpu_memory_utilization > 1) {
     QWEN3_THROW(ErrorCode::kInvalidArgument, "--gpu-memory-utilization must be in (0, 1], got {}",
                 f.gpu_memory_utilization);
@@ -112,6 +108,7 @@ EngineOptions engine_options(const ServeFlags& f, const std::string& dir) {
   o.num_gpu_blocks_override = f.num_gpu_blocks_override;
   o.block_size = f.block_size;
   o.device = f.device;
+  o.kv_cache_dtype = f.kv_cache_dtype;
   return o;
 }
 
@@ -146,7 +143,8 @@ std::shared_ptr<server::ServedModel> load_model(const ServeFlags& f, const std::
   const Device device = resolve_device(parse_device(f.device));
   const KvBudget budget = kv_cache_budget(eo, *weights);
   const int64_t blocks = kv_cache_blocks(eo, c, budget);
-  auto runner = make_runner(device, *weights, blocks, f.block_size);
+  const KvCacheDtype kv = parse_kv_cache_dtype(f.kv_cache_dtype);
+  auto runner = make_runner(device, *weights, blocks, f.block_size, kv);
   auto engine = std::make_unique<AsyncEngine>(engine_config(eo, c, m->generation),
                                               std::move(runner), m->tokenizer.get(), c);
   m->max_model_len = engine->config().max_model_len;
@@ -156,7 +154,7 @@ std::shared_ptr<server::ServedModel> load_model(const ServeFlags& f, const std::
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const int64_t tokens = (blocks - 1) * f.block_size;
   const double kv_mib = static_cast<double>(blocks) *
-                        static_cast<double>(kv_bytes_per_block(device, c, f.block_size)) /
+                        static_cast<double>(kv_bytes_per_block(device, c, f.block_size, kv)) /
                         (1 << 20);
   const bool cuda = device == Device::kCuda;
   server::log_line(fmt::format(
@@ -168,7 +166,7 @@ std::shared_ptr<server::ServedModel> load_model(const ServeFlags& f, const std::
   server::log_line(fmt::format(
       "KV cache: {} blocks x {} tokens = {} tokens ({:.0f} MiB {}; budget {}); max_model_len {}; "
       "maximum concurrency for {}-token requests: {:.2f}x; max_num_seqs {}",
-      blocks, f.block_size, tokens, kv_mib, cuda ? "bf16" : "float32", budget.source,
+      blocks, f.block_size, tokens, kv_mib, kv_cache_dtype_name(device, kv), budget.source,
       m->max_model_len, m->max_model_len,
       static_cast<double>(tokens) / static_cast<double>(m->max_model_len), f.max_num_seqs));
   return m;
@@ -220,7 +218,9 @@ Runner add_serve(CLI::App& app) {
                   "(CUDA, without --kv-cache-memory); the CPU backend uses --kv-cache-memory")
       ->capture_default_str();
   sub->add_option("--dtype", f->dtype, "auto | bfloat16")->capture_default_str();
-  sub->add_option("--kv-cache-dtype", f->kv_cache_dtype, "auto")->capture_default_str();
+  sub->add_option("--kv-cache-dtype", f->kv_cache_dtype,
+                  "auto | bf16 | fp8 (= fp8_e4m3, CUDA: half the KV memory of bf16, scales 1.0)")
+      ->capture_default_str();
   sub->add_option("--tensor-parallel-size", f->tensor_parallel_size, "Only 1")
       ->capture_default_str();
   sub->add_option("--served-model-name", f->served_model_name,

@@ -196,10 +196,9 @@ std::vector<RequestOutput> Engine::fail_all(const Error& error) {
   return outs;
 }
 
-void Engine::sample_and_emit(const SchedulerOutput& out, RunnerOutput& ro,
-                             std::unordered_map<uint64_t, RequestOutput>& outputs) {
+std::vector<SamplerRow> Engine::sampler_rows(const SchedulerOutput& out,
+                                             std::vector<Sequence*>& row_seqs) {
   std::vector<SamplerRow> rows;
-  std::vector<Sequence*> row_seqs;
   for (const ScheduledSeq& q : out.seqs) {
     if (!q.want_logits) continue;
     Sequence* s = scheduler_.find(q.seq_id);
@@ -213,8 +212,14 @@ void Engine::sample_and_emit(const SchedulerOutput& out, RunnerOutput& ro,
     row.seed = ref.request->seeds[static_cast<size_t>(ref.choice)];
     row_seqs.push_back(s);
   }
+  return rows;
+}
+
+void Engine::sample_and_emit(std::span<const SamplerRow> rows,
+                             std::span<Sequence* const> row_seqs, RunnerOutput& ro,
+                             std::unordered_map<uint64_t, RequestOutput>& outputs) {
   QWEN3_CHECK(static_cast<int64_t>(rows.size()) == ro.rows && ro.vocab == vocab_size_);
-  const std::vector<SampledToken> sampled = sample_tokens(ro.logits, ro.vocab, rows);
+  const std::vector<SampledToken> sampled = runner_output_tokens(ro, rows);
   for (size_t i = 0; i < row_seqs.size(); ++i) {
     Sequence* s = row_seqs[i];
     const SeqRef ref = seqs_.at(s->id);
@@ -237,11 +242,14 @@ std::vector<RequestOutput> Engine::step() {
   SchedulerOutput out = scheduler_.schedule();
   std::vector<RequestOutput> result;
   if (out.seqs.empty()) return result;
-  RunnerOutput ro = runner_.execute(out);
+  // The rows' token spans stay valid until sample_and_emit appends the sampled tokens.
+  std::vector<Sequence*> row_seqs;
+  const std::vector<SamplerRow> rows = sampler_rows(out, row_seqs);
+  RunnerOutput ro = runner_.execute_and_sample(out, rows);
   scheduler_.on_executed(out);
   ++counters_.steps_total;
   std::unordered_map<uint64_t, RequestOutput> outputs;
-  sample_and_emit(out, ro, outputs);
+  sample_and_emit(rows, row_seqs, ro, outputs);
   for (auto& [id, o] : outputs) {
     auto it = requests_.find(id);
     if (it != requests_.end()) finish_request_if_done(*it->second, o);

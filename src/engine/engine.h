@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <random>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -49,8 +50,11 @@ class Engine {
     Request* request;
     int64_t choice;
   };
-  void sample_and_emit(const SchedulerOutput& out, RunnerOutput& ro,
-                       std::unordered_map<uint64_t, RequestOutput>& outputs);
+  // One SamplerRow per want_logits sequence of `out` (row_seqs: their sequences).
+  std::vector<SamplerRow> sampler_rows(const SchedulerOutput& out,
+                                       std::vector<Sequence*>& row_seqs);
+  void sample_and_emit(std::span<const SamplerRow> rows, std::span<Sequence* const> row_seqs,
+                       RunnerOutput& ro, std::unordered_map<uint64_t, RequestOutput>& outputs);
   RequestOutput& output_for(Request& r, std::unordered_map<uint64_t, RequestOutput>& outputs);
   ChoiceDelta& delta_for(RequestOutput& o, int64_t choice);
   void finish_request_if_done(Request& r, RequestOutput& o);

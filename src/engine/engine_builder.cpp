@@ -60,7 +60,8 @@ int64_t kv_cache_blocks(const EngineOptions& o, const ModelConfig& model, const 
                 "--num-gpu-blocks-override >= 0");
   }
   if (o.num_gpu_blocks_override > 0) return o.num_gpu_blocks_override;
-  const int64_t per_block = kv_bytes_per_block(parse_device(o.device), model, o.block_size);
+  const int64_t per_block = kv_bytes_per_block(parse_device(o.device), model, o.block_size,
+                                               parse_kv_cache_dtype(o.kv_cache_dtype));
   const int64_t budget = kv.bytes;
   const int64_t max_len = o.max_model_len > 0 ? o.max_model_len : model.max_position_embeddings;
   const int64_t needed = o.max_num_seqs * ((max_len + o.block_size - 1) / o.block_size) + 1;
@@ -100,7 +101,8 @@ EngineBundle build_engine(const EngineOptions& o) {
   b.kv_budget = kv_cache_budget(o, *b.weights);
   b.kv_blocks = kv_cache_blocks(o, c, b.kv_budget);
   b.kv_tokens = (b.kv_blocks - 1) * o.block_size;
-  auto runner = make_runner(parse_device(o.device), *b.weights, b.kv_blocks, o.block_size);
+  auto runner = make_runner(parse_device(o.device), *b.weights, b.kv_blocks, o.block_size,
+                            parse_kv_cache_dtype(o.kv_cache_dtype));
   b.engine = std::make_unique<AsyncEngine>(engine_config(o, c, b.generation), std::move(runner),
                                            b.tokenizer.get(), c);
   b.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

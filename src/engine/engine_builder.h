@@ -32,6 +32,7 @@ struct EngineOptions {
   int64_t num_gpu_blocks_override = 0;  // > 0: exactly this many KV blocks
   int64_t block_size = 16;              // tokens per KV block
   std::string device = "auto";          // cpu | cuda | auto (backends/runner_factory.h)
+  std::string kv_cache_dtype = "auto";  // auto | bf16 | fp8 (parse_kv_cache_dtype)
   bool load_tokenizer = true;           // when the folder has tokenizer.json; false: token ids only
 };
 

@@ -25,13 +25,6 @@ struct RowScratch {
   std::vector<int32_t> counts;
 };
 
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
 double sum_of(std::span<const double> w) { return std::accumulate(w.begin(), w.end(), 0.0); }
 
 // Index into w of the draw u over w[0, kept): inverse CDF, best first; rounding that leaves
@@ -125,11 +118,6 @@ SampledToken sample_row(std::span<float> row, const SamplerRow& r, RowScratch& s
 
 }  // namespace
 
-double sampler_uniform(uint64_t seed, int64_t step) {
-  const uint64_t h = splitmix64(seed ^ splitmix64(static_cast<uint64_t>(step)));
-  return static_cast<double>(h >> 11) * 0x1.0p-53;  // 53 random bits: [0, 1)
-}
-
 std::vector<SampledToken> sample_tokens(std::span<float> logits, int64_t vocab,
                                         std::span<const SamplerRow> rows) {
   const int64_t n = std::ssize(rows);
@@ -154,6 +142,21 @@ std::vector<SampledToken> sample_tokens(std::span<float> logits, int64_t vocab,
     }
   }
   if (error) std::rethrow_exception(error);
+  return out;
+}
+
+std::vector<SampledToken> runner_output_tokens(RunnerOutput& ro,
+                                               std::span<const SamplerRow> rows) {
+  QWEN3_CHECK(ro.rows == std::ssize(rows));
+  if (!ro.sampled()) return sample_tokens(ro.logits, ro.vocab, rows);
+  QWEN3_CHECK(std::ssize(ro.sampled_tokens) == ro.rows &&
+              std::ssize(ro.sampled_logprobs) == ro.rows);
+  std::vector<SampledToken> out(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    QWEN3_CHECK(ro.sampled_tokens[i] >= 0 && ro.sampled_tokens[i] < ro.vocab);
+    out[i].token = ro.sampled_tokens[i];
+    out[i].logprob = ro.sampled_logprobs[i];
+  }
   return out;
 }
 

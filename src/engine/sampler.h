@@ -18,17 +18,10 @@
 #include <utility>
 #include <vector>
 
+#include "sched/batch.h"  // SamplerRow
 #include "sched/sampling_params.h"
 
 namespace qwen3 {
-
-struct SamplerRow {
-  const SamplingParams* params = nullptr;
-  std::span<const int32_t> prompt_tokens;  // for repetition_penalty
-  std::span<const int32_t> output_tokens;  // penalties; output_tokens.size() = step index
-  std::span<const int64_t> eos_token_ids;  // masked (with stop_token_ids) below min_tokens
-  uint64_t seed = 0;                       // params->seed, or one the engine drew
-};
 
 struct SampledToken {
   int32_t token = 0;
@@ -36,11 +29,15 @@ struct SampledToken {
   std::vector<std::pair<int32_t, float>> top_logprobs;  // [logprobs] best first, raw
 };
 
-// The uniform number in [0, 1) used at (seed, step): exposed for tests.
-double sampler_uniform(uint64_t seed, int64_t step);
+// sampler_uniform(seed, step), the draw of each row, is in sched/sampling_params.h.
 
 // logits: [rows.size(), vocab], modified in place. Returns one token per row.
 std::vector<SampledToken> sample_tokens(std::span<float> logits, int64_t vocab,
                                         std::span<const SamplerRow> rows);
+
+// The tokens of a runner's output: the runner's own (RunnerOutput::sampled(), each
+// SampledToken with its logprob and no top_logprobs) or, from its logits, sample_tokens().
+// rows: the SamplerRows handed to execute_and_sample, [ro.rows].
+std::vector<SampledToken> runner_output_tokens(RunnerOutput& ro, std::span<const SamplerRow> rows);
 
 }  // namespace qwen3

@@ -81,26 +81,19 @@ std::vector<TensorSpec> tensor_specs(const InitRandomOptions& o) {
   };
   auto linear = [&](const std::string& module, int64_t rows, int64_t cols) {
     if (!o.fp8) return bf16_tensor(module + ".weight", {rows, cols}, 0.0, init_std);
-    const int64_t bo = c.quant.block_out, bi = c.quant.block_in;
-    const int64_t srows = (rows + bo - 1) / bo, scols = (cols + bi - 1) / bi;
-    // The weight and its scales come from one quantization; it runs once per tensor pair.
-    auto cache = std::make_shared<std::vector<float>>();
-    auto quantize = [=, seed = o.seed, dtype = o.fp8_dtype](uint8_t* q, float* s) {
-      std::vector<float> w(static_cast<size_t>(rows * cols));
-      fill_normal(seed, module + ".weight", 0.0, init_std, w.data(), rows * cols);
-      for (float& x : w) x = bf16_to_f32(f32_to_bf16(x));  // as a BF16 checkpoint would hold them
-      quantize_fp8_blockwise(w.data(), rows, cols, bo, bi, dtype, q, s);
+    Fp8LinearSource src;
+    src.module = module;
+    src.rows = rows;
+    src.cols = cols;
+    src.block_out = c.quant.block_out;
+    src.block_in = c.quant.block_in;
+    src.fp8_dtype = o.fp8_dtype;
+    src.load = [=, seed = o.seed](float* w) {
+      fill_normal(seed, module + ".weight", 0.0, init_std, w, rows * cols);
+      for (int64_t i = 0; i < rows * cols; ++i)
+        w[i] = bf16_to_f32(f32_to_bf16(w[i]));  // as a BF16 checkpoint would hold them
     };
-    specs.push_back({module + ".weight", o.fp8_dtype, {rows, cols}, [=](uint8_t* dst) {
-                       cache->resize(static_cast<size_t>(srows * scols));
-                       quantize(dst, cache->data());
-                     }});
-    specs.push_back({module + ".weight_scale_inv", DType::kF32, {srows, scols}, [=](uint8_t* dst) {
-                       // Written right after its weight (same shard order), which filled the cache.
-                       QWEN3_CHECK(cache->size() == static_cast<size_t>(srows * scols));
-                       std::memcpy(dst, cache->data(), cache->size() * 4);
-                       cache->clear();
-                     }});
+    append_fp8_linear_specs(std::move(src), specs);
   };
 
   bf16_tensor("model.embed_tokens.weight", {c.vocab_size, c.hidden_size}, 0.0, init_std);
@@ -196,33 +189,18 @@ void init_random_checkpoint(const InitRandomOptions& options) {
   } else {
     o.config.quant = QuantConfig{};
   }
-  const fs::path out(o.out_dir);
   if (o.out_dir.empty()) QWEN3_THROW(ErrorCode::kInvalidArgument, "--out is required");
-  if (fs::exists(out) && !o.force) {
-    QWEN3_THROW(ErrorCode::kInvalidArgument, "{}: already exists (pass --force to replace it)",
-                o.out_dir);
-  }
   if (!o.tokenizer_dir.empty() && !fs::exists(fs::path(o.tokenizer_dir) / "tokenizer.json")) {
     QWEN3_THROW(ErrorCode::kInvalidArgument, "--tokenizer {}: no tokenizer.json there",
                 o.tokenizer_dir);
   }
-  // Build next to the destination, then rename: readers never see a partial folder.
-  const fs::path parent = out.has_parent_path() ? out.parent_path() : fs::path(".");
-  fs::create_directories(parent);
-  const fs::path tmp = parent / (out.filename().string() + ".partial");
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  try {
+  write_dir_atomically(o.out_dir, o.force, [&](const std::string& dir) {
+    const fs::path tmp(dir);
     write_json(tmp / "config.json", o.config.to_json());
     write_json(tmp / "generation_config.json", default_generation_config(o.config).to_json());
-    write_safetensors_shards(tmp.string(), tensor_specs(o), o.max_shard_bytes);
+    write_safetensors_shards(dir, tensor_specs(o), o.max_shard_bytes);
     if (!o.tokenizer_dir.empty()) copy_tokenizer_files(o.tokenizer_dir, tmp);
-  } catch (...) {
-    fs::remove_all(tmp);
-    throw;
-  }
-  fs::remove_all(out);
-  fs::rename(tmp, out);
+  });
 }
 
 }  // namespace qwen3

@@ -70,30 +70,62 @@ std::vector<std::string> write_safetensors_shards(const std::string& dir,
     shards.back().push_back(&t);
     current += t.nbytes();
   }
-  const std::filesystem::path root(dir);
-  std::vector<std::string> files;
-  if (shards.size() == 1) {
-    files.push_back("model.safetensors");
-    write_safetensors_file((root / files[0]).string(), shards[0]);
-    return files;
+  std::vector<ShardPlan> plan;
+  for (size_t i = 0; i < shards.size(); ++i) {
+    plan.push_back({shards.size() == 1
+                        ? std::string("model.safetensors")
+                        : fmt::format("model-{:05d}-of-{:05d}.safetensors", i + 1, shards.size()),
+                    std::move(shards[i])});
   }
+  write_safetensors_plan(dir, plan);
+  std::vector<std::string> files;
+  for (const auto& p : plan) files.push_back(p.file);
+  return files;
+}
+
+void write_safetensors_plan(const std::string& dir, const std::vector<ShardPlan>& shards) {
+  const std::filesystem::path root(dir);
+  for (const auto& shard : shards)
+    write_safetensors_file((root / shard.file).string(), shard.tensors);
+  if (shards.size() == 1) return;
   nlohmann::ordered_json index;
   uint64_t total = 0;
-  for (const auto& t : tensors) total += t.nbytes();
+  for (const auto& shard : shards) {
+    for (const TensorSpec* t : shard.tensors) total += t->nbytes();
+  }
   index["metadata"] = {{"total_size", total}};
   nlohmann::ordered_json weight_map = nlohmann::ordered_json::object();
-  for (size_t i = 0; i < shards.size(); ++i) {
-    const std::string name =
-        fmt::format("model-{:05d}-of-{:05d}.safetensors", i + 1, shards.size());
-    write_safetensors_file((root / name).string(), shards[i]);
-    for (const TensorSpec* t : shards[i]) weight_map[t->name] = name;
-    files.push_back(name);
+  for (const auto& shard : shards) {
+    for (const TensorSpec* t : shard.tensors) weight_map[t->name] = shard.file;
   }
   index["weight_map"] = weight_map;
   std::ofstream out(root / "model.safetensors.index.json");
   out << index.dump(2) << "\n";
   if (!out) QWEN3_THROW(ErrorCode::kIo, "{}: cannot write model.safetensors.index.json", dir);
-  return files;
+}
+
+void write_dir_atomically(const std::string& out_dir, bool force,
+                          const std::function<void(const std::string& tmp_dir)>& fill) {
+  namespace fs = std::filesystem;
+  const fs::path out(out_dir);
+  if (fs::exists(out) && !force) {
+    QWEN3_THROW(ErrorCode::kInvalidArgument, "{}: already exists (pass --force to replace it)",
+                out_dir);
+  }
+  // Build next to the destination, then rename: readers never see a partial folder.
+  const fs::path parent = out.has_parent_path() ? out.parent_path() : fs::path(".");
+  fs::create_directories(parent);
+  const fs::path tmp = parent / (out.filename().string() + ".partial");
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  try {
+    fill(tmp.string());
+  } catch (...) {
+    fs::remove_all(tmp);
+    throw;
+  }
+  fs::remove_all(out);
+  fs::rename(tmp, out);
 }
 
 }  // namespace qwen3

@@ -30,6 +30,22 @@ std::vector<std::string> write_safetensors_shards(const std::string& dir,
                                                   const std::vector<TensorSpec>& tensors,
                                                   uint64_t max_shard_bytes);
 
+// One output file and the tensors it holds, in order.
+struct ShardPlan {
+  std::string file;  // "model.safetensors" or "model-00001-of-00002.safetensors"
+  std::vector<const TensorSpec*> tensors;
+};
+
+// Writes the planned files into `dir` and, when there is more than one,
+// model.safetensors.index.json mapping every tensor to its file.
+void write_safetensors_plan(const std::string& dir, const std::vector<ShardPlan>& shards);
+
+// Builds a checkpoint folder: `fill` writes into OUT_DIR.partial, which is renamed to
+// OUT_DIR only once fill returns; on a throw the partial folder is removed. An existing
+// OUT_DIR is an Error naming --force unless `force`.
+void write_dir_atomically(const std::string& out_dir, bool force,
+                          const std::function<void(const std::string& tmp_dir)>& fill);
+
 // Writes one safetensors file.
 void write_safetensors_file(const std::string& path, const std::vector<const TensorSpec*>& tensors);
 

@@ -4,7 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
+
+#include "sched/sampling_params.h"
 
 namespace qwen3 {
 
@@ -23,11 +26,26 @@ struct SchedulerOutput {
   std::vector<uint64_t> finished_seq_ids;  // finished/preempted since the last step
 };
 
-// Logits of the sequences with want_logits, in SchedulerOutput order.
+// One logits row's sampling inputs (vLLM v1's SamplingMetadata, one row of it): what the
+// host sampler (src/engine/sampler.h) reads, handed to the runner too so that a backend
+// may sample on its device and return token ids instead of logits.
+struct SamplerRow {
+  const SamplingParams* params = nullptr;
+  std::span<const int32_t> prompt_tokens;  // for repetition_penalty
+  std::span<const int32_t> output_tokens;  // penalties; output_tokens.size() = step index
+  std::span<const int64_t> eos_token_ids;  // masked (with stop_token_ids) below min_tokens
+  uint64_t seed = 0;                       // params->seed, or one the engine drew
+};
+
+// The rows with want_logits, in SchedulerOutput order: either their logits (the engine
+// samples on the host) or, when the runner sampled them itself, one token per row.
 struct RunnerOutput {
-  std::vector<float> logits;  // [rows, vocab] row-major, float32
+  std::vector<float> logits;  // [rows, vocab] row-major, float32; empty when sampled
   int64_t rows = 0;
   int64_t vocab = 0;
+  std::vector<int32_t> sampled_tokens;  // [rows] when the runner sampled, else empty
+  std::vector<float> sampled_logprobs;  // [rows] raw logprob of each token (params.logprobs >= 0)
+  bool sampled() const { return !sampled_tokens.empty(); }
 };
 
 // A backend's executor of SchedulerOutputs over its own paged KV storage.
@@ -35,6 +53,14 @@ class ModelRunner {
  public:
   virtual ~ModelRunner() = default;
   virtual RunnerOutput execute(const SchedulerOutput& step) = 0;
+  // execute(), but the runner may also sample the logits rows (rows: one per want_logits
+  // sequence, in step order) and return sampled_tokens instead of logits, with the host
+  // sampler's semantics. The default returns logits: the engine samples on the host.
+  virtual RunnerOutput execute_and_sample(const SchedulerOutput& step,
+                                          std::span<const SamplerRow> rows) {
+    (void)rows;
+    return execute(step);
+  }
   virtual int64_t num_kv_blocks() const = 0;  // the pool the scheduler may hand out
   virtual int64_t block_size() const = 0;     // tokens per KV block
   virtual const char* name() const = 0;       // "cpu", "cuda"

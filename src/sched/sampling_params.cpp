@@ -77,7 +77,19 @@ constexpr std::array<Preset, 4> kPresets = {{
     {"summarize", 0.3, 0.7, 2048, 1.0},
 }};
 
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
 }  // namespace
+
+double sampler_uniform(uint64_t seed, int64_t step) {
+  const uint64_t h = splitmix64(seed ^ splitmix64(static_cast<uint64_t>(step)));
+  return static_cast<double>(h >> 11) * 0x1.0p-53;  // 53 random bits: [0, 1)
+}
 
 void SamplingParams::validate(int64_t vocab_size) const {
   check_closed("temperature", temperature, 0.0, kMaxTemperature);

@@ -57,6 +57,11 @@ struct SamplingOverrides {
 SamplingOverrides sampling_preset(std::string_view name);
 std::vector<std::string> sampling_preset_names();
 
+// The uniform number in [0, 1) a sampler draws at (seed, step): a counter-based generator,
+// so a seeded request gives the same tokens whatever else is in the batch and whichever
+// backend samples (the host sampler, a runner sampling on its device).
+double sampler_uniform(uint64_t seed, int64_t step);
+
 // Built-in defaults, then generation_config.json's temperature/top_p/top_k/repetition_penalty
 // (whatever do_sample says, as vLLM's `--generation-config auto` does; a value equal to the
 // built-in default reads as absent), then the preset (if any), then the request.

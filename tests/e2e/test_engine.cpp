@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "engine/async_engine.h"
 #include "engine/engine.h"
+#include "engine/sampler.h"
 #include "model/fixture.h"
 #include "model/init_random.h"
 #include "model/weights.h"
@@ -50,6 +51,40 @@ struct EngineSetup {
   int64_t max_num_seqs = 8;
   int64_t budget = 64;
   bool caching = true;
+  bool runner_samples = false;  // through SamplingCpuRunner: the runner samples, not the engine
+  std::vector<int64_t> eos_ids;  // empty: the model's (outside this small vocabulary)
+};
+
+// A runner that samples itself from the SamplerRows it is handed (as CudaRunner does on the
+// GPU), with the host sampler, and returns only token ids: the engine's side of the
+// execute_and_sample boundary must give the tokens of host sampling.
+class SamplingCpuRunner final : public ModelRunner {
+ public:
+  explicit SamplingCpuRunner(ModelRunner& inner) : inner_(inner) {}
+  RunnerOutput execute(const SchedulerOutput& step) override { return inner_.execute(step); }
+  RunnerOutput execute_and_sample(const SchedulerOutput& step,
+                                  std::span<const SamplerRow> rows) override {
+    RunnerOutput out = inner_.execute(step);
+    EXPECT_EQ(out.rows, std::ssize(rows));
+    for (const SamplerRow& r : rows) {
+      if (r.params->logprobs > 0) return out;  // top_logprobs: the engine samples
+    }
+    if (rows.empty()) return out;
+    for (const SampledToken& t : sample_tokens(out.logits, out.vocab, rows)) {
+      out.sampled_tokens.push_back(t.token);
+      out.sampled_logprobs.push_back(t.logprob);
+    }
+    out.logits.clear();
+    ++sampled_steps;
+    return out;
+  }
+  int64_t num_kv_blocks() const override { return inner_.num_kv_blocks(); }
+  int64_t block_size() const override { return inner_.block_size(); }
+  const char* name() const override { return "sampling-cpu"; }
+  int64_t sampled_steps = 0;
+
+ private:
+  ModelRunner& inner_;
 };
 
 struct Job {
@@ -68,11 +103,14 @@ struct Result {
 
 Result run_jobs(const std::vector<Job>& jobs, const EngineSetup& s) {
   const Qwen3Weights& w = small_model();
-  cpu::CpuRunner runner(w, s.num_blocks, s.block_size);
+  cpu::CpuRunner cpu(w, s.num_blocks, s.block_size);
+  SamplingCpuRunner sampling(cpu);
+  ModelRunner& runner = s.runner_samples ? static_cast<ModelRunner&>(sampling) : cpu;
   EngineConfig c;
   c.max_num_seqs = s.max_num_seqs;
   c.max_num_batched_tokens = s.budget;
   c.enable_prefix_caching = s.caching;
+  c.eos_token_ids = s.eos_ids;
   Engine engine(c, w.config(), runner, nullptr);
   Result r;
   auto take = [&](const RequestOutput& o) {
@@ -101,6 +139,9 @@ Result run_jobs(const std::vector<Job>& jobs, const EngineSetup& s) {
     if (step > 100000) ADD_FAILURE() << "engine did not finish";
   }
   r.stats = engine.stats();
+  if (s.runner_samples) {
+    EXPECT_GT(sampling.sampled_steps, 0);
+  }
   EXPECT_DOUBLE_EQ(r.stats.kv_usage, 0.0);  // every block returned
   engine.scheduler().kv().pool().check_integrity();
   return r;
@@ -201,6 +242,42 @@ TEST(Engine, SeededSamplingIsReproducibleAcrossBatchCompositions) {
   std::vector<Job> other = {jobs[0]};
   other[0].params.seed = 77;
   EXPECT_NE(alone(other)[0], ref[0]);
+}
+
+// The rows handed to execute_and_sample (params, seeds, step index, prompt and output
+// tokens) are those the engine samples with: a runner that samples gives the same tokens,
+// with penalties, logit_bias and min_tokens on, batched and chunked.
+TEST(Engine, RunnerSideSamplingGivesTheEngineSamplersTokens) {
+  std::vector<Job> jobs = mixed_jobs(6, 12, true);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    SamplingParams& p = jobs[i].params;
+    p.max_tokens = 12;
+    p.seed = 500 + i;
+    p.temperature = i % 3 == 0 ? 0.0 : 0.8;
+    p.top_k = i % 4 == 1 ? 40 : 0;
+    p.top_p = i % 2 == 0 ? 0.9 : 1.0;
+    p.min_p = i % 5 == 2 ? 0.05 : 0.0;
+    p.repetition_penalty = i % 3 == 1 ? 1.3 : 1.0;
+    p.frequency_penalty = i % 4 == 2 ? 0.5 : 0.0;
+    p.presence_penalty = i % 4 == 3 ? 0.7 : 0.0;
+    if (i % 5 == 0) p.logit_bias = {{7, 3.0f}, {9, -100.0f}};
+    p.logprobs = i == 7 ? 2 : (i % 2 == 0 ? 0 : -1);  // one row with top_logprobs
+    p.ignore_eos = false;
+    p.min_tokens = i % 2 == 0 ? 4 : 0;
+    p.stop_token_ids = {11};
+  }
+  EngineSetup host;
+  host.eos_ids = {5};
+  EngineSetup runner = host;
+  runner.runner_samples = true;
+  const Result a = run_jobs(jobs, host);
+  const Result b = run_jobs(jobs, runner);
+  for (size_t i = 0; i < jobs.size(); ++i) EXPECT_EQ(a.tokens.at(i), b.tokens.at(i)) << i;
+  // Without the top_logprobs row every step is sampled by the runner.
+  jobs.erase(jobs.begin() + 7);
+  const Result c = run_jobs(jobs, host);
+  const Result d = run_jobs(jobs, runner);
+  for (size_t i = 0; i < jobs.size(); ++i) EXPECT_EQ(c.tokens.at(i), d.tokens.at(i)) << i;
 }
 
 TEST(Engine, ParallelSamplingSharesThePromptBlocks) {

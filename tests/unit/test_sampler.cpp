@@ -795,5 +795,48 @@ TEST(SamplerBench, DISABLED_Rows256Vocab151936) {
   time_it("flat rows: t 1.0 alone", plain, flat);
 }
 
+// The engine's view of a RunnerOutput: the runner's tokens as they are, or its logits
+// sampled on the host.
+TEST(RunnerOutputTokens, TakesTheRunnersTokensOrSamplesTheLogits) {
+  const int64_t vocab = 64;
+  SamplingParams greedy;
+  greedy.temperature = 0;
+  greedy.logprobs = 0;
+  std::vector<SamplerRow> rows(2);
+  for (SamplerRow& r : rows) r.params = &greedy;
+  std::vector<float> logits = random_logits(3, 2 * vocab);
+  const auto best = [&](int64_t r) {
+    const auto b = logits.begin() + r * vocab;
+    return static_cast<int32_t>(std::max_element(b, b + vocab) - b);
+  };
+
+  RunnerOutput host;
+  host.rows = 2;
+  host.vocab = vocab;
+  host.logits = logits;
+  const std::vector<SampledToken> a = runner_output_tokens(host, rows);
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].token, best(0));
+  EXPECT_EQ(a[1].token, best(1));
+
+  RunnerOutput device;
+  device.rows = 2;
+  device.vocab = vocab;
+  device.sampled_tokens = {17, 4};
+  device.sampled_logprobs = {-0.5f, -1.25f};
+  ASSERT_TRUE(device.sampled());
+  const std::vector<SampledToken> b = runner_output_tokens(device, rows);
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b[0].token, 17);
+  EXPECT_EQ(b[1].token, 4);
+  EXPECT_FLOAT_EQ(b[1].logprob, -1.25f);
+  EXPECT_TRUE(b[0].top_logprobs.empty());
+
+  device.sampled_tokens = {17, 64};  // outside the vocabulary: a runner bug
+  EXPECT_THROW(runner_output_tokens(device, rows), Error);
+  device.sampled_logprobs.pop_back();
+  EXPECT_THROW(runner_output_tokens(device, rows), Error);
+}
+
 }  // namespace
 }  // namespace qwen3

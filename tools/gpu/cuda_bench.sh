@@ -35,7 +35,11 @@ log "GPU tests"
 timeout 300 "$TESTS" --gtest_output="json:$OUT/cuda_tests.json" 2>&1 | tee "$OUT/cuda_tests.log" |
   grep -E '^\[(  FAILED|  PASSED|==========)|^\[[a-z]|FAILED|Failure|error' | tee -a "$OUT/cuda_summary.log"
 log "benchmark"
-timeout 420 "$BENCH" --model /tmp/qwen3-4b-random --init-random qwen3-4b --json "$OUT/cuda_bench.json" \
+# CUDA_BENCH_FP8=1: also the FP8 (E4M3, block 128) checkpoint of the same random weights
+# (GEMV, decode, prefill; "fp8" in the JSON). Creating it adds the host quantization time.
+FP8_ARGS=()
+[ "${CUDA_BENCH_FP8:-0}" = 1 ] && FP8_ARGS=(--fp8-model /tmp/qwen3-4b-random-fp8)
+timeout 420 "$BENCH" --model /tmp/qwen3-4b-random ${FP8_ARGS[@]+"${FP8_ARGS[@]}"} --init-random qwen3-4b --json "$OUT/cuda_bench.json" \
   2>&1 | tee "$OUT/cuda_bench.log" | tee -a "$OUT/cuda_summary.log"
 if [ "${CUDA_SANITIZE:-0}" = 1 ] && command -v compute-sanitizer >/dev/null; then
   log "compute-sanitizer memcheck (kernel tests)"

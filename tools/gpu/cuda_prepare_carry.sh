@@ -3,7 +3,8 @@
 # bench, generate with --device cuda) here (portable x86-64-v4, sm_90a) into
 # .gpu-carry-cuda/ (git-ignored), with the shared libraries the GPU image lacks and the
 # Qwen3 tokenizer files (for init-random --tokenizer and the server), so
-# tools/gpu/cuda_round.sh runs them there without our Debian dev packages.
+# tools/gpu/cuda_round.sh runs them there without our Debian dev packages; carry
+# .gpu-carry-cuda.txz (the same, compressed).
 # Local builds share the machine: nice, one job.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -19,4 +20,7 @@ for lib in libfmt.so.9 libgomp.so.1 libutf8proc.so.2 libxxhash.so.0; do
 done
 cp third_party/tokenizer/qwen3/tokenizer.json third_party/tokenizer/qwen3/tokenizer_config.json \
   .gpu-carry-cuda/tokenizer/
-du -sh .gpu-carry-cuda
+# The device tool carries at most 64 MiB: the three binaries' GPU code alone is more, so
+# what travels is one xz archive (about a fifth), unpacked by tools/gpu/cuda_round.sh.
+tar -cf - .gpu-carry-cuda | xz -6 -T2 >.gpu-carry-cuda.txz
+du -sh .gpu-carry-cuda .gpu-carry-cuda.txz

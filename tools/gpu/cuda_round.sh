@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
-# One GPU-machine call that measures what issue 7 asks, in this order, each step
+# One GPU-machine call that measures what issues 7 and 8 ask, in this order, each step
 # time-boxed inside a total of ROUND_DEADLINE_S seconds (default 450):
 #   1. the CUDA GPU tests;
 #   2. qwen3_cuda_bench: copy-bandwidth roofline, GEMV bandwidth, batch-1 decode at
-#      context 512, batched decode, prefill 512/4096 (makes /tmp/qwen3-4b-random);
-#   3. tools/gpu/cuda_vs_hf.py: HF transformers on the same checkpoint (BF16, sdpa);
+#      context 512, batched decode, prefill 512/4096, attention alone, for the BF16
+#      checkpoint and (ROUND_FP8=1, default) its FP8 twin (makes /tmp/qwen3-4b-random{,-fp8});
+#   3a. (ROUND_FP8=1) `qwen3 quantize` of the BF16 checkpoint, HF FineGrainedFP8 loading
+#      the result (tools/gpu/check_quantize_hf.py), `qwen3 bench accuracy` FP8 vs BF16;
+#   3. (ROUND_HF=1, default) tools/gpu/cuda_vs_hf.py: HF transformers on the same
+#      checkpoint (BF16, sdpa);
 #   4. `qwen3 serve --device cuda` + `qwen3 bench serve` (512 in / 128 out, 200 prompts,
 #      all at once; skipped with ROUND_SERVE=0);
 #   5. `qwen3 bench throughput --device cuda` (same shape), when time is left.
-# Needs .gpu-carry-cuda/ from tools/gpu/cuda_prepare_carry.sh. Eight files go to $OUT:
+# Needs .gpu-carry-cuda/ from tools/gpu/cuda_prepare_carry.sh. Files in $OUT:
 # round_summary.log (ends with a table), cuda_tests.log, cuda_bench.{json,log}, hf.json,
-# bench_serve.json, throughput.json, round_extra.log (HF, server and bench output).
+# bench_serve.json, throughput.json, round_extra.log (HF, server and bench output), and
+# with ROUND_FP8: quantize.log, quantize_hf.json, accuracy_fp8.json.
 #
-#   run(carry=[".gpu-carry-cuda"], command="bash tools/gpu/cuda_round.sh")
+#   run(carry=[".gpu-carry-cuda.txz"], command="bash tools/gpu/cuda_round.sh")
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+[ -d .gpu-carry-cuda ] || tar -xJf .gpu-carry-cuda.txz
 OUT=${OUT:-/tmp/cuda_round_out}
 mkdir -p "$OUT"
 START=$(date +%s)
@@ -41,21 +47,62 @@ export LD_LIBRARY_PATH="$libdirs:${LD_LIBRARY_PATH:-}"
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem --format=csv | tee -a "$SUM"
 
 log "1. GPU tests"
-timeout "$(box 60)" "$BIN/qwen3_cuda_tests" >"$OUT/cuda_tests.log" 2>&1
+timeout "$(box 150)" "$BIN/qwen3_cuda_tests" >"$OUT/cuda_tests.log" 2>&1
 echo "exit $?" >>"$OUT/cuda_tests.log"
 grep -E '^\[  (PASSED|FAILED)|tests ran|^exit' "$OUT/cuda_tests.log" | tee -a "$SUM"
 
 log "2. qwen3_cuda_bench"
-timeout "$(box 170)" "$BIN/qwen3_cuda_bench" --model "$MODEL" --init-random qwen3-4b \
-  --json "$OUT/cuda_bench.json" 2>&1 | tee "$OUT/cuda_bench.log" | grep -v '^linear' | tee -a "$SUM"
+FP8_ARGS=()
+[ "${ROUND_FP8:-1}" = 1 ] && FP8_ARGS=(--fp8-model "$MODEL-fp8")
+timeout "$(box 200)" "$BIN/qwen3_cuda_bench" --model "$MODEL" ${FP8_ARGS[@]+"${FP8_ARGS[@]}"} \
+  --init-random qwen3-4b --json "$OUT/cuda_bench.json" 2>&1 | tee "$OUT/cuda_bench.log" |
+  grep -v '^linear' | tee -a "$SUM"
 
-if [ -f "$MODEL/config.json" ]; then
-  log "3. HF transformers (cuda_vs_hf.py)"
-  PYTHONUNBUFFERED=1 timeout "$(box 130)" python3 tools/gpu/cuda_vs_hf.py "$MODEL" "$OUT/hf.json" \
-    --compile-timeout 80 >>"$EXTRA" 2>&1 || log "cuda_vs_hf.py exit $?"
-  # The server and the load generator need the tokenizer in the model folder.
-  cp "$CARRY"/tokenizer/tokenizer.json "$CARRY"/tokenizer/tokenizer_config.json "$MODEL"/
+if [ "${ROUND_FP8:-1}" = 1 ] && [ -f "$MODEL/config.json" ] && [ "$(box 120)" -ge 60 ]; then
+  # Issue 8: our quantizer on the 4B checkpoint (its bytes must equal init-random --dtype fp8
+  # of the same seed, which the bench used), HF FineGrainedFP8 loading it, and the FP8
+  # engine's logits against the BF16 engine's over 1,000 teacher-forced decode steps.
+  log "3a. qwen3 quantize + HF FineGrainedFP8 load check + bench accuracy"
 fi
+if [ "${ROUND_FP8:-1}" = 1 ] && [ "${ROUND_QUANTIZE:-1}" = 1 ] && [ -f "$MODEL/config.json" ]; then
+  rm -rf "$MODEL-q8"
+  /usr/bin/time -f "quantize: %e s, max RSS %M KiB" timeout "$(box 90)" "$BIN/qwen3" quantize \
+    "$MODEL" "$MODEL-q8" >"$OUT/quantize.log" 2>&1 || log "quantize exit $?"
+  tail -3 "$OUT/quantize.log" | tee -a "$SUM"
+  # Shard boundaries differ (quantize keeps the BF16 input's), so compare tensor by tensor.
+  python3 - "$MODEL-q8" "$MODEL-fp8" <<'PY' 2>&1 | tee -a "$SUM"
+import glob, os, sys
+import torch
+from safetensors import safe_open
+def tensors(d):
+    out = {}
+    for f in glob.glob(os.path.join(d, "*.safetensors")):
+        with safe_open(f, framework="pt") as h:
+            for k in h.keys():
+                out[k] = h.get_tensor(k)
+    return out
+a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
+diff = [k for k in a if k not in b or a[k].dtype != b[k].dtype or
+        not torch.equal(a[k].view(torch.uint8), b[k].view(torch.uint8))]
+print(f"quantize vs init-random --dtype fp8: {len(a)} tensors, {len(diff)} differ {diff[:5]}")
+PY
+  PYTHONUNBUFFERED=1 timeout "$(box 90)" python3 tools/gpu/check_quantize_hf.py "$MODEL" "$MODEL-q8" \
+    "$OUT/quantize_hf.json" >>"$EXTRA" 2>&1 || log "check_quantize_hf.py exit $?"
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print({k: d[k] for k in d if k not in ("rel_rms", "per_tensor")})' \
+    "$OUT/quantize_hf.json" 2>&1 | cut -c1-600 | tee -a "$SUM"
+fi
+if [ "${ROUND_FP8:-1}" = 1 ] && [ -f "$MODEL-fp8/config.json" ] && [ "$(box 60)" -ge 30 ]; then
+  timeout "$(box 90)" "$BIN/qwen3" bench accuracy --device cuda --model "$MODEL-fp8" --reference "$MODEL" \
+    --prompt-len 64 --steps 1000 --output-json "$OUT/accuracy_fp8.json" 2>&1 | tee -a "$SUM"
+fi
+
+if [ "${ROUND_HF:-1}" = 1 ] && [ -f "$MODEL/config.json" ]; then
+  log "3. HF transformers (cuda_vs_hf.py)"
+  PYTHONUNBUFFERED=1 timeout "$(box $((${ROUND_COMPILE_TIMEOUT:-80} + 50)))" python3 tools/gpu/cuda_vs_hf.py "$MODEL" "$OUT/hf.json" \
+    --compile-timeout "${ROUND_COMPILE_TIMEOUT:-80}" >>"$EXTRA" 2>&1 || log "cuda_vs_hf.py exit $?"
+fi
+# The server and the load generator need the tokenizer in the model folder.
+[ -d "$MODEL" ] && cp "$CARRY"/tokenizer/tokenizer.json "$CARRY"/tokenizer/tokenizer_config.json "$MODEL"/
 
 if [ "${ROUND_SERVE:-1}" = 1 ] && [ "$(box 100)" -ge 60 ]; then
   log "4. qwen3 serve --device cuda + qwen3 bench serve"

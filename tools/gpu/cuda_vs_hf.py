@@ -122,7 +122,15 @@ def compiled(args):
     model, load_s = load(args.model)
     model.generation_config.cache_implementation = "static"
     model.generation_config.disable_compile = True  # we compile ourselves, once
-    model.forward = torch.compile(model.forward, mode="reduce-overhead", fullgraph=True)
+    compiled_forward = torch.compile(model.forward, mode="reduce-overhead", fullgraph=True)
+
+    # transformers 5.17's static cache keeps a CUDA-graph output alive across steps, which
+    # "reduce-overhead" refuses (overwritten output) unless each step is marked as new.
+    def forward(*a, **k):
+        torch.compiler.cudagraph_mark_step_begin()
+        return compiled_forward(*a, **k)
+
+    model.forward = forward
     ids = prompt(CONTEXT, model.config.vocab_size)
     t = time.perf_counter()
     decode_rate(model, ids, N_COMPILED)  # compiles prefill + decode shapes

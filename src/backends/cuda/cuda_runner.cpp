@@ -26,6 +26,9 @@ struct CudaRunner::Workspace {
   DeviceBuffer partial_o;
   DeviceBuffer partial_lse;
   DeviceBuffer meta;     // the step's plan (StepPlan's device arrays)
+  // Decode-shaped steps: sum of squares of each row of h as the embedding / an o or down
+  // GEMV leaves it, so the next GEMV applies the RMSNorm itself. [2 L + 1, kGemvMaxRows]
+  DeviceBuffer sum_squares;
   PinnedBuffer meta_host;
   PinnedBuffer logits_host;
 };
@@ -64,6 +67,7 @@ CudaRunner::CudaRunner(const Qwen3Weights& weights, int64_t num_blocks, int64_t 
   weights_ = std::make_unique<CudaWeights>(weights, stream_);
   pool_ = std::make_unique<CudaKvPool>(config_, num_blocks, block_size, options.kv_dtype);
   linear_ = std::make_unique<LinearContext>(stream_);
+  linear_->reserve_dequant(weights_->largest_fp8_matrix());  // FP8 prefill scratch
   QWEN3_CUDA_CHECK(cudaEventCreate(&step_begin_));
   QWEN3_CUDA_CHECK(cudaEventCreate(&step_end_));
   QWEN3_CUDA_CHECK(cudaStreamSynchronize(stream_));
@@ -80,6 +84,7 @@ CudaRunner::~CudaRunner() {
   if (step_begin_) cudaEventDestroy(step_begin_);
   if (step_end_) cudaEventDestroy(step_end_);
   linear_.reset();
+  sampler_.reset();
   ws_.reset();
   pool_.reset();
   weights_.reset();
@@ -200,7 +205,9 @@ void CudaRunner::attention(int64_t layer, const StepPlan& p) {
        .kv_heads = static_cast<int>(c.num_key_value_heads),
        .head_dim = static_cast<int>(c.head_dim),
        .block_size = static_cast<int>(pool_->block_size()),
-       .scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim))},
+       .scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim)),
+       .k_scale = pool_->k_scale(layer),
+       .v_scale = pool_->v_scale(layer)},
       stream_);
   if (split) {
     launch_attention_combine({.items = p.d.combine,
@@ -226,10 +233,26 @@ void CudaRunner::forward(const StepPlan& p) {
   Workspace& s = *ws_;
   float* h = s.h.as<float>();
 
-  launch_embedding({w.embed().data, p.d.tokens, h, n, d}, stream_);
+  // Decode-shaped BF16 steps skip the RMSNorm kernels: each writer of the residual stream
+  // also sums its squares per row (slot 2 i: layer i's input norm, 2 i + 1: its
+  // post-attention norm) and the GEMV that reads it normalises on the fly.
+  const CudaLayerWeights& l0 = w.layers().front();
+  const bool fuse = LinearContext::fuses_norm(l0.qkv, n) && LinearContext::fuses_norm(l0.o, n) &&
+                    LinearContext::fuses_norm(l0.gate_up, n) &&
+                    LinearContext::fuses_norm(l0.down, n);
+  float* ss = nullptr;
+  if (fuse) {
+    const size_t slots = static_cast<size_t>(2 * c.num_hidden_layers + 1);
+    s.sum_squares.ensure(slots * kGemvMaxRows * sizeof(float), "norm sums of squares");
+    ss = s.sum_squares.as<float>();
+    QWEN3_CUDA_CHECK(cudaMemsetAsync(ss, 0, slots * kGemvMaxRows * sizeof(float), stream_));
+  }
+  auto slot = [&](int64_t k) { return ss != nullptr ? ss + k * kGemvMaxRows : nullptr; };
+
+  launch_embedding({w.embed().data, p.d.tokens, h, n, d, slot(0)}, stream_);
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const CudaLayerWeights& l = w.layers()[i];
-    linear_->run(l.qkv, {h, l.input_norm, eps}, n, s.qkv.as<float>());
+    linear_->run(l.qkv, {h, l.input_norm, eps, slot(2 * i)}, n, s.qkv.as<float>());
     launch_qk_norm_rope_kv({.qkv = s.qkv.as<float>(),
                             .q_norm = l.q_norm,
                             .k_norm = l.k_norm,
@@ -245,13 +268,17 @@ void CudaRunner::forward(const StepPlan& p) {
                             .heads = static_cast<int>(c.num_attention_heads),
                             .kv_heads = static_cast<int>(c.num_key_value_heads),
                             .head_dim = static_cast<int>(c.head_dim),
-                            .eps = eps},
+                            .eps = eps,
+                            .k_scale = pool_->k_scale(i),
+                            .v_scale = pool_->v_scale(i)},
                            stream_);
     attention(i, p);
-    linear_->run(l.o, {s.attn.as<float>()}, n, h, LinearOutput::kAddTo);
-    linear_->run(l.gate_up, {h, l.post_attn_norm, eps}, n, s.act.as<float>(),
+    linear_->run(l.o, {s.attn.as<float>()}, n, h, LinearOutput::kAddTo, slot(2 * i + 1));
+    linear_->run(l.gate_up, {h, l.post_attn_norm, eps, slot(2 * i + 1)}, n, s.act.as<float>(),
                  LinearOutput::kSiluPairs);
-    linear_->run(l.down, {s.act.as<float>()}, n, h, LinearOutput::kAddTo);
+    // The last layer's sums would feed nothing (the final norm reduces its own rows).
+    linear_->run(l.down, {s.act.as<float>()}, n, h, LinearOutput::kAddTo,
+                 i + 1 < c.num_hidden_layers ? slot(2 * i + 2) : nullptr);
   }
   // Final norm over the rows that want logits, then lm_head.
   const auto out_rows = static_cast<int64_t>(p.logits_rows.size());
@@ -305,7 +332,15 @@ void CudaRunner::forward_maybe_graph(const StepPlan& p) {
   QWEN3_CUDA_CHECK(cudaGraphLaunch(e.exec, stream_));
 }
 
-RunnerOutput CudaRunner::execute(const SchedulerOutput& step) {
+RunnerOutput CudaRunner::execute(const SchedulerOutput& step) { return run(step, {}); }
+
+RunnerOutput CudaRunner::execute_and_sample(const SchedulerOutput& step,
+                                            std::span<const SamplerRow> rows) {
+  if (!options_.gpu_sampling || rows.empty() || !GpuSampler::supports(rows)) return execute(step);
+  return run(step, rows);
+}
+
+RunnerOutput CudaRunner::run(const SchedulerOutput& step, std::span<const SamplerRow> rows) {
   RunnerOutput out;
   out.vocab = config_.vocab_size;
   if (step.seqs.empty()) return out;
@@ -336,6 +371,16 @@ RunnerOutput CudaRunner::execute(const SchedulerOutput& step) {
   forward_maybe_graph(plan);
   QWEN3_CUDA_CHECK(cudaEventRecord(step_end_, stream_));
   out.rows = static_cast<int64_t>(out_rows);
+  if (!rows.empty()) {  // sampling runs after the graph: its lists change every step
+    if (std::ssize(rows) != out.rows) {
+      QWEN3_THROW(ErrorCode::kInternal, "{} sampler rows for {} logits rows", rows.size(),
+                  out_rows);
+    }
+    if (!sampler_) sampler_ = std::make_unique<GpuSampler>(c.vocab_size);
+    sampler_->sample(s.logits.as<float>(), rows, stream_, out);  // synchronizes
+    QWEN3_CUDA_CHECK(cudaEventElapsedTime(&last_gpu_ms_, step_begin_, step_end_));
+    return out;
+  }
   if (out_rows > 0) {
     const size_t bytes = out_rows * c.vocab_size * f;
     s.logits_host.ensure(bytes, "logits (host)");

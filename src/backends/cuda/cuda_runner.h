@@ -1,7 +1,8 @@
 // The CUDA backend's ModelRunner: a scheduler step as one batched forward on the GPU
 // over the paged KV pool. Plan on the host (rows, KV slots, attention work items), one
 // copy of that metadata to the device, then the decoder's kernels on one stream;
-// float32 logits of the requested rows come back to the host (the engine samples there).
+// the requested rows are sampled on the GPU (execute_and_sample; only token ids come
+// back) or, from execute() or when a row needs the host, their float32 logits come back.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -9,11 +10,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "backends/cuda/cuda_kv_pool.h"
 #include "backends/cuda/cuda_weights.h"
 #include "backends/cuda/device_buffer.h"
+#include "backends/cuda/gpu_sampler.h"
 #include "backends/cuda/kernels/linear.h"
 #include "sched/batch.h"
 
@@ -25,6 +28,8 @@ struct CudaRunnerOptions {
   // Decode-shaped steps (<= kGemvMaxRows rows) replay a CUDA graph of the forward,
   // captured per step shape (rows, sequences, attention items, block-table width).
   bool cuda_graphs = true;
+  // execute_and_sample samples on the GPU (off: it returns logits, the host samples).
+  bool gpu_sampling = true;
 };
 
 class CudaRunner final : public ModelRunner {
@@ -36,6 +41,10 @@ class CudaRunner final : public ModelRunner {
   ~CudaRunner() override;
 
   RunnerOutput execute(const SchedulerOutput& step) override;
+  // Samples on the GPU after the forward (outside its CUDA graph) when every row allows
+  // it (GpuSampler::supports); else returns logits as execute() does.
+  RunnerOutput execute_and_sample(const SchedulerOutput& step,
+                                  std::span<const SamplerRow> rows) override;
   int64_t num_kv_blocks() const override { return pool_->num_blocks(); }
   int64_t block_size() const override { return pool_->block_size(); }
   const char* name() const override { return "cuda"; }
@@ -44,6 +53,7 @@ class CudaRunner final : public ModelRunner {
   // Turns graph replay on or off and drops the captured graphs (re-captured after a
   // change of set_pdl_enabled, for instance).
   void set_cuda_graphs(bool on);
+  void set_gpu_sampling(bool on) { options_.gpu_sampling = on; }
   int64_t graphs_captured() const { return graphs_captured_; }
   // GPU time of the last execute(): plan upload to the last kernel, milliseconds.
   float last_step_gpu_ms() const { return last_gpu_ms_; }
@@ -53,6 +63,8 @@ class CudaRunner final : public ModelRunner {
   struct Workspace;
   struct StepPlan;
   StepPlan plan_step(const SchedulerOutput& step) const;
+  // execute(), sampling `rows` on the GPU when not empty.
+  RunnerOutput run(const SchedulerOutput& step, std::span<const SamplerRow> rows);
   void upload_plan(StepPlan& plan);
   void forward(const StepPlan& plan);
   void attention(int64_t layer, const StepPlan& plan);
@@ -77,6 +89,7 @@ class CudaRunner final : public ModelRunner {
   std::unique_ptr<CudaKvPool> pool_;
   std::unique_ptr<LinearContext> linear_;
   std::unique_ptr<Workspace> ws_;
+  std::unique_ptr<GpuSampler> sampler_;
   std::map<GraphKey, GraphEntry> graphs_;
   int64_t graphs_captured_ = 0;
   cudaEvent_t step_begin_ = nullptr;

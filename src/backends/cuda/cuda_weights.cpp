@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
+#include <utility>
 
 #include "backends/cuda/cuda_check.h"
+#include "backends/cuda/kernels/gemv_fp8.h"
 #include "core/error.h"
 #include "model/rope.h"
 
@@ -65,20 +68,21 @@ class StagedUploader {
     }
   }
 
+  // An FP8 matrix's bytes as stored, rows dst_pitch bytes apart (0: contiguous).
+  void upload_fp8(void* dst, const WeightMatrix& m, size_t dst_pitch = 0) {
+    const auto row_bytes = static_cast<size_t>(m.cols);
+    if (dst_pitch == 0) return upload(dst, m.data, row_bytes * static_cast<size_t>(m.rows));
+    upload_rows(dst, dst_pitch, m.data, row_bytes, m.rows);
+  }
+
   // A matrix as BF16 rows dst_pitch bytes apart (0: contiguous): BF16 as stored, F32/F16
-  // rounded; FP8 is refused.
+  // rounded, FP8 dequantized (for a fused matrix whose parts differ in dtype).
   void upload_matrix(void* dst, const WeightMatrix& m, size_t dst_pitch = 0) {
     const size_t bytes = static_cast<size_t>(m.rows * m.cols) * 2;
     const size_t row_bytes = static_cast<size_t>(m.cols) * 2;
     if (m.dtype == DType::kBF16) {
       if (dst_pitch == 0) return upload(dst, m.data, bytes);
       return upload_rows(dst, dst_pitch, m.data, row_bytes, m.rows);
-    }
-    if (m.is_fp8()) {
-      QWEN3_THROW(ErrorCode::kUnsupported,
-                  "tensor '{}' is {}: FP8 checkpoints do not run on the CUDA backend yet; use "
-                  "--device cpu or the BF16 checkpoint",
-                  m.name, dtype_name(m.dtype));
     }
     std::vector<uint16_t> bf(static_cast<size_t>(m.rows * m.cols));
     std::vector<float> row(static_cast<size_t>(m.cols));
@@ -118,55 +122,122 @@ class Layout {
 
 size_t matrix_bytes(int64_t rows, int64_t cols) { return static_cast<size_t>(rows * cols) * 2; }
 
+// One device matrix made of checkpoint matrices of equal cols: stacked (q | k | v) or
+// with rows interleaved (gate_0, up_0, gate_1, ...). It stays FP8 when every part is FP8
+// of one dtype and block width that the FP8 GEMV takes, else it is stored as BF16 (so
+// decode steps always run GEMVs, the condition of the runner's CUDA graphs).
+class FusedMatrix {
+ public:
+  FusedMatrix(Layout& lay, std::vector<const WeightMatrix*> parts, bool interleave)
+      : parts_(std::move(parts)), interleave_(interleave) {
+    const WeightMatrix& f = *parts_.front();
+    cols_ = f.cols;
+    fp8_ = true;
+    for (const WeightMatrix* m : parts_) {
+      rows_ += m->rows;
+      fp8_ = fp8_ && m->is_fp8() && m->dtype == f.dtype && m->block_in == f.block_in;
+    }
+    fp8_ = fp8_ && gemv_fp8_supports(1, cols_, f.block_in);
+    if (fp8_) {
+      data_off_ = lay.add(static_cast<size_t>(rows_ * cols_));
+      scales_off_ = lay.add(static_cast<size_t>(rows_ * f.scale_cols()) * 4);
+    } else {
+      data_off_ = lay.add(matrix_bytes(rows_, cols_));
+    }
+  }
+
+  DeviceMatrix upload(StagedUploader& up, uint8_t* base) const {
+    const WeightMatrix& f = *parts_.front();
+    const size_t elem = fp8_ ? 1 : 2;
+    const size_t row_bytes = static_cast<size_t>(cols_) * elem;
+    const size_t pitch = interleave_ ? row_bytes * parts_.size() : 0;
+    size_t off = data_off_;
+    for (const WeightMatrix* m : parts_) {
+      if (fp8_) {
+        up.upload_fp8(base + off, *m, pitch);
+      } else {
+        up.upload_matrix(base + off, *m, pitch);
+      }
+      off += interleave_ ? row_bytes : row_bytes * static_cast<size_t>(m->rows);
+    }
+    if (!fp8_) {
+      return {.data = reinterpret_cast<const __nv_bfloat16*>(base + data_off_), .rows = rows_,
+              .cols = cols_};
+    }
+    // Tile scales [ceil(rows / block_out), scale_cols] expanded to one row per weight row,
+    // in the fused row order.
+    const int64_t sc = f.scale_cols();
+    std::vector<float> rs(static_cast<size_t>(rows_ * sc));
+    int64_t row = 0;
+    for (size_t pi = 0; pi < parts_.size(); ++pi) {
+      const WeightMatrix& m = *parts_[pi];
+      for (int64_t r = 0; r < m.rows; ++r) {
+        const int64_t dst = interleave_ ? r * static_cast<int64_t>(parts_.size()) +
+                                              static_cast<int64_t>(pi)
+                                        : row + r;
+        std::copy_n(m.scale_inv.data() + (r / m.block_out) * sc, sc, rs.data() + dst * sc);
+      }
+      row += m.rows;
+    }
+    up.upload(base + scales_off_, rs.data(), rs.size() * 4);  // staged: `rs` may die now
+    return {.rows = rows_,
+            .cols = cols_,
+            .dtype = f.dtype,
+            .fp8 = base + data_off_,
+            .row_scales = reinterpret_cast<const float*>(base + scales_off_),
+            .block_in = f.block_in};
+  }
+
+ private:
+  std::vector<const WeightMatrix*> parts_;
+  bool interleave_ = false;
+  bool fp8_ = false;
+  int64_t rows_ = 0;
+  int64_t cols_ = 0;
+  size_t data_off_ = 0;
+  size_t scales_off_ = 0;
+};
+
 }  // namespace
 
 CudaWeights::CudaWeights(const Qwen3Weights& w, cudaStream_t stream) : config_(w.config()) {
   const ModelConfig& c = config_;
-  for (const WeightMatrix* m : {&w.embed(), &w.lm_head()}) {
-    if (m->is_fp8()) {
-      QWEN3_THROW(ErrorCode::kUnsupported,
-                  "{}: FP8 checkpoints do not run on the CUDA backend yet; use --device cpu",
-                  w.checkpoint().dir());
-    }
-  }
-  if (c.quant.fp8) {
-    QWEN3_THROW(ErrorCode::kUnsupported,
-                "{}: FP8 checkpoints (quantization_config fp8) do not run on the CUDA backend yet; "
-                "use --device cpu or the BF16 checkpoint",
-                w.checkpoint().dir());
-  }
-  const int64_t qkv_rows = c.q_dim() + 2 * c.kv_dim();
   const bool tied = w.lm_head().data == w.embed().data;
 
+  // Embeddings are gathered as BF16 rows (an FP8 table would be dequantized on the host);
+  // lm_head and the layers' matrices keep their FP8 bytes when the checkpoint has them.
   Layout lay;
   const size_t embed_off = lay.add(matrix_bytes(c.vocab_size, c.hidden_size));
-  const size_t head_off = tied ? embed_off : lay.add(matrix_bytes(c.vocab_size, c.hidden_size));
+  std::optional<FusedMatrix> head;
+  if (!tied) head.emplace(lay, std::vector<const WeightMatrix*>{&w.lm_head()}, false);
   const size_t fnorm_off = lay.add(static_cast<size_t>(c.hidden_size) * 4);
   const size_t freq_off = lay.add(static_cast<size_t>(c.head_dim / 2) * 4);
   struct LayerOffsets {
-    size_t qkv, o, gate_up, down, in_norm, post_norm, q_norm, k_norm;
+    FusedMatrix qkv, o, gate_up, down;
+    size_t in_norm, post_norm, q_norm, k_norm;
   };
-  std::vector<LayerOffsets> lo(static_cast<size_t>(c.num_hidden_layers));
-  for (auto& l : lo) {
-    l.qkv = lay.add(matrix_bytes(qkv_rows, c.hidden_size));
-    l.o = lay.add(matrix_bytes(c.hidden_size, c.q_dim()));
-    l.gate_up = lay.add(matrix_bytes(2 * c.intermediate_size, c.hidden_size));
-    l.down = lay.add(matrix_bytes(c.hidden_size, c.intermediate_size));
-    l.in_norm = lay.add(static_cast<size_t>(c.hidden_size) * 4);
-    l.post_norm = lay.add(static_cast<size_t>(c.hidden_size) * 4);
-    l.q_norm = lay.add(static_cast<size_t>(c.head_dim) * 4);
-    l.k_norm = lay.add(static_cast<size_t>(c.head_dim) * 4);
+  std::vector<LayerOffsets> lo;
+  lo.reserve(static_cast<size_t>(c.num_hidden_layers));
+  for (const LayerWeights& l : w.layers()) {
+    // gate_i and up_i adjacent: one GEMV warp pair computes silu(gate_i) * up_i.
+    lo.push_back({.qkv = FusedMatrix(lay, {&l.q_proj, &l.k_proj, &l.v_proj}, false),
+                  .o = FusedMatrix(lay, {&l.o_proj}, false),
+                  .gate_up = FusedMatrix(lay, {&l.gate_proj, &l.up_proj}, true),
+                  .down = FusedMatrix(lay, {&l.down_proj}, false),
+                  .in_norm = lay.add(static_cast<size_t>(c.hidden_size) * 4),
+                  .post_norm = lay.add(static_cast<size_t>(c.hidden_size) * 4),
+                  .q_norm = lay.add(static_cast<size_t>(c.head_dim) * 4),
+                  .k_norm = lay.add(static_cast<size_t>(c.head_dim) * 4)});
   }
-  storage_ = DeviceBuffer(lay.size(), "model weights (BF16); the model does not fit this GPU");
+  storage_ = DeviceBuffer(lay.size(), "model weights; the model does not fit this GPU");
   auto* base = storage_.as<uint8_t>();
-  auto bf = [&](size_t off) { return reinterpret_cast<const __nv_bfloat16*>(base + off); };
   auto f32 = [&](size_t off) { return reinterpret_cast<const float*>(base + off); };
 
   StagedUploader up(stream);
   up.upload_matrix(base + embed_off, w.embed());
-  if (!tied) up.upload_matrix(base + head_off, w.lm_head());
-  embed_ = {bf(embed_off), c.vocab_size, c.hidden_size};
-  lm_head_ = {bf(head_off), c.vocab_size, c.hidden_size};
+  embed_ = {reinterpret_cast<const __nv_bfloat16*>(base + embed_off), c.vocab_size,
+            c.hidden_size};
+  lm_head_ = head ? head->upload(up, base) : embed_;
   up.upload(base + fnorm_off, w.final_norm().data(), w.final_norm().size() * 4);
   final_norm_ = f32(fnorm_off);
   const RopeTable rope = RopeTable::build(c);
@@ -174,31 +245,36 @@ CudaWeights::CudaWeights(const Qwen3Weights& w, cudaStream_t stream) : config_(w
   inv_freq_ = f32(freq_off);
   rope_scaling_ = rope.attention_scaling;
 
-  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+  for (size_t i = 0; i < lo.size(); ++i) {
     const LayerWeights& l = w.layers()[i];
     const LayerOffsets& o = lo[i];
-    up.upload_matrix(base + o.qkv, l.q_proj);
-    up.upload_matrix(base + o.qkv + matrix_bytes(c.q_dim(), c.hidden_size), l.k_proj);
-    up.upload_matrix(base + o.qkv + matrix_bytes(c.q_dim() + c.kv_dim(), c.hidden_size), l.v_proj);
-    up.upload_matrix(base + o.o, l.o_proj);
-    // gate_i and up_i adjacent: one GEMV warp pair computes silu(gate_i) * up_i.
-    const size_t row_bytes = static_cast<size_t>(c.hidden_size) * 2;
-    up.upload_matrix(base + o.gate_up, l.gate_proj, 2 * row_bytes);
-    up.upload_matrix(base + o.gate_up + row_bytes, l.up_proj, 2 * row_bytes);
-    up.upload_matrix(base + o.down, l.down_proj);
+    const DeviceMatrix qkv = o.qkv.upload(up, base);
+    const DeviceMatrix om = o.o.upload(up, base);
+    const DeviceMatrix gate_up = o.gate_up.upload(up, base);
+    const DeviceMatrix down = o.down.upload(up, base);
     up.upload(base + o.in_norm, l.input_norm.data(), l.input_norm.size() * 4);
     up.upload(base + o.post_norm, l.post_attn_norm.data(), l.post_attn_norm.size() * 4);
     up.upload(base + o.q_norm, l.q_norm.data(), l.q_norm.size() * 4);
     up.upload(base + o.k_norm, l.k_norm.data(), l.k_norm.size() * 4);
-    layers_.push_back({.qkv = {bf(o.qkv), qkv_rows, c.hidden_size},
-                       .o = {bf(o.o), c.hidden_size, c.q_dim()},
-                       .gate_up = {bf(o.gate_up), 2 * c.intermediate_size, c.hidden_size},
-                       .down = {bf(o.down), c.hidden_size, c.intermediate_size},
+    layers_.push_back({.qkv = qkv,
+                       .o = om,
+                       .gate_up = gate_up,
+                       .down = down,
                        .input_norm = f32(o.in_norm),
                        .post_attn_norm = f32(o.post_norm),
                        .q_norm = f32(o.q_norm),
                        .k_norm = f32(o.k_norm)});
   }
+}
+
+size_t CudaWeights::largest_fp8_matrix() const {
+  size_t n = lm_head_.is_fp8() ? static_cast<size_t>(lm_head_.rows * lm_head_.cols) : 0;
+  for (const CudaLayerWeights& l : layers_) {
+    for (const DeviceMatrix* m : {&l.qkv, &l.o, &l.gate_up, &l.down}) {
+      if (m->is_fp8()) n = std::max(n, static_cast<size_t>(m->rows * m->cols));
+    }
+  }
+  return n;
 }
 
 }  // namespace qwen3::cuda

@@ -1,7 +1,8 @@
-// Qwen3 weights on the GPU, BF16, uploaded from the checkpoint's memory map through
-// pinned staging buffers (the copy of one chunk overlaps the host read of the next).
-// q/k/v are stored concatenated (one product) and gate/up interleaved row by row (one
-// product whose GEMV epilogue applies SiLU(gate) * up).
+// Qwen3 weights on the GPU, uploaded from the checkpoint's memory map through pinned
+// staging buffers (the copy of one chunk overlaps the host read of the next). Matrices
+// are BF16, or FP8 as stored (one byte per weight) with their block scales expanded per
+// row (DeviceMatrix). q/k/v are stored concatenated (one product) and gate/up
+// interleaved row by row (one product whose GEMV epilogue applies SiLU(gate) * up).
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -27,8 +28,7 @@ struct CudaLayerWeights {
 
 class CudaWeights {
  public:
-  // Throws kUnsupported for FP8 checkpoints (not yet on the CUDA backend) and
-  // kOutOfMemory when the weights do not fit.
+  // Throws kOutOfMemory when the weights do not fit.
   CudaWeights(const Qwen3Weights& weights, cudaStream_t stream);
 
   const ModelConfig& config() const { return config_; }
@@ -39,6 +39,9 @@ class CudaWeights {
   float rope_attention_scaling() const { return rope_scaling_; }
   const std::vector<CudaLayerWeights>& layers() const { return layers_; }
   size_t bytes() const { return storage_.bytes(); }
+  // Weights of the largest FP8 matrix (0 for a BF16 model): the BF16 scratch the
+  // many-row path dequantizes into (LinearContext::reserve_dequant).
+  size_t largest_fp8_matrix() const;
 
  private:
   ModelConfig config_;

@@ -1,8 +1,11 @@
 #include <cfloat>
+#include <type_traits>
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/kernels/attention.h"
+#include "backends/cuda/kernels/attention_mma.cuh"
 #include "backends/cuda/kernels/common.cuh"
+#include "backends/cuda/kernels/kv_fp8.cuh"
 #include "backends/cuda/kernels/launch.h"
 
 namespace qwen3::cuda {
@@ -25,6 +28,10 @@ __device__ __forceinline__ float4 load4(const __nv_bfloat16* p) {
   const uint2 u = *reinterpret_cast<const uint2*>(p);
   return make_float4(bf16_lo(u.x), bf16_hi(u.x), bf16_lo(u.y), bf16_hi(u.y));
 }
+// The stored E4M3 values, unscaled (the kernel folds the scales in).
+__device__ __forceinline__ float4 load4(const __nv_fp8_e4m3* p) {
+  return kv_fp8x4_to_float4(*reinterpret_cast<const uint32_t*>(p));
+}
 
 template <typename KV, int HD>
 __global__ void __launch_bounds__(kWarps * 32) paged_attention_kernel(const PagedAttentionParams p) {
@@ -45,13 +52,17 @@ __global__ void __launch_bounds__(kWarps * 32) paged_attention_kernel(const Page
   const int warp = threadIdx.x >> 5;
   const int64_t q_stride = static_cast<int64_t>(p.heads) * HD;
   const int64_t kv_dim = static_cast<int64_t>(p.kv_heads) * HD;
+  // FP8 pool: the K scale goes into q's scale, the V scale into the output (attention.h).
+  constexpr bool kFp8 = std::is_same_v<KV, __nv_fp8_e4m3>;
+  const float q_scale = kFp8 ? p.scale * kv_scale_or_one(p.k_scale) : p.scale;
+  const float v_scale = kFp8 ? kv_scale_or_one(p.v_scale) : 1.0f;
 
   for (int idx = threadIdx.x; idx < nq * HD; idx += blockDim.x) {
     const int qi = idx / HD;
     const int d = idx - qi * HD;
     const int64_t row = item.row_begin + qi / group;
     const int head = kvh * group + qi % group;
-    q_s[idx] = p.q[row * q_stride + head * HD + d] * p.scale;
+    q_s[idx] = p.q[row * q_stride + head * HD + d] * q_scale;
   }
   const int last_pos = p.row_pos[item.row_begin + item.num_rows - 1];
   const int kv_stop = min(item.kv_end, last_pos + 1);
@@ -153,7 +164,7 @@ __global__ void __launch_bounds__(kWarps * 32) paged_attention_kernel(const Page
     if (qi >= nq) continue;
     const int64_t row = item.row_begin + qi / group;
     const int head = kvh * group + qi % group;
-    const float inv = l[i] > 0.f ? 1.0f / l[i] : 0.f;
+    const float inv = l[i] > 0.f ? v_scale / l[i] : 0.f;
     float* dst = item.partial < 0
                      ? p.out + row * q_stride + head * HD
                      : p.partial_o + (static_cast<int64_t>(item.partial) * p.heads + head) * HD;
@@ -214,16 +225,42 @@ void launch_head_dim(const PagedAttentionParams& p, cudaStream_t stream) {
   }
 }
 
+bool g_mma_enabled = true;  // set_paged_attention_mma
+
+bool device_has_bf16_mma() {
+  static const bool has = [] {
+    int dev = 0, major = 0;
+    QWEN3_CUDA_CHECK(cudaGetDevice(&dev));
+    QWEN3_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    return major >= 8;
+  }();
+  return has;
+}
+
 }  // namespace
+
+void set_paged_attention_mma(bool on) { g_mma_enabled = on; }
+
+bool paged_attention_uses_mma(const PagedAttentionParams& p) {
+  return g_mma_enabled && (p.kv_dtype == KvDtype::kBF16 || p.kv_dtype == KvDtype::kFp8E4M3) &&
+         (p.head_dim == 64 || p.head_dim == 128) && device_has_bf16_mma();
+}
 
 void launch_paged_attention(const PagedAttentionParams& p, cudaStream_t stream) {
   if (p.num_items <= 0) return;
   check_shape(p.kv_heads > 0 && p.heads % p.kv_heads == 0 && p.heads / p.kv_heads <= kAttnMaxQueries,
               "paged_attention", "heads must be a multiple of kv_heads, group <= 64", true);
-  if (p.kv_dtype == KvDtype::kBF16) {
-    launch_head_dim<__nv_bfloat16>(p, stream);
-  } else {
-    launch_head_dim<float>(p, stream);
+  if (paged_attention_uses_mma(p)) {
+    const bool fp8 = p.kv_dtype == KvDtype::kFp8E4M3;
+    if (p.head_dim == 64) {
+      return fp8 ? mma_attn::launch_mma<64, true>(p, stream) : mma_attn::launch_mma<64, false>(p, stream);
+    }
+    return fp8 ? mma_attn::launch_mma<128, true>(p, stream) : mma_attn::launch_mma<128, false>(p, stream);
+  }
+  switch (p.kv_dtype) {
+    case KvDtype::kBF16: return launch_head_dim<__nv_bfloat16>(p, stream);
+    case KvDtype::kF32: return launch_head_dim<float>(p, stream);
+    case KvDtype::kFp8E4M3: return launch_head_dim<__nv_fp8_e4m3>(p, stream);
   }
 }
 

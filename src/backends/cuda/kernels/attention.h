@@ -1,4 +1,4 @@
-// Causal GQA attention over the paged KV pool, one kernel for prefill chunks and
+// Causal GQA attention over the paged KV pool, one launch for prefill chunks and
 // decode rows, planned on the host (attention_plan.h):
 //   * a work item is up to kAttnMaxQueries (row, head) queries of one sequence and one
 //     KV head (consecutive rows x the heads of its group) over a KV position range;
@@ -6,6 +6,13 @@
 //     the block table, with an online softmax in float32 per query;
 //   * decode rows with long contexts are split over several items (flash-decoding):
 //     each writes a partial (o / l, log-sum-exp) and launch_attention_combine merges.
+// Two kernels run the same items: a tensor-core one (attention_mma.cuh: BF16 mma.sync,
+// Q and P rounded to BF16, float32 accumulate) for a BF16 or FP8 pool with head_dim 64 or
+// 128 on sm_80+, and a float32 SIMT one for everything else.
+// An FP8 pool's scales are folded, not applied per element: the K scale into the softmax
+// scale (scores = q . k8 * (scale * k_scale)) and the V scale into the output
+// (o = sum p v8 / l * v_scale); E4M3 values are exact in BF16, so the tensor-core kernel
+// sees the stored values unrounded.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -52,8 +59,17 @@ struct PagedAttentionParams {
   int head_dim;  // 32, 64, 128 or 256
   int block_size;
   float scale;  // 1 / sqrt(head_dim)
+  // FP8 pool only (ignored otherwise): this layer's scales, one device float each
+  // (CudaKvPool::k_scale / v_scale); K = fp8 * k_scale, V = fp8 * v_scale. nullptr: 1.
+  const float* k_scale = nullptr;
+  const float* v_scale = nullptr;
 };
 void launch_paged_attention(const PagedAttentionParams& p, cudaStream_t stream);
+// Whether launch_paged_attention takes the tensor-core kernel for these params (tests pick
+// the BF16 tolerance with it).
+bool paged_attention_uses_mma(const PagedAttentionParams& p);
+// false: always the SIMT kernel (benchmarks compare the two; default true).
+void set_paged_attention_mma(bool on);
 
 struct AttentionCombineParams {
   const AttnCombineItem* items;

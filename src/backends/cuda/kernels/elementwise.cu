@@ -7,12 +7,21 @@ namespace qwen3::cuda {
 namespace {
 
 __global__ void embedding_kernel(const EmbeddingParams p) {
+  __shared__ float scratch[32];
   pdl_trigger();
   pdl_wait();
   const int64_t r = blockIdx.x;
   const __nv_bfloat16* src = p.embed + static_cast<int64_t>(p.tokens[r]) * p.hidden;
   float* dst = p.out + r * p.hidden;
-  for (int64_t i = threadIdx.x; i < p.hidden; i += blockDim.x) dst[i] = __bfloat162float(src[i]);
+  float ss = 0.0f;
+  for (int64_t i = threadIdx.x; i < p.hidden; i += blockDim.x) {
+    const float v = __bfloat162float(src[i]);
+    dst[i] = v;
+    ss += v * v;
+  }
+  if (p.sum_squares == nullptr) return;  // uniform over the block
+  ss = block_sum(ss, scratch);
+  if (threadIdx.x == 0) p.sum_squares[r] = ss;
 }
 
 __global__ void add_rms_norm_kernel(const AddRmsNormParams p) {

@@ -17,6 +17,7 @@ struct EmbeddingParams {
   float* out;             // [rows, hidden]
   int64_t rows;
   int64_t hidden;
+  float* sum_squares = nullptr;  // [rows] or nullptr: each output row's sum of squares
 };
 void launch_embedding(const EmbeddingParams& p, cudaStream_t stream);
 

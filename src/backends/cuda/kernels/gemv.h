@@ -31,6 +31,12 @@ struct GemvParams {
   // norm_weight * x / sqrt(mean(x^2) + norm_eps) per row (the block's RMSNorm).
   const float* norm_weight = nullptr;  // [k]
   float norm_eps = 0.0f;
+  // With norm_weight: sum of x^2 per row computed by whoever wrote x (the previous
+  // kAddTo GEMV's sum_squares_out, or the embedding), so no block reduces the row itself.
+  const float* norm_sum_squares = nullptr;  // [rows]
+  // kAddTo only: adds sum over n of (new y[m, n])^2 to sum_squares_out[m] (float atomics,
+  // one per block and row; the buffer must be zeroed before the step).
+  float* sum_squares_out = nullptr;  // [rows]
   GemvEpilogue epilogue = GemvEpilogue::kStore;  // kSiluPairs: y is [rows, n_out / 2]
 };
 // True when this kernel handles the shape (else use the cuBLAS path).

@@ -3,8 +3,18 @@
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/kernels/elementwise.h"
 #include "backends/cuda/kernels/gemv.h"
+#include "backends/cuda/kernels/gemv_fp8.h"
 
 namespace qwen3::cuda {
+namespace {
+
+GemvEpilogue gemv_epilogue(LinearOutput out) {
+  return out == LinearOutput::kAddTo      ? GemvEpilogue::kAddTo
+         : out == LinearOutput::kSiluPairs ? GemvEpilogue::kSiluPairs
+                                           : GemvEpilogue::kStore;
+}
+
+}  // namespace
 
 LinearContext::LinearContext(cudaStream_t stream) : stream_(stream) {
   QWEN3_CUBLAS_CHECK(cublasCreate(&handle_));
@@ -17,10 +27,33 @@ LinearContext::~LinearContext() {
   if (handle_) cublasDestroy(handle_);
 }
 
+bool LinearContext::fuses_norm(const DeviceMatrix& w, int64_t rows) {
+  return !w.is_fp8() && rows <= kGemvBf16Rows && gemv_supports(rows, w.cols);
+}
+
 void LinearContext::run(const DeviceMatrix& w, const LinearInput& in, int64_t rows, float* y,
-                        LinearOutput out) {
+                        LinearOutput out, float* sum_squares_out) {
   if (rows <= 0) return;
-  if (gemv_supports(rows, w.cols)) {
+  const bool fused = fuses_norm(w, rows);
+  check_shape(fused || (in.sum_squares == nullptr && sum_squares_out == nullptr), "linear",
+              "sum_squares needs the BF16 GEMV (LinearContext::fuses_norm)");
+  if (fused && (in.sum_squares != nullptr || sum_squares_out != nullptr)) {
+    // The norm's sum of squares comes with x, so the GEMV normalises x as it reads it
+    // (no separate norm kernel, no block reduces the row).
+    GemvParams p{.w = w.data, .x = in.x, .y = y, .n_out = w.rows, .k = w.cols,
+                 .rows = static_cast<int>(rows)};
+    p.epilogue = gemv_epilogue(out);
+    if (in.sum_squares != nullptr) {
+      p.norm_weight = in.norm_weight;
+      p.norm_eps = in.eps;
+      p.norm_sum_squares = in.sum_squares;
+    }
+    p.sum_squares_out = sum_squares_out;
+    launch_gemv_bf16(p, stream_);
+    return;
+  }
+  if (w.is_fp8() ? gemv_fp8_supports(rows, w.cols, w.block_in)
+                 : rows <= kGemvBf16Rows && gemv_supports(rows, w.cols)) {
     // The GEMV can fuse the norm (GemvParams::norm_weight), but every block then reduces
     // the whole row before its first weight load: on the H200 at Qwen3-4B shapes that
     // measured slower than a separate norm kernel (decode 241 vs 266 tok/s), so it is
@@ -33,11 +66,17 @@ void LinearContext::run(const DeviceMatrix& w, const LinearInput& in, int64_t ro
                           stream_);
       x = normed_.as<float>();
     }
+    if (w.is_fp8()) {
+      launch_gemv_fp8({.w = w.fp8, .row_scales = w.row_scales, .x = x, .y = y, .n_out = w.rows,
+                       .k = w.cols, .scale_cols = w.scale_cols(),
+                       .block_in = static_cast<int>(w.block_in), .dtype = w.dtype,
+                       .rows = static_cast<int>(rows), .epilogue = gemv_epilogue(out)},
+                      stream_);
+      return;
+    }
     GemvParams p{.w = w.data, .x = x, .y = y, .n_out = w.rows, .k = w.cols,
                  .rows = static_cast<int>(rows)};
-    p.epilogue = out == LinearOutput::kAddTo      ? GemvEpilogue::kAddTo
-                 : out == LinearOutput::kSiluPairs ? GemvEpilogue::kSiluPairs
-                                                   : GemvEpilogue::kStore;
+    p.epilogue = gemv_epilogue(out);
     launch_gemv_bf16(p, stream_);
     return;
   }
@@ -46,6 +85,7 @@ void LinearContext::run(const DeviceMatrix& w, const LinearInput& in, int64_t ro
 
 void LinearContext::run_gemv_fused_norm(const DeviceMatrix& w, const LinearInput& in,
                                         int64_t rows, float* y) {
+  check_shape(!w.is_fp8(), "run_gemv_fused_norm", "BF16 weights only");
   GemvParams p{.w = w.data, .x = in.x, .y = y, .n_out = w.rows, .k = w.cols,
                .rows = static_cast<int>(rows)};
   p.norm_weight = in.norm_weight;
@@ -65,6 +105,16 @@ void LinearContext::run_cublas(const DeviceMatrix& w, const LinearInput& in, int
                         stream_);
     x = normed_.as<float>();
   }
+  const __nv_bfloat16* wdata = w.data;
+  if (w.is_fp8()) {  // dequantize into the scratch matrix, then the BF16 product
+    reserve_dequant(static_cast<size_t>(w.rows * w.cols));
+    launch_dequant_fp8_to_bf16({.w = w.fp8, .row_scales = w.row_scales,
+                                .out = dequant_.as<__nv_bfloat16>(), .rows = w.rows,
+                                .cols = w.cols, .scale_cols = w.scale_cols(),
+                                .block_in = w.block_in, .dtype = w.dtype},
+                               stream_);
+    wdata = dequant_.as<__nv_bfloat16>();
+  }
   x_bf16_.ensure(static_cast<size_t>(n) * 2, "linear-layer activations (BF16)");
   launch_f32_to_bf16(x, x_bf16_.as<__nv_bfloat16>(), n, stream_);
   float* c = y;
@@ -76,7 +126,7 @@ void LinearContext::run_cublas(const DeviceMatrix& w, const LinearInput& in, int
   // into the residual stream.
   const float alpha = 1.0f, beta = out == LinearOutput::kAddTo ? 1.0f : 0.0f;
   QWEN3_CUBLAS_CHECK(cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(w.rows),
-                                  static_cast<int>(rows), static_cast<int>(w.cols), &alpha, w.data,
+                                  static_cast<int>(rows), static_cast<int>(w.cols), &alpha, wdata,
                                   CUDA_R_16BF, static_cast<int>(w.cols), x_bf16_.get(),
                                   CUDA_R_16BF, static_cast<int>(w.cols), &beta, c, CUDA_R_32F,
                                   static_cast<int>(w.rows), CUBLAS_COMPUTE_32F,

@@ -1,6 +1,7 @@
-// y = x W^T for a BF16 weight matrix and float32 activations, choosing per shape:
-// the streaming GEMV for <= kGemvMaxRows rows, cuBLAS (x rounded to BF16, float32
-// accumulate and output) above.
+// y = x W^T for a BF16 or FP8 weight matrix and float32 activations, choosing per shape:
+// the streaming GEMV (gemv.h, gemv_fp8.h) for <= kGemvMaxRows rows, cuBLAS (x rounded to
+// BF16, float32 accumulate and output) above; FP8 weights are first dequantized to a BF16
+// scratch matrix for cuBLAS.
 #pragma once
 
 #include <cublas_v2.h>
@@ -10,22 +11,42 @@
 #include <cstdint>
 
 #include "backends/cuda/device_buffer.h"
+#include "core/dtype.h"
 
 namespace qwen3::cuda {
 
-// A weight matrix on the device: row-major [rows, cols] BF16.
+// BF16 weights take the GEMV up to this many activation rows, cuBLAS above: on the H200
+// at Qwen3-4B shapes the GEMV streams 31-49 % of copy bandwidth at 4 rows against
+// cuBLAS's 25-52 % (and 21-34 % at 8), while at 1-2 rows the GEMV is clearly ahead.
+inline constexpr int64_t kGemvBf16Rows = 3;
+
+// A weight matrix on the device: row-major [rows, cols], BF16 (data) or FP8 (fp8 with
+// one scale per row and block_in columns: W[r, c] = fp8[r, c] * row_scales[r, c / block_in];
+// per-row rather than per-tile scales keep row permutations such as the gate/up
+// interleave trivial, for 4 / block_in bytes per weight).
 struct DeviceMatrix {
-  const __nv_bfloat16* data = nullptr;
+  const __nv_bfloat16* data = nullptr;  // [rows, cols], dtype kBF16
   int64_t rows = 0;
   int64_t cols = 0;
+  DType dtype = DType::kBF16;           // kBF16, kF8E4M3 or kF8E5M2
+  const uint8_t* fp8 = nullptr;         // [rows, cols], FP8 dtypes
+  const float* row_scales = nullptr;    // [rows, ceil(cols / block_in)], FP8 dtypes
+  int64_t block_in = 0;                 // FP8 dtypes
+
+  bool is_fp8() const { return dtype_is_fp8(dtype); }
+  int64_t scale_cols() const { return block_in > 0 ? (cols + block_in - 1) / block_in : 0; }
 };
 
 // The input of a linear layer: x, or RMSNorm(x) * norm_weight when norm_weight is set
-// (x is then the residual stream; the GEMV fuses the norm, cuBLAS runs it first).
+// (x is then the residual stream). The norm runs as its own kernel first, unless
+// sum_squares holds each row's sum of x^2 (written by the producer of x, see
+// LinearContext::run's sum_squares_out) and fuses_norm(w, rows): the GEMV then applies
+// the norm while it reads x.
 struct LinearInput {
   const float* x = nullptr;            // [rows, w.cols]
   const float* norm_weight = nullptr;  // [w.cols] or nullptr
   float eps = 0.0f;
+  const float* sum_squares = nullptr;  // [rows] or nullptr
 };
 
 enum class LinearOutput {
@@ -41,8 +62,13 @@ class LinearContext {
   LinearContext(const LinearContext&) = delete;
   LinearContext& operator=(const LinearContext&) = delete;
 
+  // sum_squares_out (kAddTo, fuses_norm only): receives += each new y row's sum of squares
+  // (zero it before the step).
   void run(const DeviceMatrix& w, const LinearInput& in, int64_t rows, float* y,
-           LinearOutput out = LinearOutput::kStore);
+           LinearOutput out = LinearOutput::kStore, float* sum_squares_out = nullptr);
+  // True when run() takes LinearInput::sum_squares and sum_squares_out for this shape (the
+  // BF16 GEMV; the FP8 GEMV and cuBLAS run the norm as a kernel of its own).
+  static bool fuses_norm(const DeviceMatrix& w, int64_t rows);
   void run(const DeviceMatrix& w, const float* x, int64_t rows, float* y) {
     run(w, LinearInput{x}, rows, y);
   }
@@ -60,6 +86,11 @@ class LinearContext {
   bool reserve_normed(size_t floats) {
     return normed_.ensure(floats * sizeof(float), "normed linear-layer input");
   }
+  // Sizes the BF16 scratch an FP8 matrix of `weights` values is dequantized into for
+  // cuBLAS (reserved up front so a long prefill does not fail for memory later).
+  void reserve_dequant(size_t weights) {
+    dequant_.ensure(weights * sizeof(__nv_bfloat16), "FP8 weights dequantized to BF16");
+  }
 
  private:
   cudaStream_t stream_;
@@ -67,6 +98,7 @@ class LinearContext {
   DeviceBuffer x_bf16_;  // x (or its norm) rounded to BF16 for cuBLAS
   DeviceBuffer normed_;  // RMSNorm(x) before the product
   DeviceBuffer pairs_;   // gate/up products before SiLU on the cuBLAS path
+  DeviceBuffer dequant_;  // an FP8 matrix dequantized to BF16 for cuBLAS
   DeviceBuffer workspace_;
 };
 

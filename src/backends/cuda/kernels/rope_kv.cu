@@ -1,5 +1,8 @@
+#include <type_traits>
+
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/kernels/common.cuh"
+#include "backends/cuda/kernels/kv_fp8.cuh"
 #include "backends/cuda/kernels/launch.h"
 #include "backends/cuda/kernels/rope_kv.h"
 
@@ -9,9 +12,19 @@ namespace {
 constexpr int kWarps = 4;
 constexpr int kMaxHeadDim = 256;
 
+// One KV element into the pool; `scale` is used by the FP8 pool only.
+__device__ __forceinline__ void store_kv(float* dst, float x, float) { *dst = x; }
+__device__ __forceinline__ void store_kv(__nv_bfloat16* dst, float x, float) {
+  *dst = __float2bfloat16_rn(x);
+}
+__device__ __forceinline__ void store_kv(__nv_fp8_e4m3* dst, float x, float scale) {
+  dst->__x = kv_fp8_encode(x, scale);
+}
+
 // One warp per (row, head). Heads 0..heads-1 are q, then kv_heads of k, then of v.
 template <typename KV>
 __global__ void __launch_bounds__(kWarps * 32) qk_norm_rope_kv_kernel(const QkNormRopeKvParams p) {
+  constexpr bool kFp8 = std::is_same_v<KV, __nv_fp8_e4m3>;
   __shared__ float buf[kWarps][kMaxHeadDim];
   pdl_trigger();
   pdl_wait();
@@ -30,7 +43,8 @@ __global__ void __launch_bounds__(kWarps * 32) qk_norm_rope_kv_kernel(const QkNo
   if (head >= p.heads + p.kv_heads) {  // v: straight into the pool
     KV* dst = static_cast<KV*>(p.v_pool) + slot * kv_dim +
               static_cast<int64_t>(head - p.heads - p.kv_heads) * hd;
-    for (int i = lane; i < hd; i += 32) dst[i] = float_to_kv<KV>(x[i]);
+    const float v_scale = kFp8 ? kv_scale_or_one(p.v_scale) : 1.0f;
+    for (int i = lane; i < hd; i += 32) store_kv(dst + i, x[i], v_scale);
     return;
   }
   const bool is_q = head < p.heads;
@@ -44,6 +58,7 @@ __global__ void __launch_bounds__(kWarps * 32) qk_norm_rope_kv_kernel(const QkNo
   __syncwarp();
   const int half = hd / 2;
   const float pos = static_cast<float>(p.row_pos[row]);
+  const float k_scale = kFp8 && !is_q ? kv_scale_or_one(p.k_scale) : 1.0f;
   for (int i = lane; i < hd; i += 32) {
     const int f = i < half ? i : i - half;
     const float angle = pos * p.inv_freq[f];
@@ -56,7 +71,7 @@ __global__ void __launch_bounds__(kWarps * 32) qk_norm_rope_kv_kernel(const QkNo
       p.q_out[row * static_cast<int64_t>(p.heads) * hd + static_cast<int64_t>(head) * hd + i] = y;
     } else {
       KV* dst = static_cast<KV*>(p.k_pool) + slot * kv_dim + static_cast<int64_t>(head - p.heads) * hd;
-      dst[i] = float_to_kv<KV>(y);
+      store_kv(dst + i, y, k_scale);
     }
   }
 }
@@ -76,6 +91,10 @@ void launch_qk_norm_rope_kv(const QkNormRopeKvParams& p, cudaStream_t stream) {
       break;
     case KvDtype::kF32:
       launch_kernel("qk_norm_rope_kv_kernel", qk_norm_rope_kv_kernel<float>, grid,
+                    dim3(kWarps * 32), 0, stream, p);
+      break;
+    case KvDtype::kFp8E4M3:
+      launch_kernel("qk_norm_rope_kv_kernel", qk_norm_rope_kv_kernel<__nv_fp8_e4m3>, grid,
                     dim3(kWarps * 32), 0, stream, p);
       break;
   }

@@ -27,6 +27,10 @@ struct QkNormRopeKvParams {
   int kv_heads;
   int head_dim;  // even, <= 256
   float eps;
+  // FP8 pool only (ignored otherwise): this layer's scales, one device float each
+  // (CudaKvPool::k_scale / v_scale); stored = round_to_e4m3(x / scale). nullptr: 1.
+  const float* k_scale = nullptr;
+  const float* v_scale = nullptr;
 };
 void launch_qk_norm_rope_kv(const QkNormRopeKvParams& p, cudaStream_t stream);
 

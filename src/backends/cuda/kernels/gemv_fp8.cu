@@ -1,0 +1,583 @@
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/kernels/common.cuh"
+#include "backends/cuda/kernels/gemv_fp8.h"
+#include "backends/cuda/kernels/launch.h"
+
+namespace qwen3::cuda {
+namespace {
+
+constexpr int kWarps = 8;           // warps per block
+constexpr int64_t kStep = 32 * 16;  // weights of one warp-wide 16-byte load
+
+// FP8 -> float by bit placement, the same code on every architecture (sm_80 has no FP8
+// conversion instruction; on sm_89+ cvt.f16x2.e4m3x2 would still need two f16 -> f32
+// conversions, which run on the 16/clk/SM conversion unit and would bound the GEMV).
+// The byte goes to the top of a word; an arithmetic shift puts its exponent and mantissa
+// at the low end of the float's exponent and mantissa fields (sign copies land above,
+// masked off but for bit 31). That reads the code as a float whose exponent bias is 127
+// instead of 7 (E4M3) or 15 (E5M2): multiplying by 2^120 / 2^112 gives the exact value,
+// subnormal codes included (float32 denormals are kept: no -ftz). NaN/Inf codes decode to
+// finite values: checkpoints hold none (the quantizer saturates).
+template <bool kE5M2>
+__device__ __forceinline__ float fp8_byte_to_float(uint32_t word, int byte) {
+  constexpr int kShift = kE5M2 ? 3 : 4;
+  constexpr uint32_t kMask = kE5M2 ? 0x8fffffffu : 0x87ffffffu;
+  constexpr float kFix = kE5M2 ? 0x1p112f : 0x1p120f;
+  const uint32_t top = __byte_perm(word, 0u, 0x0444u | (static_cast<uint32_t>(byte) << 12));
+  const uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(top) >> kShift) & kMask;
+  return __uint_as_float(bits) * kFix;
+}
+
+template <bool kE5M2>
+__device__ __forceinline__ void fp8x16_to_float(const uint4 w, float (&f)[16]) {
+  const uint32_t words[4] = {w.x, w.y, w.z, w.w};
+#pragma unroll
+  for (int j = 0; j < 4; ++j)
+#pragma unroll
+    for (int b = 0; b < 4; ++b) f[4 * j + b] = fp8_byte_to_float<kE5M2>(words[j], b);
+}
+
+__device__ __forceinline__ float dot16(const float (&w)[16], const float* x) {
+  const float4* xv = reinterpret_cast<const float4*>(x);
+  float s = 0.0f;
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    const float4 a = __ldg(xv + j);
+    s = fmaf(w[4 * j], a.x, s);
+    s = fmaf(w[4 * j + 1], a.y, s);
+    s = fmaf(w[4 * j + 2], a.z, s);
+    s = fmaf(w[4 * j + 3], a.w, s);
+  }
+  return s;
+}
+
+// The BF16 GEMV's structure (gemv.cu): a block's 8 warps form (8 / k_split) row groups x
+// k_split k-slices; warp (g, s) computes R consecutive rows over slice s, lane l reading
+// W[n, kbeg + 16 (l + 32 j) .. +16). Each 16-weight partial is multiplied by its row's
+// block scale before it joins the float32 accumulator.
+template <int M, int R, bool kE5M2>
+__global__ void __launch_bounds__(kWarps * 32) gemv_fp8_kernel(const GemvFp8Params p) {
+  constexpr int U = R == 1 ? 4 : 2;
+  __shared__ float partial[kWarps][R][M];
+  pdl_trigger();
+  const int lane = threadIdx.x & 31;
+  const int warp = threadIdx.x >> 5;
+  const int groups = kWarps / p.k_split;
+  const int g = warp % groups;
+  const int slice = warp / groups;
+  const int64_t n0 = (static_cast<int64_t>(blockIdx.x) * groups + g) * R;
+  const int64_t slice_len = ((p.k + p.k_split - 1) / p.k_split + kStep - 1) / kStep * kStep;
+  const int64_t kbeg = slice * slice_len;
+  const int64_t kend = min(p.k, kbeg + slice_len);
+  const int block_shift = __ffs(p.block_in) - 1;
+  const uint8_t* wrow[R];
+  const float* srow[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const int64_t n = min(n0 + r, p.n_out - 1);  // clamp tails
+    wrow[r] = p.w + n * p.k;
+    srow[r] = p.row_scales + n * p.scale_cols;
+  }
+
+  // Weights do not depend on the previous kernel: start them moving, then wait for x.
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int64_t k = kbeg + lane * 16 + u * kStep;
+      if (k < kend) prefetch_l2(wrow[r] + k);
+    }
+  pdl_wait();
+
+  float acc[R][M];
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int m = 0; m < M; ++m) acc[r][m] = 0.0f;
+  // One step: the R rows' 16 weights at k, converted once, against each x row.
+  auto step = [&](const uint4 (&w)[R], int64_t k) {
+    float wf[R][16];
+    float sc[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      fp8x16_to_float<kE5M2>(w[r], wf[r]);
+      sc[r] = __ldg(srow[r] + (k >> block_shift));
+    }
+#pragma unroll
+    for (int m = 0; m < M; ++m) {
+      const float* x = p.x + m * p.k + k;
+#pragma unroll
+      for (int r = 0; r < R; ++r) acc[r][m] = fmaf(dot16(wf[r], x), sc[r], acc[r][m]);
+    }
+  };
+  // Full groups of U loads, then the rest (< U steps) as one predicated group: a slice
+  // is only a few 512-weight steps long (qkv at k = 2560, split 2: 3 and 2), so the tail
+  // keeps its loads in flight together.
+  int64_t k0 = kbeg + lane * 16;
+  for (; k0 + (U - 1) * kStep < kend; k0 += U * kStep) {
+    uint4 w[U][R];
+#pragma unroll
+    for (int u = 0; u < U; ++u)
+#pragma unroll
+      for (int r = 0; r < R; ++r) w[u][r] = load_stream(wrow[r] + k0 + u * kStep);
+#pragma unroll
+    for (int u = 0; u < U; ++u) step(w[u], k0 + u * kStep);
+  }
+  if (k0 < kend) {
+    uint4 w[U][R];
+#pragma unroll
+    for (int u = 0; u < U; ++u)
+#pragma unroll
+      for (int r = 0; r < R; ++r)
+        w[u][r] = k0 + u * kStep < kend ? load_stream(wrow[r] + k0 + u * kStep)
+                                        : make_uint4(0u, 0u, 0u, 0u);
+#pragma unroll
+    for (int u = 0; u < U; ++u)
+      if (k0 + u * kStep < kend) step(w[u], k0 + u * kStep);
+  }
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int m = 0; m < M; ++m) {
+      const float s = warp_sum(acc[r][m]);
+      if (lane == 0) partial[warp][r][m] = s;
+    }
+  __syncthreads();
+  // Sum of the k-slices for local row lr (block rows are groups * R consecutive rows).
+  auto row_sum = [&](int lr, int m) {
+    const int gg = lr / R, r = lr % R;
+    float s = 0.0f;
+    for (int sl = 0; sl < p.k_split; ++sl) s += partial[sl * groups + gg][r][m];
+    return s;
+  };
+  const int t = threadIdx.x;
+  const int64_t block_row0 = static_cast<int64_t>(blockIdx.x) * groups * R;
+  if (p.epilogue == GemvEpilogue::kSiluPairs) {
+    const int pairs = groups * R / 2;
+    if (t < pairs * M) {
+      const int pair = t / M, m = t % M;
+      const int64_t n = block_row0 + 2 * pair;
+      if (n + 1 < p.n_out) {
+        const float gate = row_sum(2 * pair, m), up = row_sum(2 * pair + 1, m);
+        p.y[m * (p.n_out / 2) + n / 2] = gate / (1.0f + expf(-gate)) * up;
+      }
+    }
+    return;
+  }
+  if (t < groups * R * M) {
+    const int lr = t / M, m = t % M;
+    const int64_t n = block_row0 + lr;
+    if (n < p.n_out) {
+      const float s = row_sum(lr, m);
+      float* dst = p.y + m * p.n_out + n;
+      *dst = p.epilogue == GemvEpilogue::kAddTo ? *dst + s : s;
+    }
+  }
+}
+
+// ---- Tensor-core kernel (kMma) -------------------------------------------------------
+//
+// One warp computes a 16-row tile of W against all M activation rows with
+// mma.sync.m16n8k16.row.col.f32.f16.f16.f32: A = W (16 rows x 16 k), B = x^T (16 k x 8
+// activation rows; columns m >= M are zero), C = f32 [16 W rows x 8 activation rows].
+// Fragment layouts (PTX ISA, g = lane / 4, t = lane % 4; a register holds two f16, the
+// lower k in its low half):
+//   A: a0 (row g,   k 2t, 2t+1)   a1 (row g+8, k 2t, 2t+1)
+//      a2 (row g,   k 2t+8, 2t+9) a3 (row g+8, k 2t+8, 2t+9)
+//   B: b0 (k 2t, 2t+1, col g)     b1 (k 2t+8, 2t+9, col g)
+//   C: c0, c1 (row g, cols 2t, 2t+1)   c2, c3 (row g+8, cols 2t, 2t+1)
+// A dot product does not change when the same permutation of k is applied to W and x,
+// so the loads are coalesced and the logical k follows them. A chunk is 128 columns:
+// lane (g, t) loads the 16 bytes at columns 16t + 64s (s = 0, 1) of rows g and g+8, so
+// the 4 lanes of a group cover 64 contiguous bytes per s and a row's 128 bytes per chunk.
+// 32-bit word j (columns base + 4j .. 4j+3, base = 16t + 64s) of those 16 bytes feeds one
+// mma: logical k {2t, 2t+1} <- columns base + 4j + {0, 1} and logical k {2t+8, 2t+9} <-
+// base + 4j + {2, 3}, in A (both rows) and in B (x row m = g) alike. Every logical k of
+// the 8 mmas of a chunk names a distinct column, so each chunk is an exact 128-term dot
+// product per (row, m) pair. A chunk lies inside one scale block (128 | block_in): it
+// accumulates into a fresh C, then total += scale(row, block) * C in f32.
+constexpr int kChunk = 128;  // columns per chunk
+constexpr int kUnroll = 2;   // chunks whose loads a lane issues together (8 x 16 bytes)
+
+// Two FP8 codes (bytes 2h, 2h+1 of word) -> f16x2 (byte 2h in the low half) by bit
+// placement, the same on every architecture and on the integer pipe (cvt.f16x2.e4m3x2
+// runs on the narrower conversion unit, which x's conversion already uses). E5M2 is the
+// top byte of an f16 exactly. E4M3's byte at the top of a half, exponent and mantissa
+// shifted right by one, reads as an f16 with exponent bias 15 instead of 7: the value
+// times 2^-8, exactly, subnormal codes included (they land on f16 subnormals, which the
+// tensor cores keep); the kernel multiplies the f32 result by 2^8. NaN codes decode to
+// finite values: checkpoints hold none (the quantizer saturates).
+template <bool kE5M2>
+__device__ __forceinline__ uint32_t fp8x2_to_f16x2(uint32_t word, int h) {
+  const uint32_t top = __byte_perm(word, 0u, h == 0 ? 0x1404u : 0x3424u);
+  if constexpr (kE5M2) return top;
+  return ((top >> 1) & 0x3f803f80u) | (top & 0x80008000u);
+}
+
+// f32 pair -> f16x2 (lo in the low half), rounded to nearest, saturating at +-65504
+// instead of overflowing to inf. The GEMV inputs are post-RMSNorm activations (x / rms
+// * norm weight: |x| <= sqrt(hidden) * max|norm weight|, a few hundred at most in Qwen3
+// checkpoints), attention outputs (convex combinations of V rows, themselves
+// projections of normed activations) and SiLU(gate) * up products (the down input,
+// O(100) in practice): all far below 65504; the residual stream, which can be larger,
+// never enters a GEMV un-normed. Saturation keeps a stray outlier finite.
+__device__ __forceinline__ uint32_t f32x2_to_f16x2_sat(float lo, float hi) {
+  uint32_t r;
+  asm("cvt.rn.satfinite.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
+__device__ __forceinline__ void mma_16816(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2,
+                                          uint32_t a3, uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, "
+      "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+// A block's 8 warps form (8 / k_split) 16-row tiles x k_split slices (warp = tile *
+// k_split + slice); slice s takes chunks s, s + k_split, ... of its tile. Rows past
+// n_out load the last row (clamped) and are not stored; columns past k (k % 128 != 0)
+// load zero weights and zero x.
+template <int M, bool kE5M2>
+__global__ void __launch_bounds__(kWarps * 32) gemv_fp8_mma_kernel(const GemvFp8Params p) {
+  __shared__ float partial[kWarps][4][32];  // C fragments of the k-slices, [warp][reg][lane]
+  pdl_trigger();
+  const int lane = threadIdx.x & 31;
+  const int warp = threadIdx.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int ks = p.k_split;
+  const int slice = warp % ks;
+  const int64_t row0 = (static_cast<int64_t>(blockIdx.x) * (kWarps / ks) + warp / ks) * 16;
+  const int64_t na = min(row0 + g, p.n_out - 1), nb = min(row0 + g + 8, p.n_out - 1);
+  const uint8_t* wa = p.w + na * p.k + 16 * t;
+  const uint8_t* wb = p.w + nb * p.k + 16 * t;
+  const float* sa = p.row_scales + na * p.scale_cols;
+  const float* sb = p.row_scales + nb * p.scale_cols;
+  // Offsets within a row fit 32 bits (k < 2^31): fewer registers than int64 indices.
+  const int k = static_cast<int>(p.k);
+  const int chunks = (k + kChunk - 1) / kChunk;
+  const int scale_shift = __ffs(p.block_in / kChunk) - 1;  // chunk -> scale column
+
+  // Weights do not depend on the previous kernel: start the first chunks moving (one
+  // 128-byte line per row and chunk), then wait for x.
+  if (t == 0) {
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int c = slice + u * ks;
+      if (c < chunks) {
+        prefetch_l2(wa + c * kChunk);
+        prefetch_l2(wb + c * kChunk);
+      }
+    }
+  }
+  pdl_wait();
+
+  const bool x_lane = g < M;  // B column g is activation row g; zero for g >= M
+  const float* xrow = p.x + (x_lane ? g : 0) * p.k + 16 * t;
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  for (int c0 = slice; c0 < chunks; c0 += kUnroll * ks) {
+    uint4 w[kUnroll][2][2];  // [chunk][row g, g+8][s]
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u)
+#pragma unroll
+      for (int s = 0; s < 2; ++s) {
+        const int c = c0 + u * ks;
+        const int off = c * kChunk + 64 * s;
+        const bool ok = c < chunks && off + 16 * t < k;
+        w[u][0][s] = ok ? load_stream(wa + off) : make_uint4(0u, 0u, 0u, 0u);
+        w[u][1][s] = ok ? load_stream(wb + off) : make_uint4(0u, 0u, 0u, 0u);
+      }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int c = c0 + u * ks;
+      if (c >= chunks) break;  // warp-uniform
+      float cf[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+      for (int s = 0; s < 2; ++s) {
+        const int off = c * kChunk + 64 * s;
+        const bool ok = x_lane && off + 16 * t < k;
+        const float4* xv = reinterpret_cast<const float4*>(xrow + off);
+        const uint32_t ra[4] = {w[u][0][s].x, w[u][0][s].y, w[u][0][s].z, w[u][0][s].w};
+        const uint32_t rb[4] = {w[u][1][s].x, w[u][1][s].y, w[u][1][s].z, w[u][1][s].w};
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          const float4 xj = ok ? __ldg(xv + j) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+          mma_16816(cf, fp8x2_to_f16x2<kE5M2>(ra[j], 0), fp8x2_to_f16x2<kE5M2>(rb[j], 0),
+                    fp8x2_to_f16x2<kE5M2>(ra[j], 1), fp8x2_to_f16x2<kE5M2>(rb[j], 1),
+                    f32x2_to_f16x2_sat(xj.x, xj.y), f32x2_to_f16x2_sat(xj.z, xj.w));
+        }
+      }
+      const int sc = c >> scale_shift;
+      const float scale_a = __ldg(sa + sc), scale_b = __ldg(sb + sc);
+      acc[0] = fmaf(scale_a, cf[0], acc[0]);
+      acc[1] = fmaf(scale_a, cf[1], acc[1]);
+      acc[2] = fmaf(scale_b, cf[2], acc[2]);
+      acc[3] = fmaf(scale_b, cf[3], acc[3]);
+    }
+  }
+  if (ks > 1) {  // block-uniform
+#pragma unroll
+    for (int j = 0; j < 4; ++j) partial[warp][j][lane] = acc[j];
+    __syncthreads();
+    if (slice != 0) return;
+    for (int s = 1; s < ks; ++s)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) acc[j] += partial[warp + s][j][lane];
+  }
+  constexpr float kFix = kE5M2 ? 1.0f : 0x1p8f;  // E4M3 codes were read as value * 2^-8
+#pragma unroll
+  for (int j = 0; j < 4; ++j) acc[j] *= kFix;
+
+  // This thread holds rows row0 + g + 8r (r = 0, 1) x activation rows 2t + e: acc[2r + e].
+  if (p.epilogue == GemvEpilogue::kSiluPairs) {
+    // Gate/up pairs are rows (2i, 2i+1) of the tile: g even and g + 1, i.e. lane ^ 4.
+    float up[4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) up[j] = __shfl_xor_sync(0xffffffffu, acc[j], 4);
+    if (g % 2 != 0) return;
+#pragma unroll
+    for (int r = 0; r < 2; ++r)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int64_t n = row0 + g + 8 * r;
+        const int m = 2 * t + e;
+        if (m < M && n + 1 < p.n_out) {
+          const float gate = acc[2 * r + e];
+          p.y[m * (p.n_out / 2) + n / 2] = gate / (1.0f + expf(-gate)) * up[2 * r + e];
+        }
+      }
+    return;
+  }
+#pragma unroll
+  for (int r = 0; r < 2; ++r)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const int64_t n = row0 + g + 8 * r;
+      const int m = 2 * t + e;
+      if (m < M && n < p.n_out) {
+        float* dst = p.y + m * p.n_out + n;
+        *dst = p.epilogue == GemvEpilogue::kAddTo ? *dst + acc[2 * r + e] : acc[2 * r + e];
+      }
+    }
+}
+
+int num_sms() {
+  static const int n = [] {
+    int dev = 0, sms = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+      cudaGetLastError();
+      return 132;
+    }
+    return sms;
+  }();
+  return n;
+}
+
+template <int M, int R, bool kE5M2>
+void launch_rows(GemvFp8Params p, cudaStream_t stream) {
+  if (p.k_split <= 0) {
+    // Split k until about 48 warps per SM are busy (or each slice is one load per lane).
+    const int64_t row_warps = (p.n_out + R - 1) / R;
+    p.k_split = 1;
+    while (p.k_split < kWarps && row_warps * p.k_split < 48LL * num_sms() &&
+           p.k / (2 * p.k_split) >= 2 * kStep)
+      p.k_split *= 2;
+    // SiLU pairs need an even number of rows per block.
+    if (p.epilogue == GemvEpilogue::kSiluPairs && R == 1 && p.k_split == kWarps) p.k_split /= 2;
+  }
+  const int64_t groups = kWarps / p.k_split;
+  check_shape(p.epilogue != GemvEpilogue::kSiluPairs || groups * R % 2 == 0, "gemv_fp8",
+              "SiLU pairs need an even number of rows per block");
+  const int64_t row_warps = (p.n_out + R - 1) / R;
+  const auto blocks = static_cast<unsigned>((row_warps + groups - 1) / groups);
+  launch_kernel("gemv_fp8_kernel", gemv_fp8_kernel<M, R, kE5M2>, dim3(blocks),
+                dim3(kWarps * 32), 0, stream, p);
+}
+
+// k_split for the tensor-core kernel: each warp streams its slice with kUnroll chunks
+// of loads in flight, so the GPU is fullest when all warps are resident at once. Among
+// the splits that leave every warp >= kUnroll chunks, take the one whose warps fill the
+// resident slots best, counting a partial last wave as a full one (the smaller split on
+// a tie). At 80-86 registers (2 blocks, 16 warps per SM; 2112 warps on 132 SMs) Qwen3-4B
+// gets: qkv 384 tiles x 4, o and down 160 x 8, gate_up 1216 x 8.
+int mma_k_split(int64_t tiles, int64_t chunks, int blocks_per_sm) {
+  const int64_t resident = static_cast<int64_t>(blocks_per_sm) * num_sms() * kWarps;
+  int best = 1;
+  double best_fill = 0.0;
+  for (int ks = 1; ks <= kWarps; ks *= 2) {
+    if (ks > 1 && chunks < static_cast<int64_t>(kUnroll) * ks) break;
+    const int64_t warps = tiles * ks;
+    const int64_t waves = (warps + resident - 1) / resident;
+    const double fill = static_cast<double>(warps) / static_cast<double>(waves * resident);
+    if (fill > best_fill + 1e-9) {
+      best = ks;
+      best_fill = fill;
+    }
+  }
+  return best;
+}
+
+template <int M, bool kE5M2>
+void launch_mma(GemvFp8Params p, cudaStream_t stream) {
+  static const int blocks_per_sm = [] {
+    int n = 0;
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, gemv_fp8_mma_kernel<M, kE5M2>,
+                                                      kWarps * 32, 0) != cudaSuccess ||
+        n <= 0) {
+      cudaGetLastError();
+      return 2;
+    }
+    return n;
+  }();
+  const int64_t tiles = (p.n_out + 15) / 16;
+  if (p.k_split <= 0) p.k_split = mma_k_split(tiles, (p.k + kChunk - 1) / kChunk, blocks_per_sm);
+  const int64_t tiles_per_block = kWarps / p.k_split;
+  const auto blocks = static_cast<unsigned>((tiles + tiles_per_block - 1) / tiles_per_block);
+  launch_kernel("gemv_fp8_mma_kernel", gemv_fp8_mma_kernel<M, kE5M2>, dim3(blocks),
+                dim3(kWarps * 32), 0, stream, p);
+}
+
+template <int M, bool kE5M2>
+void launch_m(const GemvFp8Params& p, cudaStream_t stream) {
+  if (p.kernel == GemvFp8Kernel::kMma) return launch_mma<M, kE5M2>(p, stream);
+  // Each warp-wide step reads 4 x floats per weight byte (BF16: 2), so more rows per warp
+  // for more activation rows keep the L1 traffic per weight byte down.
+  const int r = p.rows_per_warp > 0 ? p.rows_per_warp : (M == 1 ? 1 : (M <= 4 ? 2 : 4));
+  switch (r) {
+    case 1: return launch_rows<M, 1, kE5M2>(p, stream);
+    case 2: return launch_rows<M, 2, kE5M2>(p, stream);
+    default: return launch_rows<M, 4, kE5M2>(p, stream);
+  }
+}
+
+template <bool kE5M2>
+void launch_dtype(const GemvFp8Params& p, cudaStream_t stream) {
+  switch (p.rows) {  // one visible switch over the template instances
+    case 1: return launch_m<1, kE5M2>(p, stream);
+    case 2: return launch_m<2, kE5M2>(p, stream);
+    case 3: return launch_m<3, kE5M2>(p, stream);
+    case 4: return launch_m<4, kE5M2>(p, stream);
+    case 5: return launch_m<5, kE5M2>(p, stream);
+    case 6: return launch_m<6, kE5M2>(p, stream);
+    case 7: return launch_m<7, kE5M2>(p, stream);
+    default: return launch_m<8, kE5M2>(p, stream);
+  }
+}
+
+// One thread per 16 weights of a row (cols % 16 == 0, 16 | block_in): 16-byte load,
+// two 16-byte stores.
+template <bool kE5M2>
+__global__ void dequant_fp8_vec16_kernel(const DequantFp8Params p) {
+  pdl_trigger();
+  pdl_wait();
+  const int64_t per_row = p.cols / 16;
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= p.rows * per_row) return;
+  const int64_t r = i / per_row, c = (i % per_row) * 16;
+  float f[16];
+  fp8x16_to_float<kE5M2>(load_stream(p.w + r * p.cols + c), f);
+  const float s = p.row_scales[r * p.scale_cols + c / p.block_in];
+  uint32_t packed[8];
+#pragma unroll
+  for (int j = 0; j < 8; ++j) {
+    const __nv_bfloat162 v = __floats2bfloat162_rn(f[2 * j] * s, f[2 * j + 1] * s);
+    packed[j] = *reinterpret_cast<const uint32_t*>(&v);
+  }
+  uint4* dst = reinterpret_cast<uint4*>(p.out + r * p.cols + c);
+  dst[0] = make_uint4(packed[0], packed[1], packed[2], packed[3]);
+  dst[1] = make_uint4(packed[4], packed[5], packed[6], packed[7]);
+}
+
+// Any shape: one thread per weight.
+template <bool kE5M2>
+__global__ void dequant_fp8_scalar_kernel(const DequantFp8Params p) {
+  pdl_trigger();
+  pdl_wait();
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= p.rows * p.cols) return;
+  const int64_t r = i / p.cols, c = i % p.cols;
+  const float f = fp8_byte_to_float<kE5M2>(p.w[i], 0);
+  p.out[i] = __float2bfloat16_rn(f * p.row_scales[r * p.scale_cols + c / p.block_in]);
+}
+
+// QWEN3_GEMV_FP8=simt selects the CUDA-core kernel wherever kAuto would pick the
+// tensor-core one (read once).
+bool simt_forced() {
+  static const bool forced = [] {
+    const char* v = std::getenv("QWEN3_GEMV_FP8");
+    return v != nullptr && std::string_view(v) == "simt";
+  }();
+  return forced;
+}
+
+}  // namespace
+
+bool gemv_fp8_supports(int64_t rows, int64_t k, int64_t block_in) {
+  return rows >= 1 && rows <= kGemvMaxRows && k % 16 == 0 && block_in >= 16 &&
+         (block_in & (block_in - 1)) == 0;
+}
+
+void launch_gemv_fp8(const GemvFp8Params& p, cudaStream_t stream) {
+  check_shape(gemv_fp8_supports(p.rows, p.k, p.block_in), "gemv_fp8",
+              "needs 1..8 rows, k % 16 == 0 and a power-of-two block_in >= 16");
+  check_shape(p.dtype == DType::kF8E4M3 || p.dtype == DType::kF8E5M2, "gemv_fp8",
+              "dtype must be F8_E4M3 or F8_E5M2");
+  check_shape(p.scale_cols == (p.k + p.block_in - 1) / p.block_in, "gemv_fp8",
+              "scale_cols must be ceil(k / block_in)");
+  check_shape(reinterpret_cast<uintptr_t>(p.w) % 16 == 0 &&
+                  reinterpret_cast<uintptr_t>(p.x) % 16 == 0,
+              "gemv_fp8", "w and x must be 16-byte aligned");
+  check_shape(p.k_split == 0 || p.k_split == 1 || p.k_split == 2 || p.k_split == 4 ||
+                  p.k_split == 8,
+              "gemv_fp8", "k_split must be 0, 1, 2, 4 or 8");
+  GemvFp8Params q = p;
+  const bool mma_fits = p.block_in % kChunk == 0;
+  check_shape(p.kernel != GemvFp8Kernel::kMma || mma_fits, "gemv_fp8",
+              "the tensor-core kernel needs block_in % 128 == 0");
+  check_shape(p.k <= INT32_MAX - kChunk, "gemv_fp8", "k must fit 32 bits");
+  if (q.kernel == GemvFp8Kernel::kAuto)
+    q.kernel = mma_fits && !simt_forced() ? GemvFp8Kernel::kMma : GemvFp8Kernel::kSimt;
+  check_shape(p.epilogue != GemvEpilogue::kSiluPairs ||
+                  (p.n_out % 2 == 0 && (q.kernel == GemvFp8Kernel::kMma ||
+                                        p.rows_per_warp != 1 || p.k_split != kWarps)),
+              "gemv_fp8", "SiLU pairs need an even n_out and an even number of rows per block");
+  if (p.n_out <= 0) return;
+  if (p.dtype == DType::kF8E5M2) {
+    launch_dtype<true>(q, stream);
+  } else {
+    launch_dtype<false>(q, stream);
+  }
+}
+
+void launch_dequant_fp8_to_bf16(const DequantFp8Params& p, cudaStream_t stream) {
+  check_shape(p.dtype == DType::kF8E4M3 || p.dtype == DType::kF8E5M2, "dequant_fp8",
+              "dtype must be F8_E4M3 or F8_E5M2");
+  check_shape(p.block_in > 0 && p.scale_cols == (p.cols + p.block_in - 1) / p.block_in,
+              "dequant_fp8", "scale_cols must be ceil(cols / block_in)");
+  if (p.rows <= 0 || p.cols <= 0) return;
+  const bool e5m2 = p.dtype == DType::kF8E5M2;
+  constexpr int kThreads = 256;
+  const bool vec = p.cols % 16 == 0 && p.block_in % 16 == 0 &&
+                   reinterpret_cast<uintptr_t>(p.w) % 16 == 0 &&
+                   reinterpret_cast<uintptr_t>(p.out) % 16 == 0;
+  const int64_t items = vec ? p.rows * (p.cols / 16) : p.rows * p.cols;
+  const dim3 grid(static_cast<unsigned>((items + kThreads - 1) / kThreads));
+  if (vec) {
+    launch_kernel("dequant_fp8_vec16_kernel",
+                  e5m2 ? dequant_fp8_vec16_kernel<true> : dequant_fp8_vec16_kernel<false>, grid,
+                  dim3(kThreads), 0, stream, p);
+  } else {
+    launch_kernel("dequant_fp8_scalar_kernel",
+                  e5m2 ? dequant_fp8_scalar_kernel<true> : dequant_fp8_scalar_kernel<false>, grid,
+                  dim3(kThreads), 0, stream, p);
+  }
+}
+
+}  // namespace qwen3::cuda

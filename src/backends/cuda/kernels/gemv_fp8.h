@@ -1,0 +1,64 @@
+// Decode-shaped linear layers over FP8 weights: y[m, n] = sum_k x[m, k] * W[n, k] *
+// scale[n, k / block_in] for 1..kGemvMaxRows activation rows, with the epilogues of the
+// BF16 GEMV (gemv.h). W (E4M3 or E5M2, row-major [n_out, k], one byte per weight) is
+// streamed once with 16-byte loads. Two kernels:
+//   * kMma (block_in a multiple of 128): tensor cores (mma.m16n8k16 f16 -> f32) over
+//     16 weight rows x the (up to 8) activation rows; weights convert exactly to f16, x
+//     is rounded to f16 (relative error <= 2^-11) and each 128-column block's f32 partial
+//     is scaled in f32. Load-bound: ~1 instruction per weight byte.
+//   * kSimt (any power-of-two block_in >= 16, and selectable for comparison): float32
+//     FMAs on CUDA cores, exact products; instruction-issue bound (~5 ops per weight).
+// Scales are stored per row ([n_out, k / block_in]) so fused matrices (q|k|v, gate/up
+// interleaved) need no index mapping. Also: the FP8 -> BF16 dequantization used by the
+// cuBLAS path for many rows.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "backends/cuda/kernels/gemv.h"
+#include "core/dtype.h"
+
+namespace qwen3::cuda {
+
+// kAuto: kMma where it applies unless the environment sets QWEN3_GEMV_FP8=simt (a
+// switch for benchmarks and bisecting), else kSimt.
+enum class GemvFp8Kernel { kAuto, kMma, kSimt };
+
+struct GemvFp8Params {
+  const uint8_t* w;          // [n_out, k] FP8 bytes, 16-byte aligned
+  const float* row_scales;   // [n_out, scale_cols]: W[n, k] = fp8 * row_scales[n, k / block_in]
+  const float* x;            // [rows, k], 16-byte aligned
+  float* y;                  // [rows, n_out] (kSiluPairs: [rows, n_out / 2])
+  int64_t n_out;
+  int64_t k;                 // multiple of 16
+  int64_t scale_cols;        // ceil(k / block_in)
+  int block_in = 128;        // a power of two, multiple of 16
+  DType dtype = DType::kF8E4M3;  // kF8E4M3 or kF8E5M2
+  int rows;                  // 1 .. kGemvMaxRows
+  int rows_per_warp = 0;     // kSimt only: W rows per warp (1, 2, 4); 0: the launcher's
+  int k_split = 0;           // warps sharing one row's (kMma: one 16-row tile's) k range
+                             // (1, 2, 4, 8); 0: chosen by the launcher
+  GemvEpilogue epilogue = GemvEpilogue::kStore;
+  GemvFp8Kernel kernel = GemvFp8Kernel::kAuto;  // kMma needs block_in % 128 == 0
+};
+
+// True when the FP8 GEMV handles the shape (else dequantize and use cuBLAS).
+bool gemv_fp8_supports(int64_t rows, int64_t k, int64_t block_in);
+void launch_gemv_fp8(const GemvFp8Params& p, cudaStream_t stream);
+
+struct DequantFp8Params {
+  const uint8_t* w;         // [rows, cols] FP8 bytes
+  const float* row_scales;  // [rows, scale_cols]
+  __nv_bfloat16* out;       // [rows, cols]: bf16(fp8 * scale), rounded to nearest even
+  int64_t rows;
+  int64_t cols;
+  int64_t scale_cols;
+  int64_t block_in;
+  DType dtype = DType::kF8E4M3;
+};
+void launch_dequant_fp8_to_bf16(const DequantFp8Params& p, cudaStream_t stream);
+
+}  // namespace qwen3::cuda

@@ -1,0 +1,369 @@
+// FP8 weights on the GPU: the FP8 GEMV (tensor-core and CUDA-core kernels) against a
+// float64 reference built from the CPU dequantization (WeightMatrix::row_to_f32), the FP8 -> BF16 dequantization bit-exact
+// against the CPU's, LinearContext's FP8 paths (GEMV, dequantize + cuBLAS), and the
+// upload layout (FP8 bytes kept, per-tile scales expanded per fused row). Random weight
+// bytes cover every finite code (subnormals included); shapes include partial last
+// scale blocks in both directions.
+#include <fmt/core.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "backends/cuda/cuda_weights.h"
+#include "backends/cuda/kernels/gemv_fp8.h"
+#include "backends/cuda/kernels/linear.h"
+#include "cuda/cuda_test_util.h"
+#include "model/fixture.h"
+#include "model/weights.h"
+
+namespace qwen3::cuda::test {
+namespace {
+
+bool fp8_finite(uint8_t b, DType dtype) {
+  return dtype == DType::kF8E4M3 ? (b & 0x7f) != 0x7f : (b & 0x7c) != 0x7c;
+}
+
+bool fp8_subnormal(uint8_t b, DType dtype) {
+  const int exp_mask = dtype == DType::kF8E4M3 ? 0x78 : 0x7c;
+  return (b & exp_mask) == 0 && (b & 0x7f) != 0;
+}
+
+// A random FP8 matrix as the CPU backend sees it (block 128 x 128 tile scales) and the
+// device copy of its bytes and per-row scales.
+struct Fp8Matrix {
+  std::vector<uint8_t> bytes;
+  WeightMatrix host;              // points into bytes
+  std::vector<float> row_scales;  // [rows, scale_cols]
+  std::vector<float> dense;       // [rows, cols] dequantized by the CPU
+  DeviceBuffer d_bytes;
+  DeviceBuffer d_scales;
+
+  // subnormal_only: every weight a nonzero subnormal code (a kernel that flushes them
+  // to zero returns zeros).
+  Fp8Matrix(int64_t rows, int64_t cols, DType dtype, uint64_t seed, bool subnormal_only = false) {
+    std::mt19937_64 rng(seed);
+    bytes.resize(static_cast<size_t>(rows * cols));
+    for (size_t i = 0; i < bytes.size(); ++i) {
+      auto b = static_cast<uint8_t>(i < 256 ? i : rng() & 0xff);  // every code first
+      while (!fp8_finite(b, dtype) || (subnormal_only && !fp8_subnormal(b, dtype)))
+        b = static_cast<uint8_t>(rng() & 0xff);
+      bytes[i] = b;
+    }
+    host.name = "test";
+    host.dtype = dtype;
+    host.rows = rows;
+    host.cols = cols;
+    host.data = bytes.data();
+    host.block_out = 128;
+    host.block_in = 128;
+    const int64_t srows = (rows + 127) / 128, scols = host.scale_cols();
+    std::uniform_real_distribution<float> u(0.25f, 4.0f);
+    host.scale_inv.resize(static_cast<size_t>(srows * scols));
+    // Small scales so E5M2's large codes stay in a float-friendly range.
+    const float base = dtype == DType::kF8E4M3 ? 1e-2f : 1e-4f;
+    for (auto& s : host.scale_inv) s = base * u(rng);
+    row_scales.resize(static_cast<size_t>(rows * scols));
+    for (int64_t r = 0; r < rows; ++r)
+      std::copy_n(host.scale_inv.data() + (r / 128) * scols, scols,
+                  row_scales.data() + r * scols);
+    dense.resize(bytes.size());
+    for (int64_t r = 0; r < rows; ++r) host.row_to_f32(r, dense.data() + r * cols);
+    d_bytes = to_device(bytes);
+    d_scales = to_device(row_scales);
+  }
+
+  DeviceMatrix device() const {
+    return {.rows = host.rows,
+            .cols = host.cols,
+            .dtype = host.dtype,
+            .fp8 = d_bytes.as<uint8_t>(),
+            .row_scales = d_scales.as<float>(),
+            .block_in = host.block_in};
+  }
+  GemvFp8Params params(const float* x, float* y, int rows) const {
+    return {.w = d_bytes.as<uint8_t>(),
+            .row_scales = d_scales.as<float>(),
+            .x = x,
+            .y = y,
+            .n_out = host.rows,
+            .k = host.cols,
+            .scale_cols = host.scale_cols(),
+            .block_in = static_cast<int>(host.block_in),
+            .dtype = host.dtype,
+            .rows = rows};
+  }
+};
+
+// y = x W^T in float64.
+std::vector<double> linear_ref(const std::vector<float>& w, const std::vector<float>& x,
+                               int64_t rows, int64_t n_out, int64_t k) {
+  std::vector<double> y(rows * n_out);
+  for (int64_t m = 0; m < rows; ++m)
+    for (int64_t n = 0; n < n_out; ++n) {
+      double s = 0;
+      for (int64_t i = 0; i < k; ++i) s += static_cast<double>(w[n * k + i]) * x[m * k + i];
+      y[m * n_out + n] = s;
+    }
+  return y;
+}
+
+// sum_k |W[n, k] x[m, k]|: the scale of the tensor-core kernel's error.
+std::vector<double> linear_abs_ref(const std::vector<float>& w, const std::vector<float>& x,
+                                   int64_t rows, int64_t n_out, int64_t k) {
+  std::vector<double> y(rows * n_out);
+  for (int64_t m = 0; m < rows; ++m)
+    for (int64_t n = 0; n < n_out; ++n) {
+      double s = 0;
+      for (int64_t i = 0; i < k; ++i)
+        s += std::abs(static_cast<double>(w[n * k + i]) * x[m * k + i]);
+      y[m * n_out + n] = s;
+    }
+  return y;
+}
+
+// Tolerances of the FP8 GEMV. kSimt: float32 products of exact weights, 1e-5 relative
+// (L2 over the output). kMma rounds x to f16 (unit roundoff u = 2^-11) and accumulates
+// in float32, so each output is off by at most u * sum_k |w x| (+ float32 rounding,
+// ~k * 2^-24 relative, negligible): checked per element at 2u, plus the L2 relative
+// error, expected ~u / sqrt(3) ~ 3e-4 for random data, below 1e-3. The SiLU-pairs
+// output gets the L2 check only.
+constexpr double kSimtRelTol = 1e-5;
+constexpr double kMmaRelTol = 1e-3;
+constexpr double kMmaAbsDotTol = 0x1p-10;
+
+// Count of outputs outside |out - ref| <= kMmaAbsDotTol * absdot + 1e-6 * |ref| (the
+// second term: the kAddTo epilogue's float32 add).
+size_t count_outside_abs_dot(const std::vector<float>& out, const std::vector<double>& ref,
+                             const std::vector<double>& absdot) {
+  size_t bad = 0;
+  for (size_t i = 0; i < ref.size(); ++i)
+    bad += !(std::abs(out[i] - ref[i]) <=
+             kMmaAbsDotTol * absdot[i] + 1e-6 * std::abs(ref[i]));
+  return bad;
+}
+
+std::vector<double> silu_pairs_ref(const std::vector<double>& y, int64_t rows, int64_t n_out) {
+  std::vector<double> a(rows * n_out / 2);
+  for (int64_t m = 0; m < rows; ++m)
+    for (int64_t i = 0; i < n_out / 2; ++i) {
+      const double g = y[m * n_out + 2 * i], u = y[m * n_out + 2 * i + 1];
+      a[m * n_out / 2 + i] = g / (1.0 + std::exp(-g)) * u;
+    }
+  return a;
+}
+
+struct Fp8Case {
+  DType dtype;
+  int64_t n_out, k;
+};
+
+class Fp8Gemv : public ::testing::TestWithParam<Fp8Case> {};
+
+// Every epilogue for 1..8 activation rows, both kernels (kAuto picks kMma here: block_in
+// 128), the launcher's tiling and forced ones.
+TEST_P(Fp8Gemv, MatchesCpuDequantReference) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  const Fp8Case c = GetParam();
+  const Fp8Matrix w(c.n_out, c.k, c.dtype, 11);
+  struct Tiling {
+    int rows_per_warp, k_split;
+  };
+  const std::vector<Tiling> tilings = {{0, 0}, {1, 1}, {2, 8}, {4, 2}, {1, 8}};
+  for (int rows = 1; rows <= kGemvMaxRows; ++rows) {
+    const auto x = random_floats(rows * c.k, 20 + rows);
+    const auto ref = linear_ref(w.dense, x, rows, c.n_out, c.k);
+    const auto absdot = linear_abs_ref(w.dense, x, rows, c.n_out, c.k);
+    auto d_x = to_device(x);
+    for (const GemvFp8Kernel kernel :
+         {GemvFp8Kernel::kAuto, GemvFp8Kernel::kMma, GemvFp8Kernel::kSimt}) {
+      const bool mma = kernel != GemvFp8Kernel::kSimt;
+      const double tol = mma ? kMmaRelTol : kSimtRelTol;
+      for (const Tiling t : tilings) {
+        const std::string where =
+            fmt::format("{} {}x{} rows {} kernel {} rpw {} split {}", dtype_name(c.dtype),
+                        c.n_out, c.k, rows, static_cast<int>(kernel), t.rows_per_warp,
+                        t.k_split);
+        // Store.
+        auto d_y = poisoned<float>(rows * c.n_out);
+        GemvFp8Params p = w.params(d_x.as<float>(), d_y.as<float>(), rows);
+        p.rows_per_warp = t.rows_per_warp;
+        p.k_split = t.k_split;
+        p.kernel = kernel;
+        launch_gemv_fp8(p, nullptr);
+        const auto y = to_host<float>(d_y, rows * c.n_out);
+        EXPECT_LT(rel_error(y, ref), tol) << where;
+        if (mma) {
+          EXPECT_EQ(count_outside_abs_dot(y, ref, absdot), 0u) << where;
+        }
+        // Add to a residual.
+        const auto r0 = random_floats(rows * c.n_out, 40 + rows);
+        std::vector<double> ref_add(ref.size());
+        for (size_t i = 0; i < ref.size(); ++i) ref_add[i] = ref[i] + r0[i];
+        auto d_r = to_device(r0);
+        p.y = d_r.as<float>();
+        p.epilogue = GemvEpilogue::kAddTo;
+        launch_gemv_fp8(p, nullptr);
+        const auto y_add = to_host<float>(d_r, rows * c.n_out);
+        EXPECT_LT(rel_error(y_add, ref_add), tol) << where;
+        if (mma) {
+          EXPECT_EQ(count_outside_abs_dot(y_add, ref_add, absdot), 0u) << where;
+        }
+        // SiLU pairs (kSimt: not for one row per warp with all 8 warps on one row: odd
+        // rows per block).
+        if (c.n_out % 2 == 0 && (mma || !(t.rows_per_warp == 1 && t.k_split == 8))) {
+          auto d_a = poisoned<float>(rows * c.n_out / 2);
+          p.y = d_a.as<float>();
+          p.epilogue = GemvEpilogue::kSiluPairs;
+          launch_gemv_fp8(p, nullptr);
+          EXPECT_LT(rel_error(to_host<float>(d_a, rows * c.n_out / 2),
+                              silu_pairs_ref(ref, rows, c.n_out)),
+                    tol)
+              << where << " silu";
+        }
+      }
+    }
+  }
+}
+
+// The tensor-core kernel decodes subnormal codes exactly (E4M3's land on f16
+// subnormals): a matrix of nothing else, checked per element.
+TEST(CudaFp8, MmaGemvKeepsSubnormalCodes) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  for (const DType dtype : {DType::kF8E4M3, DType::kF8E5M2}) {
+    const int64_t n_out = 48, k = 512;
+    const int rows = 3;
+    const Fp8Matrix w(n_out, k, dtype, 13, /*subnormal_only=*/true);
+    const auto x = random_floats(rows * k, 7);
+    const auto ref = linear_ref(w.dense, x, rows, n_out, k);
+    const auto absdot = linear_abs_ref(w.dense, x, rows, n_out, k);
+    auto d_x = to_device(x);
+    auto d_y = poisoned<float>(rows * n_out);
+    GemvFp8Params p = w.params(d_x.as<float>(), d_y.as<float>(), rows);
+    p.kernel = GemvFp8Kernel::kMma;
+    launch_gemv_fp8(p, nullptr);
+    const auto y = to_host<float>(d_y, rows * n_out);
+    EXPECT_LT(rel_error(y, ref), kMmaRelTol) << dtype_name(dtype);
+    EXPECT_EQ(count_outside_abs_dot(y, ref, absdot), 0u) << dtype_name(dtype);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, Fp8Gemv,
+    ::testing::Values(Fp8Case{DType::kF8E4M3, 300, 2560}, Fp8Case{DType::kF8E5M2, 300, 2560},
+                      Fp8Case{DType::kF8E4M3, 130, 208},  // partial blocks: rows and cols
+                      Fp8Case{DType::kF8E5M2, 130, 208},
+                      Fp8Case{DType::kF8E4M3, 37, 1040},  // odd n_out, 16-col last block
+                      Fp8Case{DType::kF8E5M2, 64, 16},
+                      Fp8Case{DType::kF8E4M3, 129, 9728}),
+    [](const ::testing::TestParamInfo<Fp8Case>& p) {
+      return fmt::format("{}_{}x{}", p.param.dtype == DType::kF8E4M3 ? "e4m3" : "e5m2",
+                         p.param.n_out, p.param.k);
+    });
+
+// bf16(fp8 * scale) bit for bit as the CPU computes it (vector and scalar kernels).
+TEST(CudaFp8, DequantToBf16IsExact) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  for (const DType dtype : {DType::kF8E4M3, DType::kF8E5M2}) {
+    const std::vector<std::pair<int64_t, int64_t>> shapes = {{130, 208}, {7, 100}, {3, 384}};
+    for (const auto& [rows, cols] : shapes) {
+      const Fp8Matrix w(rows, cols, dtype, 5);
+      auto d_out = poisoned<uint16_t>(rows * cols);
+      launch_dequant_fp8_to_bf16({.w = w.d_bytes.as<uint8_t>(),
+                                  .row_scales = w.d_scales.as<float>(),
+                                  .out = d_out.as<__nv_bfloat16>(),
+                                  .rows = rows,
+                                  .cols = cols,
+                                  .scale_cols = w.host.scale_cols(),
+                                  .block_in = 128,
+                                  .dtype = dtype},
+                                 nullptr);
+      const auto out = to_host<uint16_t>(d_out, rows * cols);
+      size_t bad = 0;
+      for (size_t i = 0; i < out.size(); ++i) bad += out[i] != f32_to_bf16(w.dense[i]);
+      EXPECT_EQ(bad, 0u) << dtype_name(dtype) << " " << rows << "x" << cols;
+    }
+  }
+}
+
+// LinearContext dispatches on the matrix dtype: GEMV for <= 8 rows, dequantize + cuBLAS
+// above (and when forced), with the norm prologue and every epilogue.
+TEST(CudaFp8, LinearContextRunsFp8BothPaths) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  const int64_t n_out = 2 * 160, k = 384;
+  const Fp8Matrix w(n_out, k, DType::kF8E4M3, 9);
+  LinearContext ctx(nullptr);
+  for (const int64_t rows : {int64_t{3}, int64_t{40}}) {
+    const auto x = random_floats(rows * k, 50);
+    const auto ref = linear_ref(w.dense, x, rows, n_out, k);
+    auto d_x = to_device(x);
+    for (const bool forced : {false, true}) {
+      const bool cublas = forced || rows > kGemvMaxRows;
+      // BF16 activations on the cuBLAS path; f16 ones in the (tensor-core) GEMV.
+      const double tol = cublas ? 1e-2 : kMmaRelTol;
+      auto d_y = poisoned<float>(rows * n_out);
+      if (forced) {
+        ctx.run_cublas(w.device(), d_x.as<float>(), rows, d_y.as<float>());
+      } else {
+        ctx.run(w.device(), d_x.as<float>(), rows, d_y.as<float>());
+      }
+      EXPECT_LT(rel_error(to_host<float>(d_y, rows * n_out), ref), tol) << rows << forced;
+      auto d_a = poisoned<float>(rows * n_out / 2);
+      if (forced) {
+        ctx.run_cublas(w.device(), {d_x.as<float>()}, rows, d_a.as<float>(),
+                       LinearOutput::kSiluPairs);
+      } else {
+        ctx.run(w.device(), {d_x.as<float>()}, rows, d_a.as<float>(), LinearOutput::kSiluPairs);
+      }
+      EXPECT_LT(rel_error(to_host<float>(d_a, rows * n_out / 2), silu_pairs_ref(ref, rows, n_out)),
+                tol)
+          << rows << forced << " silu";
+    }
+  }
+}
+
+// The upload keeps FP8 bytes (q | k | v stacked, gate/up interleaved) and expands the
+// tile scales per row in the same order.
+TEST(CudaFp8, WeightsKeepFp8BytesAndRowScales) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  const auto w = Qwen3Weights::load(qwen3::test::fixture_model("fp8_e4m3"));
+  const CudaWeights cw(*w, nullptr);
+  const LayerWeights& l = w->layers()[1];
+  const CudaLayerWeights& d = cw.layers()[1];
+  for (const DeviceMatrix* m : {&d.qkv, &d.o, &d.gate_up, &d.down}) {
+    EXPECT_EQ(m->dtype, DType::kF8E4M3);
+    EXPECT_EQ(m->block_in, 128);
+  }
+  const int64_t hidden = w->config().hidden_size, sc = l.gate_proj.scale_cols();
+  const int64_t gu_rows = d.gate_up.rows;
+  ASSERT_EQ(gu_rows, 2 * l.gate_proj.rows);
+  std::vector<uint8_t> bytes(static_cast<size_t>(gu_rows * hidden));
+  std::vector<float> scales(static_cast<size_t>(gu_rows * sc));
+  QWEN3_CUDA_CHECK(cudaDeviceSynchronize());
+  QWEN3_CUDA_CHECK(
+      cudaMemcpy(bytes.data(), d.gate_up.fp8, bytes.size(), cudaMemcpyDeviceToHost));
+  QWEN3_CUDA_CHECK(cudaMemcpy(scales.data(), d.gate_up.row_scales, scales.size() * 4,
+                              cudaMemcpyDeviceToHost));
+  for (int64_t r = 0; r < gu_rows; ++r) {
+    const WeightMatrix& src = r % 2 == 0 ? l.gate_proj : l.up_proj;
+    const int64_t sr = r / 2;
+    ASSERT_TRUE(std::equal(bytes.begin() + r * hidden, bytes.begin() + (r + 1) * hidden,
+                           src.data + sr * hidden))
+        << "gate_up row " << r;
+    for (int64_t j = 0; j < sc; ++j)
+      ASSERT_EQ(scales[r * sc + j], src.scale_inv[(sr / src.block_out) * sc + j])
+          << "gate_up row " << r << " block " << j;
+  }
+  // q | k | v: the first k_proj row follows the last q_proj row.
+  const int64_t q_rows = l.q_proj.rows;
+  std::vector<uint8_t> row(static_cast<size_t>(hidden));
+  QWEN3_CUDA_CHECK(cudaMemcpy(row.data(), d.qkv.fp8 + q_rows * hidden, row.size(),
+                              cudaMemcpyDeviceToHost));
+  EXPECT_TRUE(std::equal(row.begin(), row.end(), l.k_proj.data));
+  float s = 0;
+  QWEN3_CUDA_CHECK(cudaMemcpy(&s, d.qkv.row_scales + q_rows * sc, 4, cudaMemcpyDeviceToHost));
+  EXPECT_EQ(s, l.k_proj.scale_inv[0]);
+}
+
+}  // namespace
+}  // namespace qwen3::cuda::test
