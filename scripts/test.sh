@@ -7,7 +7,11 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 jobs=$(nproc)
-cmake -S . -B build-test -G Ninja -DCMAKE_BUILD_TYPE=Release -DQWEN3_WERROR=ON >/dev/null
+# Where nvcc exists, the CUDA backend is compiled too: machine code for Hopper (sm_90a) and
+# PTX for sm_80, which compiles the pre-Ada code paths (no FP8 conversion instructions)
+# at about half the time of three full targets (the default build: 90a;89;80).
+cmake -S . -B build-test -G Ninja -DCMAKE_BUILD_TYPE=Release -DQWEN3_WERROR=ON \
+  -DCMAKE_CUDA_ARCHITECTURES="90a-real;80-virtual" >/dev/null
 cmake --build build-test -j "$jobs"
 
 # -O1 without debug info keeps this build short (reports still name functions; rebuild
