@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quick start, command 1: install dependencies, build, create the embedded default model
 # (a small random-weight Qwen3 checkpoint with the real tokenizer) if it is missing, and
-# run the main job on it. Runs on CPU (the CUDA backend lands with its own issue).
+# run the main job on it: on the GPU when one is present (--device auto), else on the CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
