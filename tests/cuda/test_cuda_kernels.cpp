@@ -91,18 +91,6 @@ TEST(CudaKernels, SiluMulMatchesCpu) {
 }
 
 // y = x W^T in float64 from BF16 weights (as floats) and float32 x.
-std::vector<double> linear_ref(const std::vector<float>& w, const std::vector<float>& x,
-                               int64_t rows, int64_t n_out, int64_t k) {
-  std::vector<double> y(rows * n_out);
-  for (int64_t m = 0; m < rows; ++m)
-    for (int64_t n = 0; n < n_out; ++n) {
-      double s = 0;
-      for (int64_t i = 0; i < k; ++i) s += static_cast<double>(w[n * k + i]) * x[m * k + i];
-      y[m * n_out + n] = s;
-    }
-  return y;
-}
-
 TEST(CudaKernels, GemvMatchesReferenceForOneToEightRows) {
   QWEN3_SKIP_WITHOUT_GPU();
   struct Shape {
