@@ -1,5 +1,6 @@
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/kernels/common.cuh"
+#include "backends/cuda/kernels/gemv_epilogue.cuh"
 #include "backends/cuda/kernels/gemv.h"
 #include "backends/cuda/kernels/launch.h"
 
@@ -55,7 +56,6 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_bf16_kernel(const GemvParams
       if (k < kend) prefetch_l2(wrow[r] + k);
     }
   pdl_wait();
-  if (threadIdx.x < M) out_ss[threadIdx.x] = 0.0f;
   if (p.norm_weight != nullptr && p.norm_sum_squares != nullptr) {  // the writer summed x^2
     if (threadIdx.x < M) {
       const float ss = p.norm_sum_squares[threadIdx.x];
@@ -133,48 +133,8 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_bf16_kernel(const GemvParams
       for (int r = 0; r < R; ++r) acc[r][m] += dot8(w[r], a, b);
     }
   }
-#pragma unroll
-  for (int r = 0; r < R; ++r)
-#pragma unroll
-    for (int m = 0; m < M; ++m) {
-      const float s = warp_sum(acc[r][m]);
-      if (lane == 0) partial[warp][r][m] = s;
-    }
-  __syncthreads();
-  // Sum of the k-slices for local row lr (block rows are groups * R consecutive rows).
-  auto row_sum = [&](int lr, int m) {
-    const int gg = lr / R, r = lr % R;
-    float s = 0.0f;
-    for (int sl = 0; sl < p.k_split; ++sl) s += partial[sl * groups + gg][r][m];
-    return s;
-  };
-  const int t = threadIdx.x;
-  const int64_t block_row0 = static_cast<int64_t>(blockIdx.x) * groups * R;
-  if (p.epilogue == GemvEpilogue::kSiluPairs) {
-    const int pairs = groups * R / 2;
-    if (t < pairs * M) {
-      const int pair = t / M, m = t % M;
-      const int64_t n = block_row0 + 2 * pair;
-      if (n + 1 < p.n_out) {
-        const float gate = row_sum(2 * pair, m), up = row_sum(2 * pair + 1, m);
-        p.y[m * (p.n_out / 2) + n / 2] = gate / (1.0f + expf(-gate)) * up;
-      }
-    }
-    return;
-  }
-  if (t < groups * R * M) {
-    const int lr = t / M, m = t % M;
-    const int64_t n = block_row0 + lr;
-    if (n < p.n_out) {
-      float* dst = p.y + m * p.n_out + n;
-      const float v = p.epilogue == GemvEpilogue::kAddTo ? *dst + row_sum(lr, m) : row_sum(lr, m);
-      *dst = v;
-      if (p.sum_squares_out != nullptr) atomicAdd(&out_ss[m], v * v);
-    }
-  }
-  if (p.sum_squares_out == nullptr) return;  // uniform over the block
-  __syncthreads();
-  if (t < M) atomicAdd(p.sum_squares_out + t, out_ss[t]);
+  gemv_block_finish<kWarps, M, R>(acc, partial, out_ss, p.k_split, groups, p.n_out, p.epilogue,
+                                  p.y, p.sum_squares_out);
 }
 
 int num_sms() {

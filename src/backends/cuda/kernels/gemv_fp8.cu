@@ -4,6 +4,7 @@
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/kernels/common.cuh"
+#include "backends/cuda/kernels/gemv_epilogue.cuh"
 #include "backends/cuda/kernels/gemv_fp8.h"
 #include "backends/cuda/kernels/launch.h"
 
@@ -63,6 +64,7 @@ template <int M, int R, bool kE5M2>
 __global__ void __launch_bounds__(kWarps * 32) gemv_fp8_kernel(const GemvFp8Params p) {
   constexpr int U = R == 1 ? 4 : 2;
   __shared__ float partial[kWarps][R][M];
+  __shared__ float out_ss[M];  // unused: no sum of squares from FP8 GEMVs
   pdl_trigger();
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
@@ -139,44 +141,8 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_fp8_kernel(const GemvFp8Para
     for (int u = 0; u < U; ++u)
       if (k0 + u * kStep < kend) step(w[u], k0 + u * kStep);
   }
-#pragma unroll
-  for (int r = 0; r < R; ++r)
-#pragma unroll
-    for (int m = 0; m < M; ++m) {
-      const float s = warp_sum(acc[r][m]);
-      if (lane == 0) partial[warp][r][m] = s;
-    }
-  __syncthreads();
-  // Sum of the k-slices for local row lr (block rows are groups * R consecutive rows).
-  auto row_sum = [&](int lr, int m) {
-    const int gg = lr / R, r = lr % R;
-    float s = 0.0f;
-    for (int sl = 0; sl < p.k_split; ++sl) s += partial[sl * groups + gg][r][m];
-    return s;
-  };
-  const int t = threadIdx.x;
-  const int64_t block_row0 = static_cast<int64_t>(blockIdx.x) * groups * R;
-  if (p.epilogue == GemvEpilogue::kSiluPairs) {
-    const int pairs = groups * R / 2;
-    if (t < pairs * M) {
-      const int pair = t / M, m = t % M;
-      const int64_t n = block_row0 + 2 * pair;
-      if (n + 1 < p.n_out) {
-        const float gate = row_sum(2 * pair, m), up = row_sum(2 * pair + 1, m);
-        p.y[m * (p.n_out / 2) + n / 2] = gate / (1.0f + expf(-gate)) * up;
-      }
-    }
-    return;
-  }
-  if (t < groups * R * M) {
-    const int lr = t / M, m = t % M;
-    const int64_t n = block_row0 + lr;
-    if (n < p.n_out) {
-      const float s = row_sum(lr, m);
-      float* dst = p.y + m * p.n_out + n;
-      *dst = p.epilogue == GemvEpilogue::kAddTo ? *dst + s : s;
-    }
-  }
+  gemv_block_finish<kWarps, M, R>(acc, partial, out_ss, p.k_split, groups, p.n_out, p.epilogue,
+                                  p.y, nullptr);
 }
 
 // ---- Tensor-core kernel (kMma) -------------------------------------------------------

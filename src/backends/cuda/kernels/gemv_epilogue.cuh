@@ -1,0 +1,68 @@
+// The end shared by the warp-per-row GEMV kernels (BF16 in gemv.cu, the SIMT FP8 one in
+// gemv_fp8.cu): every warp holds float32 partial sums for R weight rows x M activation
+// rows over its k-slice; they are reduced across the warp, summed over the k-slices in
+// shared memory and written by the epilogue (store, add to y, or SiLU(gate) * up pairs),
+// optionally adding each new y row's sum of squares to sum_squares_out (kAddTo).
+#pragma once
+
+#include <cstdint>
+
+#include "backends/cuda/kernels/common.cuh"
+#include "backends/cuda/kernels/gemv.h"
+
+namespace qwen3::cuda {
+
+// A block's warps form `groups` row groups x k_split k-slices (warp = slice * groups + g);
+// group g of block b owns rows (b * groups + g) * R .. + R - 1.
+template <int kWarps, int M, int R>
+__device__ __forceinline__ void gemv_block_finish(const float (&acc)[R][M],
+                                                  float (&partial)[kWarps][R][M],
+                                                  float (&out_ss)[M], int k_split, int groups,
+                                                  int64_t n_out, GemvEpilogue epilogue, float* y,
+                                                  float* sum_squares_out) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, t = threadIdx.x;
+  if (t < M) out_ss[t] = 0.0f;
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int m = 0; m < M; ++m) {
+      const float s = warp_sum(acc[r][m]);
+      if (lane == 0) partial[warp][r][m] = s;
+    }
+  __syncthreads();
+  // Sum of the k-slices for local row lr (block rows are groups * R consecutive rows).
+  auto row_sum = [&](int lr, int m) {
+    const int gg = lr / R, r = lr % R;
+    float s = 0.0f;
+    for (int sl = 0; sl < k_split; ++sl) s += partial[sl * groups + gg][r][m];
+    return s;
+  };
+  const int64_t block_row0 = static_cast<int64_t>(blockIdx.x) * groups * R;
+  if (epilogue == GemvEpilogue::kSiluPairs) {
+    const int pairs = groups * R / 2;
+    if (t < pairs * M) {
+      const int pair = t / M, m = t % M;
+      const int64_t n = block_row0 + 2 * pair;
+      if (n + 1 < n_out) {
+        const float gate = row_sum(2 * pair, m), up = row_sum(2 * pair + 1, m);
+        y[m * (n_out / 2) + n / 2] = gate / (1.0f + expf(-gate)) * up;
+      }
+    }
+    return;
+  }
+  if (t < groups * R * M) {
+    const int lr = t / M, m = t % M;
+    const int64_t n = block_row0 + lr;
+    if (n < n_out) {
+      float* dst = y + m * n_out + n;
+      const float v = epilogue == GemvEpilogue::kAddTo ? *dst + row_sum(lr, m) : row_sum(lr, m);
+      *dst = v;
+      if (sum_squares_out != nullptr) atomicAdd(&out_ss[m], v * v);
+    }
+  }
+  if (sum_squares_out == nullptr) return;  // uniform over the block
+  __syncthreads();
+  if (t < M) atomicAdd(sum_squares_out + t, out_ss[t]);
+}
+
+}  // namespace qwen3::cuda
