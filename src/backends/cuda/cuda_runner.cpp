@@ -6,6 +6,7 @@
 
 #include "backends/cuda/attention_plan.h"
 #include "backends/cuda/cuda_check.h"
+#include "backends/cuda/packed_upload.h"
 #include "backends/cuda/kernels/attention.h"
 #include "backends/cuda/kernels/elementwise.h"
 #include "backends/cuda/kernels/gemv.h"
@@ -147,42 +148,21 @@ CudaRunner::StepPlan CudaRunner::plan_step(const SchedulerOutput& step) const {
 
 // All plan arrays in one pinned buffer, one asynchronous copy (16-byte aligned pieces).
 void CudaRunner::upload_plan(StepPlan& p) {
-  size_t total = 0;
-  auto place = [&](size_t bytes) {
-    const size_t off = total;
-    total += (bytes + 15) / 16 * 16;
-    return off;
-  };
-  auto bytes_of = [](const auto& v) { return v.size() * sizeof(v[0]); };
-  const size_t o_tok = place(bytes_of(p.tokens)), o_pos = place(bytes_of(p.row_pos)),
-               o_slot = place(bytes_of(p.row_slot)), o_tab = place(bytes_of(p.tables)),
-               o_log = place(bytes_of(p.logits_rows)), o_items = place(bytes_of(p.attn.items)),
-               o_comb = place(bytes_of(p.attn.combine));
   // The previous step's copy must be done before its pinned source is reused.
   QWEN3_CUDA_CHECK(cudaStreamSynchronize(stream_));
-  ws_->meta_host.ensure(total, "step metadata");
-  if (ws_->meta.ensure(total, "step metadata")) clear_graphs();
-  auto* h = ws_->meta_host.as<uint8_t>();
-  auto put = [&](size_t off, const auto& v) {
-    if (!v.empty()) std::memcpy(h + off, v.data(), bytes_of(v));
-  };
-  put(o_tok, p.tokens);
-  put(o_pos, p.row_pos);
-  put(o_slot, p.row_slot);
-  put(o_tab, p.tables);
-  put(o_log, p.logits_rows);
-  put(o_items, p.attn.items);
-  put(o_comb, p.attn.combine);
-  QWEN3_CUDA_CHECK(
-      cudaMemcpyAsync(ws_->meta.get(), h, total, cudaMemcpyHostToDevice, stream_));
+  const auto up = upload_packed(ws_->meta_host, ws_->meta, stream_, "step metadata",
+                                "step metadata", p.tokens, p.row_pos, p.row_slot, p.tables,
+                                p.logits_rows, p.attn.items, p.attn.combine);
+  if (up.moved) clear_graphs();
   const auto* d = ws_->meta.as<uint8_t>();
-  p.d = {reinterpret_cast<const int32_t*>(d + o_tok),
-         reinterpret_cast<const int32_t*>(d + o_pos),
-         reinterpret_cast<const int64_t*>(d + o_slot),
-         reinterpret_cast<const int32_t*>(d + o_tab),
-         reinterpret_cast<const int32_t*>(d + o_log),
-         reinterpret_cast<const AttnWorkItem*>(d + o_items),
-         reinterpret_cast<const AttnCombineItem*>(d + o_comb)};
+  const auto& o = up.offsets;
+  p.d = {reinterpret_cast<const int32_t*>(d + o[0]),
+         reinterpret_cast<const int32_t*>(d + o[1]),
+         reinterpret_cast<const int64_t*>(d + o[2]),
+         reinterpret_cast<const int32_t*>(d + o[3]),
+         reinterpret_cast<const int32_t*>(d + o[4]),
+         reinterpret_cast<const AttnWorkItem*>(d + o[5]),
+         reinterpret_cast<const AttnCombineItem*>(d + o[6])};
 }
 
 void CudaRunner::attention(int64_t layer, const StepPlan& p) {

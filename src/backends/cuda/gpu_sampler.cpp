@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "backends/cuda/cuda_check.h"
+#include "backends/cuda/packed_upload.h"
 #include "core/error.h"
 
 namespace qwen3::cuda {
@@ -97,28 +98,10 @@ void GpuSampler::sample(float* logits, std::span<const SamplerRow> rows, cudaStr
   counts_.resize(ids_.size(), 0);
 
   // One pinned buffer, one copy up: rows | ids | counts | bias ids | bias values.
-  size_t total = 0;
-  auto place = [&](size_t bytes) {
-    const size_t off = total;
-    total += (bytes + 15) / 16 * 16;
-    return off;
-  };
-  auto bytes_of = [](const auto& v) { return v.size() * sizeof(v[0]); };
-  const size_t o_rows = place(bytes_of(row_params_)), o_ids = place(bytes_of(ids_)),
-               o_counts = place(bytes_of(counts_)), o_bias_ids = place(bytes_of(bias_ids_)),
-               o_bias_values = place(bytes_of(bias_values_));
-  up_host_.ensure(total, "sampling inputs (host)");
-  up_.ensure(total, "sampling inputs");
-  auto* h = up_host_.as<uint8_t>();
-  auto put = [&](size_t off, const auto& v) {
-    if (!v.empty()) std::memcpy(h + off, v.data(), bytes_of(v));
-  };
-  put(o_rows, row_params_);
-  put(o_ids, ids_);
-  put(o_counts, counts_);
-  put(o_bias_ids, bias_ids_);
-  put(o_bias_values, bias_values_);
-  QWEN3_CUDA_CHECK(cudaMemcpyAsync(up_.get(), h, total, cudaMemcpyHostToDevice, stream));
+  const auto up = upload_packed(up_host_, up_, stream, "sampling inputs (host)",
+                                "sampling inputs", row_params_, ids_, counts_, bias_ids_,
+                                bias_values_);
+  const auto [o_rows, o_ids, o_counts, o_bias_ids, o_bias_values] = up.offsets;
   const auto* d = up_.as<uint8_t>();
 
   workspace_.ensure(sampling_workspace_bytes(n, vocab_),

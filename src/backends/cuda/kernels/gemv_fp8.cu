@@ -333,30 +333,10 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_fp8_mma_kernel(const GemvFp8
     }
 }
 
-int num_sms() {
-  static const int n = [] {
-    int dev = 0, sms = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
-      cudaGetLastError();
-      return 132;
-    }
-    return sms;
-  }();
-  return n;
-}
-
 template <int M, int R, bool kE5M2>
 void launch_rows(GemvFp8Params p, cudaStream_t stream) {
   if (p.k_split <= 0) {
-    // Split k until about 48 warps per SM are busy (or each slice is one load per lane).
-    const int64_t row_warps = (p.n_out + R - 1) / R;
-    p.k_split = 1;
-    while (p.k_split < kWarps && row_warps * p.k_split < 48LL * num_sms() &&
-           p.k / (2 * p.k_split) >= 2 * kStep)
-      p.k_split *= 2;
-    // SiLU pairs need an even number of rows per block.
-    if (p.epilogue == GemvEpilogue::kSiluPairs && R == 1 && p.k_split == kWarps) p.k_split /= 2;
+    p.k_split = gemv_default_k_split<kWarps, R>(p.n_out, p.k, kStep, p.epilogue);
   }
   const int64_t groups = kWarps / p.k_split;
   check_shape(p.epilogue != GemvEpilogue::kSiluPairs || groups * R % 2 == 0, "gemv_fp8",

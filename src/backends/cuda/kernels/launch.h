@@ -13,6 +13,10 @@ namespace qwen3::cuda {
 bool pdl_enabled();
 void set_pdl_enabled(bool on);
 
+// Streaming multiprocessors of the current device (132 when it cannot be asked), read once:
+// the GEMV launchers size their grids by it.
+int num_sms();
+
 template <typename... Params, typename... Args>
 void launch_kernel(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
                    size_t smem, cudaStream_t stream, Args&&... args) {
