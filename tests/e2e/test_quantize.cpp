@@ -28,22 +28,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
 std::string tensor_bytes(const Checkpoint& c, const std::string& name) {
   const TensorRef t = c.get(name);
   return {reinterpret_cast<const char*>(t.data), t.info->nbytes};
-}
-
-InitRandomOptions small(const std::string& out, uint64_t seed) {
-  InitRandomOptions o;
-  o.config = config_from_like(test_data("initrandom_small.json"));
-  o.seed = seed;
-  o.out_dir = out;
-  return o;
 }
 
 QuantizeOptions quantize_options(const std::string& in, const std::string& out, DType fmt) {
@@ -76,8 +63,8 @@ class QuantizeFormats : public ::testing::TestWithParam<std::string> {};
 TEST_P(QuantizeFormats, MatchesInitRandomFp8AndLoads) {
   const DType fmt = parse_fp8_format(GetParam());
   TempDir dir;
-  init_random_checkpoint(small(dir.str() + "/bf16", 7));
-  auto fp8 = small(dir.str() + "/ref", 7);
+  init_random_checkpoint(small_init_random(dir.str() + "/bf16", 7));
+  auto fp8 = small_init_random(dir.str() + "/ref", 7);
   fp8.fp8 = true;
   fp8.fp8_dtype = fmt;
   init_random_checkpoint(fp8);
@@ -120,7 +107,7 @@ TEST_P(QuantizeFormats, MatchesInitRandomFp8AndLoads) {
 TEST_P(QuantizeFormats, DequantizedWeightsWithinTheFormatBound) {
   const DType fmt = parse_fp8_format(GetParam());
   TempDir dir;
-  init_random_checkpoint(small(dir.str() + "/bf16", 8));
+  init_random_checkpoint(small_init_random(dir.str() + "/bf16", 8));
   auto q = quantize_options(dir.str() + "/bf16", dir.str() + "/q", fmt);
   q.block = 64;  // 192 x 320 and 320 x 192: whole and partial blocks
   const QuantizeReport report = quantize_checkpoint(q);
@@ -162,7 +149,7 @@ TEST_P(QuantizeFormats, DequantizedWeightsWithinTheFormatBound) {
 TEST_P(QuantizeFormats, LogitsCloseToBf16) {
   const DType fmt = parse_fp8_format(GetParam());
   TempDir dir;
-  init_random_checkpoint(small(dir.str() + "/bf16", 9));
+  init_random_checkpoint(small_init_random(dir.str() + "/bf16", 9));
   quantize_checkpoint(quantize_options(dir.str() + "/bf16", dir.str() + "/q", fmt));
   const auto w16 = Qwen3Weights::load(dir.str() + "/bf16");
   const auto w8 = Qwen3Weights::load(dir.str() + "/q");
@@ -189,7 +176,7 @@ INSTANTIATE_TEST_SUITE_P(Fp8, QuantizeFormats, ::testing::Values("e4m3", "e5m2")
 
 TEST(Quantize, SkipKeepsModulesBf16AndListsThem) {
   TempDir dir;
-  init_random_checkpoint(small(dir.str() + "/bf16", 10));
+  init_random_checkpoint(small_init_random(dir.str() + "/bf16", 10));
   auto q = quantize_options(dir.str() + "/bf16", dir.str() + "/q", DType::kF8E4M3);
   q.skip = {"down_proj", "model.layers.0.self_attn.q_proj"};
   const QuantizeReport report = quantize_checkpoint(q);
@@ -210,7 +197,7 @@ TEST(Quantize, SkipKeepsModulesBf16AndListsThem) {
 // Sharded input: the same shard files and an index naming the scales; other files copied.
 TEST(Quantize, KeepsShardingAndCopiesOtherFiles) {
   TempDir dir;
-  auto o = small(dir.str() + "/bf16", 11);
+  auto o = small_init_random(dir.str() + "/bf16", 11);
   o.max_shard_bytes = 300000;
   o.tokenizer_dir = QWEN3_TOKENIZER_DIR;
   init_random_checkpoint(o);
@@ -274,7 +261,7 @@ void make_tensor_f32(const std::string& dir, const std::string& name) {
 TEST(Quantize, BadInputExitsWithCode2AndNamesTheProblem) {
   TempDir dir;
   const std::string m = dir.str() + "/m", out = dir.str() + "/out";
-  init_random_checkpoint(small(m, 12));
+  init_random_checkpoint(small_init_random(m, 12));
   auto expect_fails = [&](const std::string& args, const std::string& named) {
     const CliResult r = run_cli("quantize " + args);
     EXPECT_EQ(r.code, 2) << args << "\n" << r.out;
@@ -293,7 +280,7 @@ TEST(Quantize, BadInputExitsWithCode2AndNamesTheProblem) {
   expect_fails(m, "OUT_DIR");
 
   // An FP8 checkpoint: refused, naming its config.json.
-  auto fp8 = small(dir.str() + "/fp8", 12);
+  auto fp8 = small_init_random(dir.str() + "/fp8", 12);
   fp8.fp8 = true;
   init_random_checkpoint(fp8);
   expect_fails(fp8.out_dir + " " + out, "config.json");

@@ -10,9 +10,23 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "model/checkpoint.h"
+#include "model/init_random.h"
 #include "model/safetensors.h"
 
 namespace qwen3::test {
+
+std::string read_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+InitRandomOptions small_init_random(const std::string& out_dir, uint64_t seed) {
+  InitRandomOptions o;
+  o.config = config_from_like(test_data("initrandom_small.json"));
+  o.seed = seed;
+  o.out_dir = out_dir;
+  return o;
+}
 
 std::map<std::string, RefTensor> read_reference(const std::string& path) {
   SafetensorsFile f(path);

@@ -9,7 +9,17 @@
 #include <string>
 #include <vector>
 
+namespace qwen3 {
+struct InitRandomOptions;
+}
+
 namespace qwen3::test {
+
+// The whole file as bytes ("" when it cannot be read).
+std::string read_bytes(const std::filesystem::path& path);
+
+// init-random options for the small test geometry (tests/data/initrandom_small.json).
+InitRandomOptions small_init_random(const std::string& out_dir, uint64_t seed);
 
 inline std::string fixtures_dir() { return QWEN3_FIXTURES_DIR; }
 inline std::string fixture_model(const std::string& name) {

@@ -15,24 +15,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-InitRandomOptions small(const std::string& out, uint64_t seed) {
-  InitRandomOptions o;
-  o.config = config_from_like(test_data("initrandom_small.json"));
-  o.seed = seed;
-  o.out_dir = out;
-  return o;
-}
-
 TEST(InitRandom, DeterministicPerSeed) {
   TempDir dir;
-  init_random_checkpoint(small(dir.str() + "/a", 1));
-  init_random_checkpoint(small(dir.str() + "/b", 1));
-  init_random_checkpoint(small(dir.str() + "/c", 2));
+  init_random_checkpoint(small_init_random(dir.str() + "/a", 1));
+  init_random_checkpoint(small_init_random(dir.str() + "/b", 1));
+  init_random_checkpoint(small_init_random(dir.str() + "/c", 2));
   EXPECT_EQ(read_bytes(dir.path() / "a/model.safetensors"),
             read_bytes(dir.path() / "b/model.safetensors"));
   EXPECT_NE(read_bytes(dir.path() / "a/model.safetensors"),
@@ -41,7 +28,7 @@ TEST(InitRandom, DeterministicPerSeed) {
 
 TEST(InitRandom, WritesTheHuggingFaceLayout) {
   TempDir dir;
-  auto o = small(dir.str() + "/m", 3);
+  auto o = small_init_random(dir.str() + "/m", 3);
   o.max_shard_bytes = 200000;  // force shards + index
   init_random_checkpoint(o);
   for (const char* f : {"config.json", "generation_config.json", "model.safetensors.index.json"}) {
@@ -64,7 +51,7 @@ TEST(InitRandom, WritesTheHuggingFaceLayout) {
 
 TEST(InitRandom, WeightStatisticsFollowTheConfig) {
   TempDir dir;
-  init_random_checkpoint(small(dir.str() + "/m", 4));
+  init_random_checkpoint(small_init_random(dir.str() + "/m", 4));
   const auto w = Qwen3Weights::load(dir.str() + "/m");
   const WeightMatrix& m = w->layers()[0].gate_proj;
   std::vector<float> row(m.cols);
@@ -80,10 +67,10 @@ TEST(InitRandom, WeightStatisticsFollowTheConfig) {
 
 TEST(InitRandom, Fp8CheckpointCarriesScalesAndQuantizationConfig) {
   TempDir dir;
-  auto o = small(dir.str() + "/fp8", 5);
+  auto o = small_init_random(dir.str() + "/fp8", 5);
   o.fp8 = true;
   init_random_checkpoint(o);
-  auto bf = small(dir.str() + "/bf16", 5);
+  auto bf = small_init_random(dir.str() + "/bf16", 5);
   init_random_checkpoint(bf);
   const auto w8 = Qwen3Weights::load(o.out_dir);
   const auto w16 = Qwen3Weights::load(bf.out_dir);
@@ -103,14 +90,14 @@ TEST(InitRandom, Fp8CheckpointCarriesScalesAndQuantizationConfig) {
 
 TEST(InitRandom, RefusesToOverwriteWithoutForce) {
   TempDir dir;
-  init_random_checkpoint(small(dir.str() + "/m", 1));
+  init_random_checkpoint(small_init_random(dir.str() + "/m", 1));
   try {
-    init_random_checkpoint(small(dir.str() + "/m", 2));
+    init_random_checkpoint(small_init_random(dir.str() + "/m", 2));
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("--force"), std::string::npos);
   }
-  auto o = small(dir.str() + "/m", 2);
+  auto o = small_init_random(dir.str() + "/m", 2);
   o.force = true;
   init_random_checkpoint(o);
   EXPECT_THROW(config_from_like("no-such-preset"), Error);
