@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bench/accuracy.h"
+#include "core/error.h"
 #include "model/init_random.h"
 #include "model/quantize.h"
 
@@ -101,6 +102,39 @@ TEST_F(AccuracyRun, SelfFp8AndUnrelated) {
   const nlohmann::json far = run(other, bf16);
   EXPECT_LT(far["cosine_mean"].get<double>(), 0.5);
   EXPECT_GT(far["kl_mean"].get<double>(), 10 * fp8["kl_mean"].get<double>());
+}
+
+TEST_F(AccuracyRun, BadInputIsAClearError) {
+  const std::string tiny = model("tiny", 1);
+  InitRandomOptions o;
+  o.config = preset_config("tiny");
+  o.config.num_hidden_layers += 1;  // another geometry
+  o.seed = 1;
+  o.out_dir = (dir_ / "deeper").string();
+  init_random_checkpoint(o);
+  AccuracyConfig c;
+  c.model_dir = tiny;
+  c.reference_dir = o.out_dir;
+  c.device = "cpu";
+  c.steps = 2;
+  try {
+    run_bench_accuracy(c);
+    ADD_FAILURE() << "a reference of another geometry was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("--reference"), std::string::npos) << e.what();
+  }
+  c.reference_dir = tiny;
+  c.prompt_len = 0;
+  EXPECT_THROW(run_bench_accuracy(c), Error);
+  c.prompt_len = 4;
+  c.steps = 1 << 30;  // past max_position_embeddings
+  try {
+    run_bench_accuracy(c);
+    ADD_FAILURE() << "a run past max_position_embeddings was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("max_position_embeddings"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
