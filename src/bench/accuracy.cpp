@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backends/runner_factory.h"
+#include "bench/stats.h"
 #include "core/error.h"
 #include "model/weights.h"
 
@@ -84,7 +85,7 @@ class SoloSequence {
   std::unique_ptr<ModelRunner> runner_;
 };
 
-struct Summary {
+struct Agreement {
   std::vector<double> cosine, max_abs, kl;
   int64_t agree = 0;
   void add(const LogitsComparison& c) {
@@ -95,15 +96,14 @@ struct Summary {
   }
 };
 
-double mean(const std::vector<double>& v) {
-  double s = 0;
-  for (double x : v) s += x;
-  return v.empty() ? 0 : s / static_cast<double>(v.size());
-}
-double quantile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5)];
+// Mean, minimum (p0), p99 and maximum (p100) of one metric, numpy's way (bench/stats.h).
+struct Spread {
+  double mean, min, p99, max;
+};
+Spread spread(const std::vector<double>& v) {
+  constexpr double kPercentiles[] = {0, 99, 100};
+  const Summary s = summarize(v, kPercentiles);
+  return {s.mean, s.percentiles[0].second, s.percentiles[1].second, s.percentiles[2].second};
 }
 
 }  // namespace
@@ -141,7 +141,7 @@ int run_bench_accuracy(const AccuracyConfig& config) {
   std::vector<int32_t> prompt(static_cast<size_t>(config.prompt_len));
   for (int32_t& t : prompt) t = pick(gen);
 
-  Summary prefill, decode;
+  Agreement prefill, decode;
   std::vector<float> lr = ref.step(prompt), lm = model.step(prompt);
   prefill.add(compare_logits(lr, lm));
   for (int64_t s = 0; s < config.steps; ++s) {
@@ -153,10 +153,11 @@ int run_bench_accuracy(const AccuracyConfig& config) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  Summary all = decode;
-  all.add(LogitsComparison{prefill.cosine[0], prefill.max_abs[0], prefill.kl[0],
-                           prefill.agree == 1});
+  Agreement all = decode;
+  all.add(
+      LogitsComparison{prefill.cosine[0], prefill.max_abs[0], prefill.kl[0], prefill.agree == 1});
   const double steps = static_cast<double>(all.cosine.size());
+  const Spread cosine = spread(all.cosine), max_abs = spread(all.max_abs), kl = spread(all.kl);
   nlohmann::json j = {
       {"model", config.model_dir},
       {"reference", config.reference_dir},
@@ -167,15 +168,18 @@ int run_bench_accuracy(const AccuracyConfig& config) {
       {"seed", config.seed},
       {"rows_compared", all.cosine.size()},
       {"top1_agreement", static_cast<double>(all.agree) / steps},
-      {"cosine_mean", mean(all.cosine)},
-      {"cosine_min", quantile(all.cosine, 0.0)},
-      {"max_abs_max", quantile(all.max_abs, 1.0)},
-      {"max_abs_mean", mean(all.max_abs)},
-      {"kl_mean", mean(all.kl)},
-      {"kl_p99", quantile(all.kl, 0.99)},
-      {"kl_max", quantile(all.kl, 1.0)},
-      {"prefill_last_row", {{"cosine", prefill.cosine[0]}, {"max_abs", prefill.max_abs[0]},
-                            {"kl", prefill.kl[0]}, {"top1_agree", prefill.agree == 1}}},
+      {"cosine_mean", cosine.mean},
+      {"cosine_min", cosine.min},
+      {"max_abs_max", max_abs.max},
+      {"max_abs_mean", max_abs.mean},
+      {"kl_mean", kl.mean},
+      {"kl_p99", kl.p99},
+      {"kl_max", kl.max},
+      {"prefill_last_row",
+       {{"cosine", prefill.cosine[0]},
+        {"max_abs", prefill.max_abs[0]},
+        {"kl", prefill.kl[0]},
+        {"top1_agree", prefill.agree == 1}}},
       {"seconds", seconds},
   };
   fmt::print("accuracy: {} ({}) against {} ({}), {} prompt tokens + {} teacher-forced steps\n",
@@ -183,11 +187,9 @@ int run_bench_accuracy(const AccuracyConfig& config) {
              config.steps);
   fmt::print("  top-1 agreement      {:.4f} ({} of {} rows)\n", j["top1_agreement"].get<double>(),
              all.agree, all.cosine.size());
-  fmt::print("  cosine mean / min    {:.6f} / {:.6f}\n", mean(all.cosine), quantile(all.cosine, 0));
-  fmt::print("  max |diff| mean / max {:.4g} / {:.4g}\n", mean(all.max_abs),
-             quantile(all.max_abs, 1));
-  fmt::print("  KL mean / p99 / max  {:.3g} / {:.3g} / {:.3g} nats\n", mean(all.kl),
-             quantile(all.kl, 0.99), quantile(all.kl, 1));
+  fmt::print("  cosine mean / min    {:.6f} / {:.6f}\n", cosine.mean, cosine.min);
+  fmt::print("  max |diff| mean / max {:.4g} / {:.4g}\n", max_abs.mean, max_abs.max);
+  fmt::print("  KL mean / p99 / max  {:.3g} / {:.3g} / {:.3g} nats\n", kl.mean, kl.p99, kl.max);
   fmt::print("  {:.1f} s\n", seconds);
   if (!config.output_json.empty()) {
     std::ofstream f(config.output_json);

@@ -6,7 +6,7 @@ namespace {
 // Element ids used by tests/server/chat_page_test.mjs: #input, #send, #messages, #model;
 // replies are .msg.assistant with .reasoning and .content children and data-done set at
 // the end; window.__sseEvents counts stream events, window.__qwen3Ready marks start-up.
-constexpr std::string_view kPage = R"HTML(<!doctype html>
+constexpr std::string_view kChatPageHtml = R"HTML(<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -177,6 +177,6 @@ fetch("/v1/models", { headers: headers() }).then((r) => r.json()).then((j) => {
 
 }  // namespace
 
-std::string_view chat_page_html() { return kPage; }
+std::string_view chat_page_html() { return kChatPageHtml; }
 
 }  // namespace qwen3::server

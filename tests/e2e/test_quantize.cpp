@@ -3,7 +3,6 @@
 // draws), against the format's rounding bound, through the loader and the CPU forward,
 // and through the real binary for every kind of bad input (exit 2, file or flag named).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <cmath>
@@ -22,6 +21,7 @@
 #include "model/quantize.h"
 #include "model/safetensors_writer.h"
 #include "model/weights.h"
+#include "run_cli.h"
 
 namespace qwen3::test {
 namespace {
@@ -42,19 +42,6 @@ QuantizeOptions quantize_options(const std::string& in, const std::string& out, 
 }
 
 bool is_linear(const std::string& name) { return name.find("_proj.weight") != std::string::npos; }
-
-struct CliResult {
-  int code = -1;
-  std::string out;  // stdout + stderr
-};
-
-CliResult run_cli(const std::string& args) {
-  TempDir tmp;
-  const std::string log = tmp.str() + "/log";
-  const int status =
-      std::system((std::string(QWEN3_BINARY) + " " + args + " >" + log + " 2>&1").c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), read_bytes(log)};
-}
 
 class QuantizeFormats : public ::testing::TestWithParam<std::string> {};
 

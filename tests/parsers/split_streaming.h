@@ -13,6 +13,11 @@
 
 namespace qwen3::testing {
 
+// An expected tool call.
+inline ToolCall call(int32_t index, std::string name, std::string arguments) {
+  return {.index = index, .name = std::move(name), .arguments_json = std::move(arguments)};
+}
+
 inline bool is_valid_utf8(std::string_view text) {
   size_t i = 0;
   while (i < text.size()) {

@@ -8,16 +8,13 @@
 namespace qwen3 {
 namespace {
 
+using testing::call;
 using testing::expect_same_at_every_split;
 
 constexpr ChatOutputOptions kThinkingWithTools{.starts_in_reasoning = true,
                                                .parse_tool_calls = true};
 constexpr ChatOutputOptions kPlainWithTools{.starts_in_reasoning = false, .parse_tool_calls = true};
 constexpr ChatOutputOptions kPlainNoTools{.starts_in_reasoning = false, .parse_tool_calls = false};
-
-ToolCall call(int32_t index, std::string name, std::string arguments) {
-  return {.index = index, .name = std::move(name), .arguments_json = std::move(arguments)};
-}
 
 ChatOutput message(std::string reasoning, std::string content, std::vector<ToolCall> calls = {}) {
   return {.reasoning = std::move(reasoning),

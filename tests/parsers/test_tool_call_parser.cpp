@@ -8,14 +8,11 @@ namespace qwen3 {
 namespace {
 
 using Kind = ToolCallEventKind;
+using testing::call;
 
 const std::string kWeather =
     "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>";
 const std::string kTime = "<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>";
-
-ToolCall call(int32_t index, std::string name, std::string arguments) {
-  return {.index = index, .name = std::move(name), .arguments_json = std::move(arguments)};
-}
 
 ToolCallResult result(std::string content, std::vector<ToolCall> calls = {}) {
   return {.content = std::move(content), .tool_calls = std::move(calls)};

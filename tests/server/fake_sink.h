@@ -1,12 +1,16 @@
 // A ResponseSink that records what a handler or job wrote.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "server/generation_job.h"
 
 namespace qwen3::server::test {
+
+// Runs a posted task at once: the tests have no connection executor.
+inline const PostFn kInline = [](std::function<void()> task) { task(); };
 
 class FakeSink final : public ResponseSink {
  public:

@@ -10,8 +10,6 @@
 namespace qwen3::server::test {
 namespace {
 
-const PostFn kInline = [](std::function<void()> task) { task(); };
-
 struct Harness {
   ManualBackend backend;
   ServerMetrics metrics;

@@ -10,8 +10,6 @@
 namespace qwen3::server::test {
 namespace {
 
-const PostFn kInline = [](std::function<void()> task) { task(); };
-
 struct Router {
   explicit Router(std::string api_key = "", bool with_template = true)
       : state(options(std::move(api_key))) {
