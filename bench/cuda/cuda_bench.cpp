@@ -196,7 +196,7 @@ DecodeResult run_decode(CudaRunner& runner, int64_t vocab, int n, int64_t contex
 
 // Attention alone at Qwen3-4B shapes (32 q heads, 8 KV heads, head_dim 128, a BF16 or
 // FP8 E4M3 pool with scales 1, block size 16): `num_seqs` sequences of `rows` new tokens after `start` cached ones
-// (a causal prompt: 1, n, 0; a decode batch: b, 1, context), split-KV combine included.
+// (a causal prompt: 1, n, 0; a decode batch: b, 1, context; split-KV merges included).
 // Prints time and TFLOP/s counting 4 * rows * kv_avg * heads * head_dim (median of 10).
 double attention_tflops(int num_seqs, int64_t rows, int64_t start, int num_sms, KvDtype kv) {
   const int heads = 32, kv_heads = 8, hd = 128, bs = 16;
@@ -217,28 +217,45 @@ double attention_tflops(int num_seqs, int64_t rows, int64_t start, int num_sms, 
   const AttentionPlan plan = plan_attention(seqs, heads / kv_heads, kv_heads, num_sms);
   const size_t pool_bytes = size_t(num_seqs * blocks + 1) * bs * kv_heads * hd * kv_dtype_size(kv);
   const size_t partials = size_t(std::max(plan.num_partials, 1));
+  const size_t counters =
+      size_t(std::max(plan.num_split_rows, 1)) * kv_heads * decode_attention_quads(heads / kv_heads);
   DeviceBuffer k(pool_bytes, "bench k"), v(pool_bytes, "bench v");
   DeviceBuffer q(size_t(n) * heads * hd * 4, "bench q"), out(size_t(n) * heads * hd * 4, "bench out");
   DeviceBuffer po(partials * heads * hd * 4, "bench partial o"), pl(partials * heads * 4, "bench lse");
+  DeviceBuffer cnt(counters * sizeof(int), "bench counters");
   DeviceBuffer d_table(table.size() * 4, "bench table"), d_pos(row_pos.size() * 4, "bench pos");
-  DeviceBuffer d_items(plan.items.size() * sizeof(AttnWorkItem), "bench items");
-  DeviceBuffer d_comb(std::max<size_t>(plan.combine.size(), 1) * sizeof(AttnCombineItem), "bench comb");
+  DeviceBuffer d_items(std::max<size_t>(plan.items.size(), 1) * sizeof(AttnWorkItem), "bench items");
+  DeviceBuffer d_dec(std::max<size_t>(plan.decode.size(), 1) * sizeof(AttnDecodeItem), "bench decode");
   QWEN3_CUDA_CHECK(cudaMemset(k.get(), 0x3c, pool_bytes));
   QWEN3_CUDA_CHECK(cudaMemset(v.get(), 0x3d, pool_bytes));
   QWEN3_CUDA_CHECK(cudaMemset(q.get(), 0x3c, q.bytes()));
+  QWEN3_CUDA_CHECK(cudaMemset(cnt.get(), 0, cnt.bytes()));
   QWEN3_CUDA_CHECK(cudaMemcpy(d_table.get(), table.data(), table.size() * 4, cudaMemcpyHostToDevice));
   QWEN3_CUDA_CHECK(cudaMemcpy(d_pos.get(), row_pos.data(), row_pos.size() * 4, cudaMemcpyHostToDevice));
-  QWEN3_CUDA_CHECK(cudaMemcpy(d_items.get(), plan.items.data(), d_items.bytes(), cudaMemcpyHostToDevice));
-  if (!plan.combine.empty()) {
-    QWEN3_CUDA_CHECK(cudaMemcpy(d_comb.get(), plan.combine.data(),
-                                plan.combine.size() * sizeof(AttnCombineItem), cudaMemcpyHostToDevice));
-  }
-  const PagedAttentionParams p{q.as<float>(), k.get(), v.get(), kv, d_table.as<int32_t>(),
-                               blocks, d_pos.as<int32_t>(), d_items.as<AttnWorkItem>(),
-                               static_cast<int>(plan.items.size()), out.as<float>(), po.as<float>(),
-                               pl.as<float>(), heads, kv_heads, hd, bs, 1.0f / std::sqrt(float(hd))};
-  const AttentionCombineParams cp{d_comb.as<AttnCombineItem>(), static_cast<int>(plan.combine.size()),
-                                  po.as<float>(), pl.as<float>(), out.as<float>(), heads, hd};
+  QWEN3_CUDA_CHECK(cudaMemcpy(d_items.get(), plan.items.data(),
+                              plan.items.size() * sizeof(AttnWorkItem), cudaMemcpyHostToDevice));
+  QWEN3_CUDA_CHECK(cudaMemcpy(d_dec.get(), plan.decode.data(),
+                              plan.decode.size() * sizeof(AttnDecodeItem), cudaMemcpyHostToDevice));
+  const PagedAttentionParams p{.q = q.as<float>(),
+                               .k_pool = k.get(),
+                               .v_pool = v.get(),
+                               .kv_dtype = kv,
+                               .block_tables = d_table.as<int32_t>(),
+                               .max_blocks = blocks,
+                               .row_pos = d_pos.as<int32_t>(),
+                               .items = d_items.as<AttnWorkItem>(),
+                               .num_items = static_cast<int>(plan.items.size()),
+                               .decode_items = d_dec.as<AttnDecodeItem>(),
+                               .num_decode_items = static_cast<int>(plan.decode.size()),
+                               .out = out.as<float>(),
+                               .partial_o = po.as<float>(),
+                               .partial_lse = pl.as<float>(),
+                               .decode_counters = cnt.as<int>(),
+                               .heads = heads,
+                               .kv_heads = kv_heads,
+                               .head_dim = hd,
+                               .block_size = bs,
+                               .scale = 1.0f / std::sqrt(float(hd))};
   cudaEvent_t e0, e1;
   QWEN3_CUDA_CHECK(cudaEventCreate(&e0));
   QWEN3_CUDA_CHECK(cudaEventCreate(&e1));
@@ -246,7 +263,6 @@ double attention_tflops(int num_seqs, int64_t rows, int64_t start, int num_sms, 
   for (int i = 0; i < 12; ++i) {
     QWEN3_CUDA_CHECK(cudaEventRecord(e0));
     launch_paged_attention(p, nullptr);
-    launch_attention_combine(cp, nullptr);
     QWEN3_CUDA_CHECK(cudaEventRecord(e1));
     QWEN3_CUDA_CHECK(cudaEventSynchronize(e1));
     float t = 0;
@@ -262,15 +278,16 @@ double attention_tflops(int num_seqs, int64_t rows, int64_t start, int num_sms, 
       double(num_seqs) * double(start + rows) * kv_heads * hd * 2 * double(kv_dtype_size(kv)) / 1e9;
   fmt::print("attention {} x {} rows after {} (h32 kv8 d128, {} pool, {} kernel): {:.3f} ms, "
              "{:.1f} TFLOP/s, KV {:.0f} GB/s\n",
-             num_seqs, rows, start, kv_dtype_name(kv), paged_attention_uses_mma(p) ? "mma" : "simt",
+             num_seqs, rows, start, kv_dtype_name(kv),
+             rows == 1 ? "decode" : paged_attention_uses_mma(p) ? "mma" : "simt",
              s * 1e3,
              flops / s / 1e12, kv_gb / s);
   return flops / s / 1e12;
 }
 
-// Prefill prompts of 512/4096/32768 tokens and decode batches, with the tensor-core
-// kernel and then the SIMT one (whose 32K prompt would take seconds: skipped), each over
-// a BF16 and an FP8 pool.
+// Prefill prompts of 512/4096/32768 tokens with the tensor-core kernel and then the SIMT
+// one (whose 32K prompt would take seconds: skipped), then decode batches (one kernel),
+// each over a BF16 and an FP8 pool. Decode lines' KV GB/s compare with the copy bandwidth.
 void bench_attention(int num_sms) {
   for (const bool mma : {true, false}) {
     set_paged_attention_mma(mma);
@@ -279,11 +296,15 @@ void bench_attention(int num_sms) {
         if (mma || n < 32768) attention_tflops(1, n, 0, num_sms, kv);
       }
     }
-    for (int b : {1, 16, 64}) {
-      for (const KvDtype kv : {KvDtype::kBF16, KvDtype::kFp8E4M3}) attention_tflops(b, 1, 4096, num_sms, kv);
-    }
   }
   set_paged_attention_mma(true);
+  const std::pair<int, int64_t> decodes[] = {{1, 512},   {1, 4096},  {1, 32768},
+                                             {16, 4096}, {64, 4096}, {16, 32768}};
+  for (const auto& [b, context] : decodes) {
+    for (const KvDtype kv : {KvDtype::kBF16, KvDtype::kFp8E4M3}) {
+      attention_tflops(b, 1, context - 1, num_sms, kv);
+    }
+  }
 }
 
 // One step of `tokens` prompt tokens (a fresh sequence); returns seconds (median of 3).

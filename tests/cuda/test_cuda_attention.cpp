@@ -2,10 +2,10 @@
 // float64 reference over the same pool, for several head sizes, GQA groups, block sizes
 // and KV dtypes; and the host planner's invariants (CPU only).
 //
-// Tolerances: the float32 SIMT kernel ||out - ref|| / ||ref|| < 1e-5. The tensor-core
-// kernel (BF16 pool, head_dim 64/128) rounds Q and P to BF16: per element
-// |out - ref| <= 1e-2 + 1e-2 |ref| (a few BF16 eps of the unit-variance V) and the norm
-// error < 1e-2.
+// Tolerances: the float32 SIMT prefill kernel and the decode kernel (float32 always)
+// ||out - ref|| / ||ref|| < 1e-5. The tensor-core prefill kernel (BF16 pool, head_dim
+// 64/128) rounds Q and P to BF16: per element |out - ref| <= 1e-2 + 1e-2 |ref| (a few
+// BF16 eps of the unit-variance V) and the norm error < 1e-2.
 #include <fmt/core.h>
 #include <gtest/gtest.h>
 
@@ -17,6 +17,7 @@
 
 #include "backends/cuda/attention_plan.h"
 #include "backends/cuda/kernels/attention.h"
+#include "cuda/attention_test_util.h"
 #include "cuda/cuda_test_util.h"
 
 namespace qwen3::cuda::test {
@@ -32,7 +33,7 @@ struct Shape {
 // One step: sequences given as (new tokens, tokens already cached), rows laid out in order.
 using SeqSpec = std::vector<std::pair<int32_t, int32_t>>;
 
-// Runs plan + attention (+ combine) for one step on random inputs and compares against
+// Runs plan + attention for one step on random inputs and compares against
 // float64. Rows of long sequences are sampled (first, last and every 11th) to keep the
 // reference cheap; the output is poisoned, so unwritten checked rows fail.
 void check_step(const Shape& cs, const SeqSpec& spec, uint64_t seed) {
@@ -76,30 +77,36 @@ void check_step(const Shape& cs, const SeqSpec& spec, uint64_t seed) {
   const auto q = random_floats(rows * q_dim, seed + 3);
 
   const AttentionPlan plan = plan_attention(seqs, group, cs.kv_heads, cs.num_sms);
+  const DeviceAttentionPlan d_plan(plan, cs.heads, cs.kv_heads, hd);
   auto d_q = to_device(q);
   auto d_tables = to_device(tables);
   auto d_pos = to_device(row_pos);
-  auto d_items = to_device(plan.items);
-  auto d_comb = to_device(plan.combine);
-  const size_t partials = std::max<int32_t>(plan.num_partials, 1);
-  auto d_po = poisoned<float>(partials * q_dim);
-  auto d_pl = poisoned<float>(partials * cs.heads);
   auto d_out = poisoned<float>(rows * q_dim);
-  const PagedAttentionParams params{
-      d_q.as<float>(), d_k.get(), d_v.get(), cs.kv_dtype, d_tables.as<int32_t>(), max_blocks,
-      d_pos.as<int32_t>(), d_items.as<AttnWorkItem>(), static_cast<int>(plan.items.size()),
-      d_out.as<float>(), d_po.as<float>(), d_pl.as<float>(), cs.heads, cs.kv_heads, hd,
-      static_cast<int>(bs), 1.0f / std::sqrt(float(hd))};
+  PagedAttentionParams params{.q = d_q.as<float>(),
+                              .k_pool = d_k.get(),
+                              .v_pool = d_v.get(),
+                              .kv_dtype = cs.kv_dtype,
+                              .block_tables = d_tables.as<int32_t>(),
+                              .max_blocks = max_blocks,
+                              .row_pos = d_pos.as<int32_t>(),
+                              .out = d_out.as<float>(),
+                              .heads = cs.heads,
+                              .kv_heads = cs.kv_heads,
+                              .head_dim = hd,
+                              .block_size = static_cast<int>(bs),
+                              .scale = 1.0f / std::sqrt(float(hd))};
+  d_plan.fill(params);
   launch_paged_attention(params, nullptr);
-  launch_attention_combine({d_comb.as<AttnCombineItem>(), static_cast<int>(plan.combine.size()),
-                            d_po.as<float>(), d_pl.as<float>(), d_out.as<float>(), cs.heads, hd},
-                           nullptr);
+  // Twice: the split rows' counters must be back at 0 for the next launch (next layer).
+  launch_paged_attention(params, nullptr);
+  for (const int c : d_plan.counters()) EXPECT_EQ(c, 0);
   const auto out_all = to_host<float>(d_out, rows * q_dim);
   const bool mma = paged_attention_uses_mma(params);
 
-  std::vector<float> out;
-  std::vector<double> ref;
-  std::vector<double> sc, kv_k, kv_v;
+  // Decode rows (one new token) run in float32 whatever the pool: their own tolerance.
+  std::vector<float> out, out_dec;
+  std::vector<double> ref, ref_dec;
+  std::vector<double> sc;
   for (size_t si = 0; si < seqs.size(); ++si) {
     const int32_t n = seqs[si].num_rows;
     for (int32_t t = 0; t < n; ++t) {
@@ -128,12 +135,16 @@ void check_step(const Shape& cs, const SeqSpec& spec, uint64_t seed) {
           for (int d = 0; d < hd; ++d) o[d] += sc[j] * vr[d];
         }
         for (int d = 0; d < hd; ++d) {
-          ref.push_back(o[d] / sum);
-          out.push_back(out_all[r * q_dim + h * hd + d]);
+          (n == 1 ? ref_dec : ref).push_back(o[d] / sum);
+          (n == 1 ? out_dec : out).push_back(out_all[r * q_dim + h * hd + d]);
         }
       }
     }
   }
+  if (!ref_dec.empty()) {
+    EXPECT_LT(rel_error(out_dec, ref_dec), 1e-5) << "decode rows";
+  }
+  if (ref.empty()) return;
   if (!mma) {
     EXPECT_LT(rel_error(out, ref), 1e-5);
     return;
@@ -162,14 +173,18 @@ TEST_P(PagedAttention, MatchesFloat64Reference) {
   check_step(GetParam(), {{37, 0}, {20, 50}, {1, 700}, {1, 5}}, 20);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, PagedAttention,
-    ::testing::Values(Shape{32, 8, 128, KvDtype::kBF16, 132, 16},
-                      Shape{32, 8, 128, KvDtype::kF32, 1, 16}, Shape{4, 1, 128, KvDtype::kF32, 132, 16},
-                      Shape{4, 2, 32, KvDtype::kBF16, 132, 16}, Shape{4, 2, 64, KvDtype::kF32, 1, 16},
-                      Shape{8, 8, 256, KvDtype::kBF16, 132, 16}, Shape{4, 2, 64, KvDtype::kBF16, 1, 32},
-                      Shape{8, 1, 128, KvDtype::kBF16, 132, 32}),
-    [](const ::testing::TestParamInfo<Shape>& p) { return shape_name(p.param); });
+INSTANTIATE_TEST_SUITE_P(Shapes, PagedAttention,
+                         ::testing::Values(Shape{32, 8, 128, KvDtype::kBF16, 132, 16},
+                                           Shape{32, 8, 128, KvDtype::kF32, 1, 16},
+                                           Shape{4, 1, 128, KvDtype::kF32, 132, 16},
+                                           Shape{4, 2, 32, KvDtype::kBF16, 132, 16},
+                                           Shape{4, 2, 64, KvDtype::kF32, 1, 16},
+                                           Shape{8, 8, 256, KvDtype::kBF16, 132, 16},
+                                           Shape{4, 2, 64, KvDtype::kBF16, 1, 32},
+                                           Shape{8, 1, 128, KvDtype::kBF16, 132, 32}),
+                         [](const ::testing::TestParamInfo<Shape>& p) {
+                           return shape_name(p.param);
+                         });
 
 // The SIMT kernel on the shapes the tensor-core kernel normally takes (its fallback
 // below sm_80), float32 tolerance.
@@ -208,56 +223,77 @@ INSTANTIATE_TEST_SUITE_P(
         StepCase{"gqa32x8_bs16_split",
                  {32, 8, 128, KvDtype::kBF16, 132, 16},
                  {{300, 0}, {45, 77}, {1, 900}, {3, 61}}},
-        StepCase{"d64_bs32_split", {8, 2, 64, KvDtype::kBF16, 132, 32}, {{257, 0}, {33, 100}, {1, 513}}},
+        StepCase{
+            "d64_bs32_split", {8, 2, 64, KvDtype::kBF16, 132, 32}, {{257, 0}, {33, 100}, {1, 513}}},
         StepCase{"mha_bs16_split", {2, 2, 128, KvDtype::kBF16, 132, 16}, {{200, 0}, {1, 300}}},
-        StepCase{"group32_bs16", {32, 1, 128, KvDtype::kBF16, 1, 16}, {{70, 10}, {1, 129}}}),
+        StepCase{"group32_bs16", {32, 1, 128, KvDtype::kBF16, 1, 16}, {{70, 10}, {1, 129}}},
+        StepCase{
+            "group32_bs16_split", {32, 1, 128, KvDtype::kBF16, 132, 16}, {{1, 1000}, {1, 129}}},
+        StepCase{"decode_long_split", {4, 1, 128, KvDtype::kBF16, 132, 16}, {{1, 7999}, {1, 3000}}},
+        StepCase{"decode_f32_d64_split", {8, 2, 64, KvDtype::kF32, 132, 32}, {{1, 4000}, {1, 31}}}),
     [](const ::testing::TestParamInfo<StepCase>& p) { return std::string(p.param.name); });
 
-// The planner (CPU only): every row is covered exactly once, items respect the query
-// budget and causality, splits tile a decode row's context in kAttnTile multiples.
+// The planner (CPU only): every row is covered exactly once; prefill items respect the
+// query budget and causality; a decode row's splits tile [0, pos + 1) in order, in
+// kDecodeSplitTokens multiples, with partial slots and counters of their own.
 TEST(AttentionPlan, CoversEveryRowOnce) {
   for (const int num_sms : {1, 132}) {
     for (const int group : {1, 4, 8}) {
-      const std::vector<AttnSeq> seqs = {{0, 37, 0}, {37, 20, 50}, {57, 1, 700}, {58, 1, 5},
-                                         {59, 300, 1000}, {359, 1, 0}};
+      const std::vector<AttnSeq> seqs = {{0, 37, 0}, {37, 20, 50},    {57, 1, 700},
+                                         {58, 1, 5}, {59, 300, 1000}, {359, 1, 0}};
       const int rows = 360;
       const AttentionPlan plan = plan_attention(seqs, group, 8, num_sms);
-      std::vector<int> direct(rows, 0), split(rows, 0);
+      std::vector<int> covered(rows, 0);
       for (const AttnWorkItem& it : plan.items) {
         const AttnSeq& s = seqs[it.seq];
+        EXPECT_GT(s.num_rows, 1);
         EXPECT_GE(it.row_begin, s.row_begin);
         EXPECT_LE(it.row_begin + it.num_rows, s.row_begin + s.num_rows);
         EXPECT_LE(it.num_rows * group, kAttnMaxQueries);
-        EXPECT_LT(it.kv_begin, it.kv_end);
-        EXPECT_LE(it.kv_end, s.start_pos + (it.row_begin - s.row_begin) + it.num_rows);
-        if (it.partial < 0) {
-          EXPECT_EQ(it.kv_begin, 0);
-          for (int r = it.row_begin; r < it.row_begin + it.num_rows; ++r) ++direct[r];
-        } else {
-          EXPECT_EQ(it.num_rows, 1);
-          EXPECT_EQ(it.kv_begin % kAttnTile, 0);
-          ++split[it.row_begin];
-        }
+        EXPECT_EQ(it.kv_end, s.start_pos + (it.row_begin - s.row_begin) + it.num_rows);
+        for (int r = it.row_begin; r < it.row_begin + it.num_rows; ++r) ++covered[r];
       }
-      for (const AttnCombineItem& c : plan.combine) {
-        EXPECT_EQ(split[c.row], c.num_partials);
-        EXPECT_GT(c.num_partials, 1);
-        int32_t covered = 0;
-        for (const AttnWorkItem& it : plan.items) {
-          if (it.partial >= c.first_partial && it.partial < c.first_partial + c.num_partials) {
-            EXPECT_EQ(it.row_begin, c.row);
-            covered += it.kv_end - it.kv_begin;
+      std::vector<int> partial_used(plan.num_partials, 0), counter_used(plan.num_split_rows, 0);
+      for (size_t i = 0; i < plan.decode.size();) {
+        const AttnDecodeItem& first = plan.decode[i];
+        const AttnSeq& s = seqs[first.seq];
+        EXPECT_EQ(s.num_rows, 1);
+        EXPECT_EQ(first.row, s.row_begin);
+        const int32_t n = first.num_splits;
+        int32_t next = 0;
+        for (int32_t k = 0; k < n; ++k) {
+          ASSERT_LT(i + k, plan.decode.size());
+          const AttnDecodeItem& d = plan.decode[i + k];
+          EXPECT_EQ(d.row, first.row);
+          EXPECT_EQ(d.split, k);
+          EXPECT_EQ(d.num_splits, n);
+          EXPECT_EQ(d.kv_begin, next);
+          EXPECT_EQ(d.kv_begin % kDecodeSplitTokens, 0);
+          EXPECT_LT(d.kv_begin, d.kv_end);
+          next = d.kv_end;
+          if (n > 1) {
+            EXPECT_EQ(d.first_partial, first.first_partial);
+            EXPECT_EQ(d.counter, first.counter);
+            ASSERT_LT(d.first_partial + k, plan.num_partials);
+            ++partial_used[d.first_partial + k];
           }
         }
-        const AttnSeq& s = *std::find_if(seqs.begin(), seqs.end(),
-                                         [&](const AttnSeq& q) { return q.row_begin == c.row; });
-        EXPECT_EQ(covered, s.start_pos + 1);
+        EXPECT_EQ(next, s.start_pos + 1);
+        if (n > 1) {
+          ASSERT_LT(first.counter, plan.num_split_rows);
+          ++counter_used[first.counter];
+        }
+        ++covered[first.row];
+        i += n;
       }
-      for (int r = 0; r < rows; ++r) {
-        EXPECT_EQ(direct[r] + (split[r] > 0 ? 1 : 0), 1) << r;
-      }
+      for (int r = 0; r < rows; ++r) EXPECT_EQ(covered[r], 1) << r;
+      for (const int u : partial_used) EXPECT_EQ(u, 1);
+      for (const int u : counter_used) EXPECT_EQ(u, 1);
       if (num_sms == 1) {
         EXPECT_EQ(plan.num_partials, 0);
+        EXPECT_EQ(plan.num_split_rows, 0);
+      } else {
+        EXPECT_GT(plan.num_split_rows, 0);  // the 701-position row
       }
     }
   }

@@ -34,7 +34,9 @@
 #include "backends/cuda/kernels/rope_kv.h"
 #include "backends/runner_factory.h"
 #include "core/error.h"
+#include "cuda/attention_test_util.h"
 #include "cuda/cuda_test_util.h"
+#include "cuda/runner_script.h"
 #include "model/fixture.h"
 #include "model/init_random.h"
 #include "model/rope.h"
@@ -259,35 +261,25 @@ AttnErrors run_fp8_step(const Fp8Shape& cs, const SeqSpec& spec, uint64_t seed) 
   auto d_q = to_device(q);
   auto d_tables = to_device(tables);
   auto d_pos = to_device(row_pos);
-  auto d_items = to_device(plan.items);
-  auto d_comb = to_device(plan.combine);
-  const size_t partials = std::max<int32_t>(plan.num_partials, 1);
-  auto d_po = poisoned<float>(partials * q_dim);
-  auto d_pl = poisoned<float>(partials * cs.heads);
+  const DeviceAttentionPlan d_plan(plan, cs.heads, cs.kv_heads, hd);
   auto d_out = poisoned<float>(rows * q_dim);
-  const PagedAttentionParams params{d_q.as<float>(),
-                                    d_k.get(),
-                                    d_v.get(),
-                                    KvDtype::kFp8E4M3,
-                                    d_tables.as<int32_t>(),
-                                    max_blocks,
-                                    d_pos.as<int32_t>(),
-                                    d_items.as<AttnWorkItem>(),
-                                    static_cast<int>(plan.items.size()),
-                                    d_out.as<float>(),
-                                    d_po.as<float>(),
-                                    d_pl.as<float>(),
-                                    cs.heads,
-                                    cs.kv_heads,
-                                    hd,
-                                    static_cast<int>(bs),
-                                    1.0f / std::sqrt(float(hd)),
-                                    d_scales.as<float>(),
-                                    d_scales.as<float>() + 1};
+  PagedAttentionParams params{.q = d_q.as<float>(),
+                              .k_pool = d_k.get(),
+                              .v_pool = d_v.get(),
+                              .kv_dtype = KvDtype::kFp8E4M3,
+                              .block_tables = d_tables.as<int32_t>(),
+                              .max_blocks = max_blocks,
+                              .row_pos = d_pos.as<int32_t>(),
+                              .out = d_out.as<float>(),
+                              .heads = cs.heads,
+                              .kv_heads = cs.kv_heads,
+                              .head_dim = hd,
+                              .block_size = static_cast<int>(bs),
+                              .scale = 1.0f / std::sqrt(float(hd)),
+                              .k_scale = d_scales.as<float>(),
+                              .v_scale = d_scales.as<float>() + 1};
+  d_plan.fill(params);
   launch_paged_attention(params, nullptr);
-  launch_attention_combine({d_comb.as<AttnCombineItem>(), static_cast<int>(plan.combine.size()),
-                            d_po.as<float>(), d_pl.as<float>(), d_out.as<float>(), cs.heads, hd},
-                           nullptr);
   const auto out_all = to_host<float>(d_out, rows * q_dim);
 
   std::vector<int64_t> sampled;
@@ -393,34 +385,6 @@ TEST(KvFp8Pool, ScalesDefaultToOneAndCanBeSet) {
   const std::vector<float> bad = {1.0f, 0.0f, 1.0f};
   EXPECT_THROW(pool.set_scales(bad, v), Error);
   EXPECT_THROW(pool.set_scales(std::vector<float>{1.0f}, v), Error);
-}
-
-// A sequence of the scripted steps: its tokens and its KV blocks.
-struct ScriptSeq {
-  std::vector<int32_t> tokens;
-  std::vector<int32_t> table;
-};
-
-struct Part {
-  int seq;
-  int64_t begin, count;
-  bool want;
-};
-
-SchedulerOutput make_step(const std::vector<ScriptSeq>& seqs, const std::vector<Part>& parts) {
-  SchedulerOutput out;
-  for (const Part& p : parts) {
-    ScheduledSeq s;
-    s.seq_id = static_cast<uint64_t>(p.seq);
-    s.tokens.assign(seqs[p.seq].tokens.begin() + p.begin,
-                    seqs[p.seq].tokens.begin() + p.begin + p.count);
-    s.start_pos = p.begin;
-    s.block_table = seqs[p.seq].table;
-    s.want_logits = p.want;
-    out.total_tokens += p.count;
-    out.seqs.push_back(std::move(s));
-  }
-  return out;
 }
 
 class CudaFp8KvVsCpu : public ::testing::TestWithParam<std::string> {};

@@ -13,6 +13,7 @@
 #include "backends/cuda/kernels/gemv.h"
 #include "core/error.h"
 #include "cuda/cuda_test_util.h"
+#include "cuda/runner_script.h"
 #include "engine/engine.h"
 #include "model/fixture.h"
 #include "model/init_random.h"
@@ -26,35 +27,7 @@ using qwen3::test::Diff;
 using qwen3::test::fixture_model;
 using qwen3::test::fixtures_dir;
 
-// A sequence of the scripted scenario: its tokens and its KV blocks.
-struct ScriptSeq {
-  std::vector<int32_t> tokens;
-  std::vector<int32_t> table;
-};
-
-// Steps as (sequence, first token, token count, want_logits).
-struct Part {
-  int seq;
-  int64_t begin, count;
-  bool want;
-};
-
-SchedulerOutput make_step(const std::vector<ScriptSeq>& seqs, const std::vector<Part>& parts) {
-  SchedulerOutput out;
-  for (const Part& p : parts) {
-    ScheduledSeq s;
-    s.seq_id = static_cast<uint64_t>(p.seq);
-    s.tokens.assign(seqs[p.seq].tokens.begin() + p.begin,
-                    seqs[p.seq].tokens.begin() + p.begin + p.count);
-    s.start_pos = p.begin;
-    s.block_table = seqs[p.seq].table;
-    s.want_logits = p.want;
-    out.total_tokens += p.count;
-    out.seqs.push_back(std::move(s));
-  }
-  return out;
-}
-
+// `count` sequences of random tokens, each with `blocks_each` shuffled blocks of the pool.
 std::vector<ScriptSeq> make_seqs(int64_t vocab, int count, int64_t length, int64_t blocks_each,
                                  int64_t pool_blocks) {
   std::mt19937 rng(123);

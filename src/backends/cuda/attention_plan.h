@@ -18,15 +18,17 @@ struct AttnSeq {
 };
 
 struct AttentionPlan {
-  std::vector<AttnWorkItem> items;
-  std::vector<AttnCombineItem> combine;
-  int32_t num_partials = 0;
+  std::vector<AttnWorkItem> items;     // prefill chunks
+  std::vector<AttnDecodeItem> decode;  // rows with one new token, by split
+  int32_t num_partials = 0;            // partial slots of the split rows
+  int32_t num_split_rows = 0;          // decode rows of more than one split
 };
 
 // Prefill chunks: items of up to kAttnMaxQueries / group rows over KV [0, last + 1).
 // Decode rows (one new token): split over the context when the batch alone would leave
-// SMs idle, into chunks of >= min_split_tokens positions (multiples of kAttnTile).
+// SMs idle, into chunks of >= min_split_tokens positions (multiples of
+// kDecodeSplitTokens), so that the decode CTAs fill about four waves of the GPU.
 AttentionPlan plan_attention(std::span<const AttnSeq> seqs, int group, int kv_heads, int num_sms,
-                             int min_split_tokens = kAttnTile);
+                             int min_split_tokens = kDecodeSplitTokens);
 
 }  // namespace qwen3::cuda

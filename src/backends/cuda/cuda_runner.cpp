@@ -24,8 +24,9 @@ struct CudaRunner::Workspace {
   DeviceBuffer act;      // [rows, inter] silu(gate) * up
   DeviceBuffer xf;       // [out_rows, hidden] final-normed rows that want logits
   DeviceBuffer logits;   // [out_rows, vocab]
-  DeviceBuffer partial_o;
+  DeviceBuffer partial_o;  // split decode rows' partial outputs
   DeviceBuffer partial_lse;
+  DeviceBuffer decode_counters;  // their arrival counters (zero between launches)
   DeviceBuffer meta;     // the step's plan (StepPlan's device arrays)
   // Decode-shaped steps: sum of squares of each row of h as the embedding / an o or down
   // GEMV leaves it, so the next GEMV applies the RMSNorm itself. [2 L + 1, kGemvMaxRows]
@@ -50,7 +51,7 @@ struct CudaRunner::StepPlan {
     const int32_t* tables;
     const int32_t* logits_rows;
     const AttnWorkItem* items;
-    const AttnCombineItem* combine;
+    const AttnDecodeItem* decode;
   } d{};
   int64_t rows() const { return static_cast<int64_t>(tokens.size()); }
 };
@@ -152,7 +153,7 @@ void CudaRunner::upload_plan(StepPlan& p) {
   QWEN3_CUDA_CHECK(cudaStreamSynchronize(stream_));
   const auto up = upload_packed(ws_->meta_host, ws_->meta, stream_, "step metadata",
                                 "step metadata", p.tokens, p.row_pos, p.row_slot, p.tables,
-                                p.logits_rows, p.attn.items, p.attn.combine);
+                                p.logits_rows, p.attn.items, p.attn.decode);
   if (up.moved) clear_graphs();
   const auto* d = ws_->meta.as<uint8_t>();
   const auto& o = up.offsets;
@@ -162,12 +163,12 @@ void CudaRunner::upload_plan(StepPlan& p) {
          reinterpret_cast<const int32_t*>(d + o[3]),
          reinterpret_cast<const int32_t*>(d + o[4]),
          reinterpret_cast<const AttnWorkItem*>(d + o[5]),
-         reinterpret_cast<const AttnCombineItem*>(d + o[6])};
+         reinterpret_cast<const AttnDecodeItem*>(d + o[6])};
 }
 
 void CudaRunner::attention(int64_t layer, const StepPlan& p) {
   const ModelConfig& c = config_;
-  const bool split = !p.attn.combine.empty();
+  const bool split = p.attn.num_split_rows > 0;
   launch_paged_attention(
       {.q = ws_->q.as<float>(),
        .k_pool = pool_->k(layer),
@@ -178,9 +179,12 @@ void CudaRunner::attention(int64_t layer, const StepPlan& p) {
        .row_pos = p.d.row_pos,
        .items = p.d.items,
        .num_items = static_cast<int>(p.attn.items.size()),
+       .decode_items = p.d.decode,
+       .num_decode_items = static_cast<int>(p.attn.decode.size()),
        .out = ws_->attn.as<float>(),
        .partial_o = split ? ws_->partial_o.as<float>() : nullptr,
        .partial_lse = split ? ws_->partial_lse.as<float>() : nullptr,
+       .decode_counters = split ? ws_->decode_counters.as<int>() : nullptr,
        .heads = static_cast<int>(c.num_attention_heads),
        .kv_heads = static_cast<int>(c.num_key_value_heads),
        .head_dim = static_cast<int>(c.head_dim),
@@ -189,16 +193,6 @@ void CudaRunner::attention(int64_t layer, const StepPlan& p) {
        .k_scale = pool_->k_scale(layer),
        .v_scale = pool_->v_scale(layer)},
       stream_);
-  if (split) {
-    launch_attention_combine({.items = p.d.combine,
-                              .num_items = static_cast<int>(p.attn.combine.size()),
-                              .partial_o = ws_->partial_o.as<float>(),
-                              .partial_lse = ws_->partial_lse.as<float>(),
-                              .out = ws_->attn.as<float>(),
-                              .heads = static_cast<int>(c.num_attention_heads),
-                              .head_dim = static_cast<int>(c.head_dim)},
-                             stream_);
-  }
 }
 
 // The decoder, as cpu_model.cpp's run(): h += attn(norm(h)); h += mlp(norm(h)). The norms
@@ -287,8 +281,9 @@ void CudaRunner::forward_maybe_graph(const StepPlan& p) {
                      static_cast<int64_t>(p.logits_rows.size()),
                      static_cast<int64_t>(p.tables.size() / std::max<int32_t>(p.max_blocks, 1)),
                      static_cast<int64_t>(p.attn.items.size()),
-                     static_cast<int64_t>(p.attn.combine.size()),
+                     static_cast<int64_t>(p.attn.decode.size()),
                      p.attn.num_partials,
+                     p.attn.num_split_rows,
                      p.max_blocks};
   if (graphs_.size() > 256) clear_graphs();  // bound the cache (context growth adds keys)
   GraphEntry& e = graphs_[key];
@@ -343,6 +338,13 @@ RunnerOutput CudaRunner::run(const SchedulerOutput& step, std::span<const Sample
   const auto partials = static_cast<size_t>(std::max(plan.attn.num_partials, 1));
   moved |= s.partial_o.ensure(partials * c.q_dim() * f, "split-KV attention partials");
   moved |= s.partial_lse.ensure(partials * c.num_attention_heads * f, "split-KV attention partials");
+  const int group = static_cast<int>(c.num_attention_heads / c.num_key_value_heads);
+  const auto counters = static_cast<size_t>(std::max(plan.attn.num_split_rows, 1)) *
+                        c.num_key_value_heads * decode_attention_quads(group);
+  if (s.decode_counters.ensure(counters * sizeof(int), "split-KV attention counters")) {
+    moved = true;
+    QWEN3_CUDA_CHECK(cudaMemsetAsync(s.decode_counters.get(), 0, counters * sizeof(int), stream_));
+  }
   moved |= linear_->reserve_normed(n * c.hidden_size);
   if (moved) clear_graphs();
 

@@ -73,7 +73,7 @@ class CudaRunner final : public ModelRunner {
   void clear_graphs();
 
   struct GraphKey {
-    int64_t rows, out_rows, seqs, items, combine, partials, max_blocks;
+    int64_t rows, out_rows, seqs, items, decode_items, partials, split_rows, max_blocks;
     auto operator<=>(const GraphKey&) const = default;
   };
   struct GraphEntry {

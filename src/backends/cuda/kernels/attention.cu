@@ -3,6 +3,7 @@
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/kernels/attention.h"
+#include "backends/cuda/kernels/attention_decode.h"
 #include "backends/cuda/kernels/attention_mma.cuh"
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/kv_fp8.cuh"
@@ -23,7 +24,9 @@ struct AttnSmem {
   static constexpr size_t kBytes = (kQ + kK + kV) * sizeof(float);
 };
 
-__device__ __forceinline__ float4 load4(const float* p) { return *reinterpret_cast<const float4*>(p); }
+__device__ __forceinline__ float4 load4(const float* p) {
+  return *reinterpret_cast<const float4*>(p);
+}
 __device__ __forceinline__ float4 load4(const __nv_bfloat16* p) {
   const uint2 u = *reinterpret_cast<const uint2*>(p);
   return make_float4(bf16_lo(u.x), bf16_hi(u.x), bf16_lo(u.y), bf16_hi(u.y));
@@ -34,7 +37,8 @@ __device__ __forceinline__ float4 load4(const __nv_fp8_e4m3* p) {
 }
 
 template <typename KV, int HD>
-__global__ void __launch_bounds__(kWarps * 32) paged_attention_kernel(const PagedAttentionParams p) {
+__global__ void __launch_bounds__(kWarps * 32)
+    paged_attention_kernel(const PagedAttentionParams p) {
   constexpr int kDpl = HD / 32;  // output dims per lane: lane + 32 * d
   using S = AttnSmem<HD>;
   extern __shared__ float4 smem4[];
@@ -89,7 +93,7 @@ __global__ void __launch_bounds__(kWarps * 32) paged_attention_kernel(const Page
   constexpr int kVecPerRow = HD / 4;
   constexpr int kLoads = kAttnTile * kVecPerRow / (kWarps * 32);
   static_assert(kAttnTile * kVecPerRow % (kWarps * 32) == 0);
-  for (int t0 = item.kv_begin; t0 < kv_stop; t0 += kAttnTile) {
+  for (int t0 = 0; t0 < kv_stop; t0 += kAttnTile) {
     float4 kr[kLoads], vr[kLoads];
 #pragma unroll
     for (int i = 0; i < kLoads; ++i) {
@@ -165,37 +169,9 @@ __global__ void __launch_bounds__(kWarps * 32) paged_attention_kernel(const Page
     const int64_t row = item.row_begin + qi / group;
     const int head = kvh * group + qi % group;
     const float inv = l[i] > 0.f ? v_scale / l[i] : 0.f;
-    float* dst = item.partial < 0
-                     ? p.out + row * q_stride + head * HD
-                     : p.partial_o + (static_cast<int64_t>(item.partial) * p.heads + head) * HD;
+    float* dst = p.out + row * q_stride + head * HD;
 #pragma unroll
     for (int d = 0; d < kDpl; ++d) dst[lane + 32 * d] = o[i][d] * inv;
-    if (item.partial >= 0 && lane == 0) {
-      p.partial_lse[static_cast<int64_t>(item.partial) * p.heads + head] =
-          l[i] > 0.f ? m[i] + logf(l[i]) : -INFINITY;
-    }
-  }
-}
-
-__global__ void attention_combine_kernel(const AttentionCombineParams p) {
-  pdl_trigger();
-  pdl_wait();
-  const AttnCombineItem item = p.items[blockIdx.x];
-  const int head = blockIdx.y;
-  float mx = -INFINITY;
-  for (int s = 0; s < item.num_partials; ++s)
-    mx = fmaxf(mx, p.partial_lse[static_cast<int64_t>(item.first_partial + s) * p.heads + head]);
-  for (int d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
-    float acc = 0.f, wsum = 0.f;
-    for (int s = 0; s < item.num_partials; ++s) {
-      const int64_t slot = static_cast<int64_t>(item.first_partial + s) * p.heads + head;
-      const float lse = p.partial_lse[slot];
-      const float w = lse == -INFINITY ? 0.f : __expf(lse - mx);
-      acc = fmaf(w, p.partial_o[slot * p.head_dim + d], acc);
-      wsum += w;
-    }
-    p.out[static_cast<int64_t>(item.row) * p.heads * p.head_dim +
-          static_cast<int64_t>(head) * p.head_dim + d] = wsum > 0.f ? acc / wsum : 0.f;
   }
 }
 
@@ -217,11 +193,16 @@ void launch_typed(const PagedAttentionParams& p, cudaStream_t stream) {
 template <typename KV>
 void launch_head_dim(const PagedAttentionParams& p, cudaStream_t stream) {
   switch (p.head_dim) {
-    case 32: return launch_typed<KV, 32>(p, stream);
-    case 64: return launch_typed<KV, 64>(p, stream);
-    case 128: return launch_typed<KV, 128>(p, stream);
-    case 256: return launch_typed<KV, 256>(p, stream);
-    default: check_shape(false, "paged_attention", "head_dim must be 32, 64, 128 or 256", true);
+    case 32:
+      return launch_typed<KV, 32>(p, stream);
+    case 64:
+      return launch_typed<KV, 64>(p, stream);
+    case 128:
+      return launch_typed<KV, 128>(p, stream);
+    case 256:
+      return launch_typed<KV, 256>(p, stream);
+    default:
+      check_shape(false, "paged_attention", "head_dim must be 32, 64, 128 or 256", true);
   }
 }
 
@@ -237,6 +218,27 @@ bool device_has_bf16_mma() {
   return has;
 }
 
+void launch_prefill(const PagedAttentionParams& p, cudaStream_t stream) {
+  if (p.num_items <= 0) return;
+  if (paged_attention_uses_mma(p)) {
+    const bool fp8 = p.kv_dtype == KvDtype::kFp8E4M3;
+    if (p.head_dim == 64) {
+      return fp8 ? mma_attn::launch_mma<64, true>(p, stream)
+                 : mma_attn::launch_mma<64, false>(p, stream);
+    }
+    return fp8 ? mma_attn::launch_mma<128, true>(p, stream)
+               : mma_attn::launch_mma<128, false>(p, stream);
+  }
+  switch (p.kv_dtype) {
+    case KvDtype::kBF16:
+      return launch_head_dim<__nv_bfloat16>(p, stream);
+    case KvDtype::kF32:
+      return launch_head_dim<float>(p, stream);
+    case KvDtype::kFp8E4M3:
+      return launch_head_dim<__nv_fp8_e4m3>(p, stream);
+  }
+}
+
 }  // namespace
 
 void set_paged_attention_mma(bool on) { g_mma_enabled = on; }
@@ -247,28 +249,11 @@ bool paged_attention_uses_mma(const PagedAttentionParams& p) {
 }
 
 void launch_paged_attention(const PagedAttentionParams& p, cudaStream_t stream) {
-  if (p.num_items <= 0) return;
-  check_shape(p.kv_heads > 0 && p.heads % p.kv_heads == 0 && p.heads / p.kv_heads <= kAttnMaxQueries,
-              "paged_attention", "heads must be a multiple of kv_heads, group <= 64", true);
-  if (paged_attention_uses_mma(p)) {
-    const bool fp8 = p.kv_dtype == KvDtype::kFp8E4M3;
-    if (p.head_dim == 64) {
-      return fp8 ? mma_attn::launch_mma<64, true>(p, stream) : mma_attn::launch_mma<64, false>(p, stream);
-    }
-    return fp8 ? mma_attn::launch_mma<128, true>(p, stream) : mma_attn::launch_mma<128, false>(p, stream);
-  }
-  switch (p.kv_dtype) {
-    case KvDtype::kBF16: return launch_head_dim<__nv_bfloat16>(p, stream);
-    case KvDtype::kF32: return launch_head_dim<float>(p, stream);
-    case KvDtype::kFp8E4M3: return launch_head_dim<__nv_fp8_e4m3>(p, stream);
-  }
-}
-
-void launch_attention_combine(const AttentionCombineParams& p, cudaStream_t stream) {
-  if (p.num_items <= 0) return;
-  const dim3 grid(static_cast<unsigned>(p.num_items), static_cast<unsigned>(p.heads));
-  launch_kernel("attention_combine_kernel", attention_combine_kernel, grid,
-                dim3(p.head_dim < 256 ? p.head_dim : 256), 0, stream, p);
+  check_shape(
+      p.kv_heads > 0 && p.heads % p.kv_heads == 0 && p.heads / p.kv_heads <= kAttnMaxQueries,
+      "paged_attention", "heads must be a multiple of kv_heads, group <= 64", true);
+  launch_prefill(p, stream);
+  launch_decode_attention(p, stream);
 }
 
 }  // namespace qwen3::cuda

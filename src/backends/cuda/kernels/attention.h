@@ -1,14 +1,17 @@
-// Causal GQA attention over the paged KV pool, one launch for prefill chunks and
-// decode rows, planned on the host (attention_plan.h):
-//   * a work item is up to kAttnMaxQueries (row, head) queries of one sequence and one
-//     KV head (consecutive rows x the heads of its group) over a KV position range;
-//   * a CTA streams the range through shared memory in tiles of 64 positions, read via
-//     the block table, with an online softmax in float32 per query;
-//   * decode rows with long contexts are split over several items (flash-decoding):
-//     each writes a partial (o / l, log-sum-exp) and launch_attention_combine merges.
-// Two kernels run the same items: a tensor-core one (attention_mma.cuh: BF16 mma.sync,
-// Q and P rounded to BF16, float32 accumulate) for a BF16 or FP8 pool with head_dim 64 or
-// 128 on sm_80+, and a float32 SIMT one for everything else.
+// Causal GQA attention over the paged KV pool, one call per layer for a step's prefill
+// chunks and decode rows, planned on the host (attention_plan.h):
+//   * prefill: a work item is up to kAttnMaxQueries (row, head) queries of one sequence
+//     and one KV head (consecutive rows x the heads of its group) over KV [0, last + 1);
+//     a CTA streams it through shared memory in tiles of 64 positions, read via the
+//     block table, with an online softmax in float32 per query. Two kernels run these
+//     items: a tensor-core one (attention_mma.cuh: BF16 mma.sync, Q and P rounded to BF16,
+//     float32 accumulate) for a BF16 or FP8 pool with head_dim 64 or 128 on sm_80+, and a
+//     float32 SIMT one for everything else.
+//   * decode (one new token): a decode item is one split of a row's context (multiples of
+//     kDecodeSplitTokens positions); its CTAs (one per KV head and per kDecodeHeadsPerCta
+//     query heads of the group) read one position per lane (attention_decode.cu). A row
+//     of several splits: each split writes a normalised partial and its log-sum-exp, and
+//     the last split to finish merges them (per-row arrival counters, reset as used).
 // An FP8 pool's scales are folded, not applied per element: the K scale into the softmax
 // scale (scores = q . k8 * (scale * k_scale)) and the V scale into the output
 // (o = sum p v8 / l * v_scale); E4M3 values are exact in BF16, so the tensor-core kernel
@@ -23,37 +26,50 @@
 
 namespace qwen3::cuda {
 
-inline constexpr int kAttnMaxQueries = 64;  // rows * group per work item
-inline constexpr int kAttnTile = 64;        // KV positions per shared-memory tile
+inline constexpr int kAttnMaxQueries = 64;      // rows * group per work item
+inline constexpr int kAttnTile = 64;            // KV positions per shared-memory tile
+inline constexpr int kDecodeSplitTokens = 128;  // decode split granularity (4 warps x 32)
+inline constexpr int kDecodeHeadsPerCta = 4;    // query heads of a group per decode CTA
+
+// Decode CTAs per (split, KV head): the group's query heads in fours.
+inline constexpr int decode_attention_quads(int group) {
+  return (group + kDecodeHeadsPerCta - 1) / kDecodeHeadsPerCta;
+}
 
 struct AttnWorkItem {
   int32_t seq;        // row of the block-table array
   int32_t row_begin;  // first batch row
   int32_t num_rows;   // consecutive rows of that sequence (num_rows * group <= 64)
-  int32_t kv_begin;   // KV positions [kv_begin, kv_end), further clipped per row by causality
-  int32_t kv_end;
-  int32_t partial;  // -1: write `out`; else this split's partial slot
+  int32_t kv_end;     // KV positions [0, kv_end), further clipped per row by causality
 };
 
-struct AttnCombineItem {
-  int32_t row;            // batch row of the decode query
-  int32_t first_partial;  // its splits' slots first_partial .. + num_partials - 1
-  int32_t num_partials;
+struct AttnDecodeItem {
+  int32_t seq;       // row of the block-table array
+  int32_t row;       // batch row (its position is kv_end of its last split - 1)
+  int32_t kv_begin;  // this split's KV positions [kv_begin, kv_end)
+  int32_t kv_end;
+  int32_t split;          // 0 .. num_splits - 1
+  int32_t num_splits;     // 1: writes `out` directly
+  int32_t first_partial;  // num_splits > 1: partial slots first_partial + split
+  int32_t counter;        // num_splits > 1: the row's arrival counter (0 .. split rows - 1)
 };
 
 struct PagedAttentionParams {
-  const float* q;        // [rows, heads * head_dim], normed and rotated
-  const void* k_pool;    // this layer's K: [num_blocks * block_size, kv_heads * head_dim]
-  const void* v_pool;    // same for V
+  const float* q;      // [rows, heads * head_dim], normed and rotated
+  const void* k_pool;  // this layer's K: [num_blocks * block_size, kv_heads * head_dim]
+  const void* v_pool;  // same for V
   KvDtype kv_dtype;
   const int32_t* block_tables;  // [num_seqs, max_blocks]
   int max_blocks;
-  const int32_t* row_pos;  // [rows] position of each row (attends to [0, pos])
-  const AttnWorkItem* items;
-  int num_items;
-  float* out;          // [rows, heads * head_dim]
-  float* partial_o;    // [partials, heads, head_dim] normalised split outputs
-  float* partial_lse;  // [partials, heads] natural-log sum of exp of the split's scores
+  const int32_t* row_pos;               // [rows] position of each row (attends to [0, pos])
+  const AttnWorkItem* items = nullptr;  // prefill items
+  int num_items = 0;
+  const AttnDecodeItem* decode_items = nullptr;
+  int num_decode_items = 0;
+  float* out;                      // [rows, heads * head_dim]
+  float* partial_o = nullptr;      // [partials, heads, head_dim] normalised split outputs
+  float* partial_lse = nullptr;    // [partials, heads] a split's log-sum-exp, log2 units
+  int* decode_counters = nullptr;  // [split rows, kv_heads, decode_attention_quads(group)], 0
   int heads;
   int kv_heads;
   int head_dim;  // 32, 64, 128 or 256
@@ -64,22 +80,12 @@ struct PagedAttentionParams {
   const float* k_scale = nullptr;
   const float* v_scale = nullptr;
 };
+// The prefill items' kernel, then the decode items' (either list may be empty).
 void launch_paged_attention(const PagedAttentionParams& p, cudaStream_t stream);
-// Whether launch_paged_attention takes the tensor-core kernel for these params (tests pick
-// the BF16 tolerance with it).
+// Whether launch_paged_attention takes the tensor-core kernel for the prefill items (tests
+// pick the BF16 tolerance with it; decode rows always accumulate in float32).
 bool paged_attention_uses_mma(const PagedAttentionParams& p);
 // false: always the SIMT kernel (benchmarks compare the two; default true).
 void set_paged_attention_mma(bool on);
-
-struct AttentionCombineParams {
-  const AttnCombineItem* items;
-  int num_items;
-  const float* partial_o;
-  const float* partial_lse;
-  float* out;  // [rows, heads * head_dim]
-  int heads;
-  int head_dim;
-};
-void launch_attention_combine(const AttentionCombineParams& p, cudaStream_t stream);
 
 }  // namespace qwen3::cuda

@@ -234,14 +234,14 @@ __global__ void __launch_bounds__(kThreads, 2) paged_attention_mma_kernel(const 
     }
   };
   int slots[kLoadIters];
-  fetch_slots(item.kv_begin, slots);
+  fetch_slots(0, slots);
   if constexpr (kFp8) {
     load_tile(slots);
   } else {
     issue_tile(slots, 0);
     cp_async_commit();
   }
-  fetch_slots(item.kv_begin + kAttnTile, slots);
+  fetch_slots(kAttnTile, slots);
 
   // Q (float32) -> BF16 in shared memory, unscaled (the scale is applied to S in float).
   for (int idx = tid; idx < kAttnMaxQueries * HD / 4; idx += kThreads) {
@@ -287,7 +287,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_attention_mma_kernel(const 
   RowState r0, r1;
 
   int st = 0;
-  for (int t0 = item.kv_begin; t0 < kv_stop; t0 += kAttnTile, st ^= 1) {
+  for (int t0 = 0; t0 < kv_stop; t0 += kAttnTile, st ^= 1) {
     const bool has_next = t0 + kAttnTile < kv_stop;
     if constexpr (kFp8) {
       // Stage st was stored and synced by the previous iteration (or before the loop);
@@ -378,7 +378,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_attention_mma_kernel(const 
   }
   if constexpr (!kFp8) cp_async_wait<0>();
 
-  // Epilogue: O / l to `out`, or normalised partial + natural-log LSE for a split item.
+  // Epilogue: O / l to `out`.
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
     const int qi = half == 0 ? qi0 : qi1;
@@ -388,17 +388,11 @@ __global__ void __launch_bounds__(kThreads, 2) paged_attention_mma_kernel(const 
     const int64_t row = item.row_begin + qi / group;
     const int head = kvh * group + qi % group;
     const float inv = l > 0.f ? v_scale / l : 0.f;
-    float* dst = item.partial < 0
-                     ? p.out + row * q_stride + head * HD
-                     : p.partial_o + (static_cast<int64_t>(item.partial) * p.heads + head) * HD;
+    float* dst = p.out + row * q_stride + head * HD;
 #pragma unroll
     for (int n = 0; n < kDimTiles; ++n) {
       *reinterpret_cast<float2*>(dst + n * 8 + 2 * t) =
           make_float2(o[n][2 * half] * inv, o[n][2 * half + 1] * inv);
-    }
-    if (item.partial >= 0 && t == 0) {
-      p.partial_lse[static_cast<int64_t>(item.partial) * p.heads + head] =
-          l > 0.f ? r.m * 0.6931471805599453f + logf(l) : -INFINITY;
     }
   }
 }

@@ -1,0 +1,13 @@
+// The decode half of launch_paged_attention (attention_decode.cu): rows with one new
+// token, split over their context, merged by the last CTA of each row.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include "backends/cuda/kernels/attention.h"
+
+namespace qwen3::cuda {
+
+void launch_decode_attention(const PagedAttentionParams& p, cudaStream_t stream);
+
+}  // namespace qwen3::cuda
