@@ -93,22 +93,6 @@ std::string now_text() {
   return buf;
 }
 
-// The model to name in requests: the flag, else the first model the server lists. Also
-// the reachability check: connection refused stops here with the URL in the message.
-std::string resolve_model(HttpClient& client, const std::string& flag) {
-  const auto [status, body] = client.get("/v1/models");
-  if (!flag.empty()) return flag;
-  const json j = json::parse(body, nullptr, false);
-  if (status == 200 && j.is_object() && j.contains("data") && j["data"].is_array() &&
-      !j["data"].empty() && j["data"][0].is_object() && j["data"][0].contains("id") &&
-      j["data"][0]["id"].is_string()) {
-    return j["data"][0]["id"].get<std::string>();
-  }
-  QWEN3_THROW(ErrorCode::kInvalidArgument,
-              "GET {}/v1/models gave HTTP {} without a model id; pass --model NAME",
-              client.url().text, status);
-}
-
 std::vector<BenchPrompt> make_dataset(const ServeBenchConfig& c, const text::Tokenizer& tok) {
   if (c.dataset_name == "random") return random_dataset(tok, c.random);
   if (c.dataset_name == "jsonl") {
@@ -157,7 +141,7 @@ int run_bench_serve(const ServeBenchConfig& c) {
   http.keep_alive = c.keep_alive;
   http.timeout_s = c.timeout_s;
   HttpClient client(parse_base_url(c.base_url), http);
-  const std::string model = resolve_model(client, c.model);
+  const std::string model = resolve_served_model(client, c.model);
   const auto tok = text::Tokenizer::load(c.tokenizer_dir);
   const std::vector<BenchPrompt> prompts = make_dataset(c, *tok);
 

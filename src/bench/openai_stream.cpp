@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/http_client.h"
+#include "core/error.h"
+
 namespace qwen3::bench {
 
 using nlohmann::json;
@@ -99,6 +102,20 @@ StreamChunk parse_stream_chunk(ApiKind api, std::string_view data) {
     if (pt != usage->end() && pt->is_number_integer()) c.prompt_tokens = pt->get<int64_t>();
   }
   return c;
+}
+
+std::string resolve_served_model(HttpClient& client, const std::string& flag) {
+  const auto [status, body] = client.get("/v1/models");
+  if (!flag.empty()) return flag;
+  const json j = json::parse(body, nullptr, false);
+  if (status == 200 && j.is_object() && j.contains("data") && j["data"].is_array() &&
+      !j["data"].empty() && j["data"][0].is_object() && j["data"][0].contains("id") &&
+      j["data"][0]["id"].is_string()) {
+    return j["data"][0]["id"].get<std::string>();
+  }
+  QWEN3_THROW(ErrorCode::kInvalidArgument,
+              "GET {}/v1/models gave HTTP {} without a model id; pass --model NAME",
+              client.url().text, status);
 }
 
 }  // namespace qwen3::bench

@@ -9,6 +9,8 @@
 
 namespace qwen3::bench {
 
+class HttpClient;
+
 enum class ApiKind { kCompletions, kChat };
 
 // "/v1/chat/completions" (any path ending in "chat/completions") -> kChat; otherwise
@@ -38,5 +40,9 @@ struct StreamChunk {
 };
 
 StreamChunk parse_stream_chunk(ApiKind api, std::string_view data);
+
+// The model to name in requests: `flag`, else the first id of GET /v1/models. Also the
+// reachability check: connection refused throws Error(kUnavailable) naming the URL.
+std::string resolve_served_model(HttpClient& client, const std::string& flag);
 
 }  // namespace qwen3::bench

@@ -10,25 +10,28 @@
 
 namespace qwen3::cli {
 
-RenderedChat render_chat(const ChatRequest& r) {
+ChatTemplate load_chat_template(const std::string& model_dir, const std::string& template_file) {
   namespace fs = std::filesystem;
-  const ChatTemplate tmpl =
-      r.template_file.empty()
-          ? ChatTemplate::from_model_dir(r.model_dir)
-          : ChatTemplate::from_file(
-                r.template_file,
-                ChatTemplate::read_special_tokens(fs::path(r.model_dir) / "tokenizer_config.json"));
+  return template_file.empty()
+             ? ChatTemplate::from_model_dir(model_dir)
+             : ChatTemplate::from_file(
+                   template_file,
+                   ChatTemplate::read_special_tokens(fs::path(model_dir) / "tokenizer_config.json"));
+}
+
+RenderedChat render_chat(const ChatTemplate& tmpl, const std::string& system,
+                         const std::string& user, const std::string& kwargs_json) {
   nlohmann::ordered_json kwargs = nullptr;
-  if (!r.kwargs_json.empty()) {
-    kwargs = nlohmann::ordered_json::parse(r.kwargs_json, nullptr, /*allow_exceptions=*/false);
+  if (!kwargs_json.empty()) {
+    kwargs = nlohmann::ordered_json::parse(kwargs_json, nullptr, /*allow_exceptions=*/false);
     if (kwargs.is_discarded() || !kwargs.is_object()) {
       QWEN3_THROW(ErrorCode::kInvalidArgument, "--chat-template-kwargs: '{}' is not a JSON object",
-                  r.kwargs_json);
+                  kwargs_json);
     }
   }
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();
-  if (!r.system.empty()) messages.push_back({{"role", "system"}, {"content", r.system}});
-  messages.push_back({{"role", "user"}, {"content", r.user}});
+  if (!system.empty()) messages.push_back({{"role", "system"}, {"content", system}});
+  messages.push_back({{"role", "user"}, {"content", user}});
   RenderedChat out;
   out.prompt = tmpl.render(messages, nullptr, /*add_generation_prompt=*/true, kwargs);
   // Thinking templates end the generation prompt inside an open <think> block.
@@ -36,6 +39,11 @@ RenderedChat render_chat(const ChatRequest& r) {
   out.starts_in_reasoning =
       open != std::string::npos && out.prompt.find("</think>", open) == std::string::npos;
   return out;
+}
+
+RenderedChat render_chat(const ChatRequest& r) {
+  return render_chat(load_chat_template(r.model_dir, r.template_file), r.system, r.user,
+                     r.kwargs_json);
 }
 
 void ChatPrinter::print(const ChatDelta& delta) {

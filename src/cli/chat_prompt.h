@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "tokenizer/jinja/chat_template.h"
 #include "tokenizer/parsers/chat_output_parser.h"
 
 namespace qwen3::cli {
@@ -23,6 +24,11 @@ struct RenderedChat {
 };
 
 RenderedChat render_chat(const ChatRequest& request);
+// The same in two steps, for many turns with one template: the model's template (or
+// `template_file`'s, with the model's special tokens), then one system + user turn.
+ChatTemplate load_chat_template(const std::string& model_dir, const std::string& template_file);
+RenderedChat render_chat(const ChatTemplate& tmpl, const std::string& system,
+                         const std::string& user, const std::string& kwargs_json);
 
 // Prints reasoning (stderr, marked) and content (stdout) as they stream; tool calls are
 // printed as JSON lines on stdout when complete.

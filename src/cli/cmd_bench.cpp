@@ -6,6 +6,7 @@
 #include "bench/bench_serve.h"
 #include "bench/engine_bench.h"
 #include "cli/commands.h"
+#include "cli/engine_flags.h"
 #include "core/error.h"
 
 namespace qwen3::cli {
@@ -66,33 +67,6 @@ void add_serve_flags(CLI::App& sub, ServeFlags& f) {
                "Progress bar on stderr (default: when stderr is a terminal)");
 }
 
-// Engine flags shared by `bench throughput` and `bench latency` (vLLM's names).
-void add_engine_flags(CLI::App& sub, EngineOptions& e, int& threads) {
-  sub.add_option("--model", e.model_dir, "Model folder (default: $QWEN3_MODEL or models/default)");
-  sub.add_option("--max-model-len", e.max_model_len,
-                 "Context length; 0: the model's, capped by the KV cache")
-      ->capture_default_str();
-  sub.add_option("--max-num-seqs", e.max_num_seqs, "Sequences per engine step")
-      ->capture_default_str();
-  sub.add_option("--max-num-batched-tokens", e.max_num_batched_tokens, "Tokens per engine step")
-      ->capture_default_str();
-  sub.add_option("--kv-cache-memory", e.kv_cache_memory,
-                 "KV cache budget, e.g. 4GiB (default: 4GiB on the CPU; on CUDA what "
-                 "--gpu-memory-utilization leaves after the weights)");
-  sub.add_option("--gpu-memory-utilization", e.gpu_memory_utilization,
-                 "Share of the GPU's memory for weights, activations and the KV cache (CUDA)")
-      ->capture_default_str();
-  sub.add_option("--device", e.device,
-                 "Backend: cpu, cuda or auto (cuda when this build has it and a GPU is usable)")
-      ->capture_default_str();
-  sub.add_option("--num-gpu-blocks-override", e.num_gpu_blocks_override,
-                 "KV blocks, overriding --kv-cache-memory (0: off)");
-  sub.add_option("--block-size", e.block_size, "Tokens per KV block")->capture_default_str();
-  sub.add_flag("--enable-prefix-caching,!--no-enable-prefix-caching", e.enable_prefix_caching,
-               "Reuse KV blocks of shared prompt prefixes (default on)");
-  sub.add_option("--threads", threads, "CPU compute threads (0: all cores)")->capture_default_str();
-}
-
 struct ThroughputFlags {
   bench::ThroughputConfig c;
   int threads = 0;
@@ -102,11 +76,6 @@ struct LatencyFlags {
   bench::LatencyConfig c;
   int threads = 0;
 };
-
-void prepare_engine(EngineOptions& e, int threads) {
-  if (e.model_dir.empty()) e.model_dir = default_model_dir();
-  if (threads > 0) omp_set_num_threads(threads);
-}
 
 CLI::App* add_throughput(CLI::App& bench, ThroughputFlags& f) {
   CLI::App* sub = bench.add_subcommand(

@@ -15,6 +15,7 @@ Runner add_tokenize(CLI::App& app);
 Runner add_serve(CLI::App& app);
 Runner add_bench(CLI::App& app);
 Runner add_quantize(CLI::App& app);
+Runner add_summarize(CLI::App& app);
 
 // The model folder used when none is given: $QWEN3_MODEL, else ./models/default.
 std::string default_model_dir();

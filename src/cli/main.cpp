@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   add(qwen3::cli::add_tokenize);
   add(qwen3::cli::add_serve);
   add(qwen3::cli::add_bench);
+  add(qwen3::cli::add_summarize);
 
   try {
     app.parse(argc, argv);

@@ -1,5 +1,6 @@
-// `qwen3 bench serve` against the real `qwen3 serve` on a tiny random model over
-// loopback. Skipped when the binary has no serve subcommand.
+// The CLI's clients against the real `qwen3 serve` on a tiny random model over loopback:
+// `qwen3 bench serve`, and `qwen3 summarize --url`. Skipped when the binary has no serve
+// subcommand.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -38,23 +40,25 @@ int logged_port(const std::string& log) {
   return at == std::string::npos ? 0 : std::atoi(log.c_str() + at + key.size());
 }
 
-// GET /health: the status, or 0 when nothing answers.
-int health(int port) {
+// GET `path`: (status, body), or (0, "") when nothing answers.
+std::pair<int, std::string> http_get(int port, const char* path) {
   try {
     asio::io_context ioc;
     asio::ip::tcp::socket s(ioc);
     s.connect({asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)});
-    http::request<http::empty_body> req{http::verb::get, "/health", 11};
+    http::request<http::empty_body> req{http::verb::get, path, 11};
     req.set(http::field::host, "127.0.0.1");
     http::write(s, req);
     boost::beast::flat_buffer buf;
     http::response<http::string_body> res;
     http::read(s, buf, res);
-    return static_cast<int>(res.result_int());
+    return {static_cast<int>(res.result_int()), res.body()};
   } catch (const std::exception&) {
-    return 0;
+    return {0, ""};
   }
 }
+
+int health(int port) { return http_get(port, "/health").first; }
 
 // A `qwen3 serve` child process, stopped (SIGTERM) and reaped on destruction.
 class ServeProcess {
@@ -93,32 +97,47 @@ class ServeProcess {
   pid_t pid_ = -1;
 };
 
-TEST(BenchServeRealServer, TinyRandomModelCompletionsAndChat) {
-  if (sh(test::qwen3_binary() + " serve --help >/dev/null 2>&1") != 0) {
-    GTEST_SKIP() << "this qwen3 has no serve subcommand";
-  }
-  test::ScratchDir dir;
-  // The server tests' model when CTest made it (same recipe), else our own.
+// The server tests' model when CTest made it (same recipe), else our own in `dir`.
+std::string tiny_model(const test::ScratchDir& dir) {
   const char* shared = std::getenv("QWEN3_SERVER_MODEL");
   std::string model = shared != nullptr ? shared : "";
   if (model.empty() || !std::filesystem::exists(model + "/config.json")) {
     model = dir.file("tiny");
-    ASSERT_EQ(sh(test::qwen3_binary() + " init-random --like tiny --seed 1 --out " + model +
+    EXPECT_EQ(sh(test::qwen3_binary() + " init-random --like tiny --seed 1 --out " + model +
                  " --tokenizer " + QWEN3_TOKENIZER_DIR + " >/dev/null 2>&1"),
               0);
   }
-  ServeProcess server(model, dir.file("serve.log"));
+  return model;
+}
+
+// Waits for the server's port and /health; 0 (with a test failure) when it never came.
+int wait_ready(const ServeProcess& server, const test::ScratchDir& dir) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   int port = 0;  // --port 0: the server logs the port it got
   while (port == 0 && server.running() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     port = logged_port(test::slurp(dir.file("serve.log")));
   }
-  ASSERT_GT(port, 0) << test::slurp(dir.file("serve.log"));
-  while (health(port) != 200 && server.running() && std::chrono::steady_clock::now() < deadline) {
+  while (port > 0 && health(port) != 200 && server.running() &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  ASSERT_EQ(health(port), 200) << test::slurp(dir.file("serve.log"));
+  if (port == 0 || health(port) != 200) {
+    ADD_FAILURE() << "the server did not come up:\n" << test::slurp(dir.file("serve.log"));
+    return 0;
+  }
+  return port;
+}
+
+bool has_serve() { return sh(test::qwen3_binary() + " serve --help >/dev/null 2>&1") == 0; }
+
+TEST(BenchServeRealServer, TinyRandomModelCompletionsAndChat) {
+  if (!has_serve()) GTEST_SKIP() << "this qwen3 has no serve subcommand";
+  test::ScratchDir dir;
+  const std::string model = tiny_model(dir);
+  ServeProcess server(model, dir.file("serve.log"));
+  const int port = wait_ready(server, dir);
+  ASSERT_GT(port, 0);
   const std::string base = test::qwen3_binary() +
                            " bench serve --base-url http://127.0.0.1:" + std::to_string(port) +
                            " --tokenizer " + model + " --no-progress --ignore-eos --seed 4 ";
@@ -143,6 +162,52 @@ TEST(BenchServeRealServer, TinyRandomModelCompletionsAndChat) {
     EXPECT_GT(j["mean_itl_ms"].get<double>(), 0);
     EXPECT_LE(j["max_concurrent_requests"].get<int>(), 4);
   }
+}
+
+// Every chunk and merge request goes through the server (its request counter says so),
+// and the summary is the server's last answer written to -o.
+TEST(SummarizeRealServer, ChunksAndMergesThroughTheServer) {
+  if (!has_serve()) GTEST_SKIP() << "this qwen3 has no serve subcommand";
+  test::ScratchDir dir;
+  const std::string model = tiny_model(dir);
+  ServeProcess server(model, dir.file("serve.log"));
+  const int port = wait_ready(server, dir);
+  ASSERT_GT(port, 0);
+  {
+    std::ofstream doc(dir.file("doc.txt"));
+    for (int i = 0; i < 12; ++i) {
+      doc << "Item " << i << ": the library extended its opening hours and bought new "
+          << "atlases for the reading room.\n\n";
+    }
+  }
+  auto finished = [port] {
+    const std::string m = http_get(port, "/metrics").second;
+    int64_t n = 0;
+    for (size_t at = 0; (at = m.find("vllm:request_success_total{", at)) != std::string::npos;) {
+      at = m.find('}', at) + 1;
+      n += std::atoll(m.c_str() + at);
+    }
+    return n;
+  };
+  const int64_t before = finished();
+  const int code = sh(test::qwen3_binary() + " summarize " + dir.file("doc.txt") +
+                      " --url http://127.0.0.1:" + std::to_string(port) + " --tokenizer " + model +
+                      " --chunk-tokens 48 --chunk-overlap 8 -n 5 --temperature 0 "
+                      "--max-concurrency 3 --no-progress -o " + dir.file("summary.txt") + " 2>" +
+                      dir.file("err"));
+  const std::string err = test::slurp(dir.file("err"));
+  ASSERT_EQ(code, 0) << err << test::slurp(dir.file("serve.log"));
+  const size_t c = err.find(" chunks (");
+  const size_t mr = err.find(" merge request");
+  ASSERT_NE(c, std::string::npos) << err;
+  ASSERT_NE(mr, std::string::npos) << err;
+  const int64_t chunks = std::atoll(err.c_str() + err.rfind(' ', c - 1) + 1);
+  const int64_t merges = std::atoll(err.c_str() + err.rfind(' ', mr - 1) + 1);
+  EXPECT_GE(chunks, 4) << err;
+  EXPECT_GE(merges, 1) << err;
+  EXPECT_EQ(finished() - before, chunks + merges) << err;
+  EXPECT_NE(err.find("via http://127.0.0.1:"), std::string::npos) << err;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("summary.txt")));
 }
 
 }  // namespace

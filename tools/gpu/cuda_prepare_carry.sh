@@ -5,11 +5,12 @@
 # Qwen3 tokenizer files (for init-random --tokenizer and the server), so
 # tools/gpu/cuda_round.sh runs them there without our Debian dev packages; carry
 # .gpu-carry-cuda.txz (the same, compressed).
-# Local builds share the machine: nice, one job.
+# Local builds share the machine: nice, one job. -Werror: CI does not compile CUDA
+# (scripts/test.sh), so this build is where the CUDA sources' warnings are errors.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cmake -S . -B build-cuda -G Ninja -DQWEN3_NATIVE=OFF -DCMAKE_CXX_FLAGS=-march=x86-64-v4 \
-  -DCMAKE_CUDA_ARCHITECTURES=90a -DQWEN3_CUDA=ON >/dev/null
+  -DCMAKE_CUDA_ARCHITECTURES=90a -DQWEN3_CUDA=ON -DQWEN3_WERROR=ON >/dev/null
 nice -n 19 ninja -C build-cuda -j1 qwen3_cuda_tests qwen3_cuda_bench qwen3
 rm -rf .gpu-carry-cuda && mkdir -p .gpu-carry-cuda/bin .gpu-carry-cuda/lib .gpu-carry-cuda/tokenizer
 cp build-cuda/tests/cuda/qwen3_cuda_tests build-cuda/bench/cuda/qwen3_cuda_bench build-cuda/qwen3 \

@@ -1,0 +1,40 @@
+#include "cli/engine_flags.h"
+
+#include <omp.h>
+
+#include "cli/commands.h"
+
+namespace qwen3::cli {
+
+void add_engine_flags(CLI::App& sub, EngineOptions& e, int& threads) {
+  sub.add_option("--model", e.model_dir, "Model folder (default: $QWEN3_MODEL or models/default)");
+  sub.add_option("--max-model-len", e.max_model_len,
+                 "Context length; 0: the model's, capped by the KV cache")
+      ->capture_default_str();
+  sub.add_option("--max-num-seqs", e.max_num_seqs, "Sequences per engine step")
+      ->capture_default_str();
+  sub.add_option("--max-num-batched-tokens", e.max_num_batched_tokens, "Tokens per engine step")
+      ->capture_default_str();
+  sub.add_option("--kv-cache-memory", e.kv_cache_memory,
+                 "KV cache budget, e.g. 4GiB (default: 4GiB on the CPU; on CUDA what "
+                 "--gpu-memory-utilization leaves after the weights)");
+  sub.add_option("--gpu-memory-utilization", e.gpu_memory_utilization,
+                 "Share of the GPU's memory for weights, activations and the KV cache (CUDA)")
+      ->capture_default_str();
+  sub.add_option("--device", e.device,
+                 "Backend: cpu, cuda or auto (cuda when this build has it and a GPU is usable)")
+      ->capture_default_str();
+  sub.add_option("--num-gpu-blocks-override", e.num_gpu_blocks_override,
+                 "KV blocks, overriding --kv-cache-memory (0: off)");
+  sub.add_option("--block-size", e.block_size, "Tokens per KV block")->capture_default_str();
+  sub.add_flag("--enable-prefix-caching,!--no-enable-prefix-caching", e.enable_prefix_caching,
+               "Reuse KV blocks of shared prompt prefixes (default on)");
+  sub.add_option("--threads", threads, "CPU compute threads (0: all cores)")->capture_default_str();
+}
+
+void prepare_engine(EngineOptions& e, int threads) {
+  if (e.model_dir.empty()) e.model_dir = default_model_dir();
+  if (threads > 0) omp_set_num_threads(threads);
+}
+
+}  // namespace qwen3::cli
