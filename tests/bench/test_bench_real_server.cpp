@@ -14,6 +14,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -131,13 +132,25 @@ int wait_ready(const ServeProcess& server, const test::ScratchDir& dir) {
 
 bool has_serve() { return sh(test::qwen3_binary() + " serve --help >/dev/null 2>&1") == 0; }
 
-TEST(BenchServeRealServer, TinyRandomModelCompletionsAndChat) {
-  if (!has_serve()) GTEST_SKIP() << "this qwen3 has no serve subcommand";
+// Each test gets a `qwen3 serve` on the tiny model, up and healthy.
+class RealServer : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!has_serve()) GTEST_SKIP() << "this qwen3 has no serve subcommand";
+    model = tiny_model(dir);
+    server = std::make_unique<ServeProcess>(model, dir.file("serve.log"));
+    port = wait_ready(*server, dir);
+    ASSERT_GT(port, 0);
+  }
   test::ScratchDir dir;
-  const std::string model = tiny_model(dir);
-  ServeProcess server(model, dir.file("serve.log"));
-  const int port = wait_ready(server, dir);
-  ASSERT_GT(port, 0);
+  std::string model;
+  std::unique_ptr<ServeProcess> server;
+  int port = 0;
+};
+using BenchServeRealServer = RealServer;
+using SummarizeRealServer = RealServer;
+
+TEST_F(BenchServeRealServer, TinyRandomModelCompletionsAndChat) {
   const std::string base = test::qwen3_binary() +
                            " bench serve --base-url http://127.0.0.1:" + std::to_string(port) +
                            " --tokenizer " + model + " --no-progress --ignore-eos --seed 4 ";
@@ -166,13 +179,7 @@ TEST(BenchServeRealServer, TinyRandomModelCompletionsAndChat) {
 
 // Every chunk and merge request goes through the server (its request counter says so),
 // and the summary is the server's last answer written to -o.
-TEST(SummarizeRealServer, ChunksAndMergesThroughTheServer) {
-  if (!has_serve()) GTEST_SKIP() << "this qwen3 has no serve subcommand";
-  test::ScratchDir dir;
-  const std::string model = tiny_model(dir);
-  ServeProcess server(model, dir.file("serve.log"));
-  const int port = wait_ready(server, dir);
-  ASSERT_GT(port, 0);
+TEST_F(SummarizeRealServer, ChunksAndMergesThroughTheServer) {
   {
     std::ofstream doc(dir.file("doc.txt"));
     for (int i = 0; i < 12; ++i) {
@@ -180,7 +187,7 @@ TEST(SummarizeRealServer, ChunksAndMergesThroughTheServer) {
           << "atlases for the reading room.\n\n";
     }
   }
-  auto finished = [port] {
+  auto finished = [this] {
     const std::string m = http_get(port, "/metrics").second;
     int64_t n = 0;
     for (size_t at = 0; (at = m.find("vllm:request_success_total{", at)) != std::string::npos;) {
