@@ -30,9 +30,6 @@ struct Shape {
   int block_size;
 };
 
-// One step: sequences given as (new tokens, tokens already cached), rows laid out in order.
-using SeqSpec = std::vector<std::pair<int32_t, int32_t>>;
-
 // Runs plan + attention for one step on random inputs and compares against
 // float64. Rows of long sequences are sampled (first, last and every 11th) to keep the
 // reference cheap; the output is poisoned, so unwritten checked rows fail.
@@ -40,29 +37,9 @@ void check_step(const Shape& cs, const SeqSpec& spec, uint64_t seed) {
   const int hd = cs.head_dim, group = cs.heads / cs.kv_heads;
   const int64_t bs = cs.block_size, kv_dim = int64_t{cs.kv_heads} * hd;
   const int64_t q_dim = int64_t{cs.heads} * hd;
-  std::vector<AttnSeq> seqs;
-  int64_t rows = 0, blocks_needed = 0;
-  int32_t max_blocks = 1;
-  for (const auto& [n, start] : spec) {
-    seqs.push_back({static_cast<int32_t>(rows), n, start});
-    rows += n;
-    const int32_t need = static_cast<int32_t>((start + n + bs - 1) / bs);
-    blocks_needed += need;
-    max_blocks = std::max(max_blocks, need);
-  }
-  const int64_t num_blocks = blocks_needed + 5;  // block 0 stays unused (the null block)
-
-  std::vector<int32_t> perm(num_blocks - 1);
-  std::iota(perm.begin(), perm.end(), 1);
-  std::shuffle(perm.begin(), perm.end(), std::mt19937(static_cast<uint32_t>(seed)));
-  std::vector<int32_t> tables(seqs.size() * max_blocks, 0);
-  std::vector<int32_t> row_pos;
-  size_t next = 0;
-  for (size_t i = 0; i < seqs.size(); ++i) {
-    const int32_t need = static_cast<int32_t>((seqs[i].start_pos + seqs[i].num_rows + bs - 1) / bs);
-    for (int32_t b = 0; b < need; ++b) tables[i * max_blocks + b] = perm[next++];
-    for (int32_t t = 0; t < seqs[i].num_rows; ++t) row_pos.push_back(seqs[i].start_pos + t);
-  }
+  const PagedStep step = make_paged_step(spec, bs, seed);
+  const int64_t rows = step.rows, num_blocks = step.num_blocks;
+  const int32_t max_blocks = step.max_blocks;
 
   auto kf = random_floats(num_blocks * bs * kv_dim, seed + 1);
   auto vf = random_floats(num_blocks * bs * kv_dim, seed + 2);
@@ -76,11 +53,11 @@ void check_step(const Shape& cs, const SeqSpec& spec, uint64_t seed) {
   }
   const auto q = random_floats(rows * q_dim, seed + 3);
 
-  const AttentionPlan plan = plan_attention(seqs, group, cs.kv_heads, cs.num_sms);
+  const AttentionPlan plan = plan_attention(step.seqs, group, cs.kv_heads, cs.num_sms);
   const DeviceAttentionPlan d_plan(plan, cs.heads, cs.kv_heads, hd);
   auto d_q = to_device(q);
-  auto d_tables = to_device(tables);
-  auto d_pos = to_device(row_pos);
+  auto d_tables = to_device(step.tables);
+  auto d_pos = to_device(step.row_pos);
   auto d_out = poisoned<float>(rows * q_dim);
   PagedAttentionParams params{.q = d_q.as<float>(),
                               .k_pool = d_k.get(),
@@ -106,40 +83,9 @@ void check_step(const Shape& cs, const SeqSpec& spec, uint64_t seed) {
   // Decode rows (one new token) run in float32 whatever the pool: their own tolerance.
   std::vector<float> out, out_dec;
   std::vector<double> ref, ref_dec;
-  std::vector<double> sc;
-  for (size_t si = 0; si < seqs.size(); ++si) {
-    const int32_t n = seqs[si].num_rows;
-    for (int32_t t = 0; t < n; ++t) {
-      if (n > 64 && t >= 4 && t + 4 < n && t % 11 != 0) continue;
-      const int64_t r = seqs[si].row_begin + t;
-      const int64_t pos = row_pos[r];
-      for (int h = 0; h < cs.heads; ++h) {
-        const int kvh = h / group;
-        sc.assign(pos + 1, 0.0);
-        double mx = -1e300;
-        for (int64_t j = 0; j <= pos; ++j) {
-          const int64_t slot = int64_t{tables[si * max_blocks + j / bs]} * bs + j % bs;
-          const float* kr = &kf[slot * kv_dim + kvh * hd];
-          const float* qr = &q[r * q_dim + h * hd];
-          double s = 0;
-          for (int d = 0; d < hd; ++d) s += double(qr[d]) * kr[d];
-          sc[j] = s / std::sqrt(double(hd));
-          mx = std::max(mx, sc[j]);
-        }
-        double sum = 0;
-        for (auto& s : sc) sum += (s = std::exp(s - mx));
-        std::vector<double> o(hd, 0.0);
-        for (int64_t j = 0; j <= pos; ++j) {
-          const int64_t slot = int64_t{tables[si * max_blocks + j / bs]} * bs + j % bs;
-          const float* vr = &vf[slot * kv_dim + kvh * hd];
-          for (int d = 0; d < hd; ++d) o[d] += sc[j] * vr[d];
-        }
-        for (int d = 0; d < hd; ++d) {
-          (n == 1 ? ref_dec : ref).push_back(o[d] / sum);
-          (n == 1 ? out_dec : out).push_back(out_all[r * q_dim + h * hd + d]);
-        }
-      }
-    }
+  for (const RefElement& e : reference_attention(step, q, kf, vf, cs.heads, cs.kv_heads, hd)) {
+    (e.decode ? ref_dec : ref).push_back(e.value);
+    (e.decode ? out_dec : out).push_back(out_all[e.index]);
   }
   if (!ref_dec.empty()) {
     EXPECT_LT(rel_error(out_dec, ref_dec), 1e-5) << "decode rows";

@@ -158,9 +158,6 @@ struct Fp8Shape {
   int block_size;
 };
 
-// (new tokens, tokens already cached) per sequence, rows laid out in order.
-using SeqSpec = std::vector<std::pair<int32_t, int32_t>>;
-
 struct AttnErrors {
   double rel_dequant = 0;    // vs float64 over fp8 * scale
   double rel_raw = 0;        // vs float64 over the unquantized floats
@@ -168,76 +165,12 @@ struct AttnErrors {
   bool mma = false;
 };
 
-// Float64 causal attention of the sampled rows over K/V `kd` / `vd` (float, pool layout).
-std::vector<double> reference(const SeqSpec& spec, const std::vector<AttnSeq>& seqs,
-                              const std::vector<int32_t>& tables, int32_t max_blocks,
-                              const std::vector<int32_t>& row_pos, const std::vector<float>& q,
-                              const std::vector<double>& kd, const std::vector<double>& vd,
-                              const Fp8Shape& cs, std::vector<int64_t>* sampled) {
-  const int hd = cs.head_dim, group = cs.heads / cs.kv_heads;
-  const int64_t bs = cs.block_size, kv_dim = int64_t{cs.kv_heads} * hd;
-  const int64_t q_dim = int64_t{cs.heads} * hd;
-  std::vector<double> ref, sc;
-  for (size_t si = 0; si < spec.size(); ++si) {
-    const int32_t n = seqs[si].num_rows;
-    for (int32_t t = 0; t < n; ++t) {
-      if (n > 64 && t >= 4 && t + 4 < n && t % 11 != 0) continue;
-      const int64_t r = seqs[si].row_begin + t;
-      const int64_t pos = row_pos[r];
-      for (int h = 0; h < cs.heads; ++h) {
-        const int kvh = h / group;
-        sc.assign(pos + 1, 0.0);
-        double mx = -1e300;
-        for (int64_t j = 0; j <= pos; ++j) {
-          const int64_t slot = int64_t{tables[si * max_blocks + j / bs]} * bs + j % bs;
-          double s = 0;
-          for (int d = 0; d < hd; ++d)
-            s += double(q[r * q_dim + h * hd + d]) * kd[slot * kv_dim + kvh * hd + d];
-          sc[j] = s / std::sqrt(double(hd));
-          mx = std::max(mx, sc[j]);
-        }
-        double sum = 0;
-        for (auto& s : sc) sum += (s = std::exp(s - mx));
-        std::vector<double> o(hd, 0.0);
-        for (int64_t j = 0; j <= pos; ++j) {
-          const int64_t slot = int64_t{tables[si * max_blocks + j / bs]} * bs + j % bs;
-          for (int d = 0; d < hd; ++d) o[d] += sc[j] * vd[slot * kv_dim + kvh * hd + d];
-        }
-        for (int d = 0; d < hd; ++d) {
-          ref.push_back(o[d] / sum);
-          if (sampled) sampled->push_back(r * q_dim + h * hd + d);
-        }
-      }
-    }
-  }
-  return ref;
-}
-
 AttnErrors run_fp8_step(const Fp8Shape& cs, const SeqSpec& spec, uint64_t seed) {
   const int hd = cs.head_dim, group = cs.heads / cs.kv_heads;
   const int64_t bs = cs.block_size, kv_dim = int64_t{cs.kv_heads} * hd;
   const int64_t q_dim = int64_t{cs.heads} * hd;
-  std::vector<AttnSeq> seqs;
-  int64_t rows = 0, blocks_needed = 0;
-  int32_t max_blocks = 1;
-  for (const auto& [n, start] : spec) {
-    seqs.push_back({static_cast<int32_t>(rows), n, start});
-    rows += n;
-    const int32_t need = static_cast<int32_t>((start + n + bs - 1) / bs);
-    blocks_needed += need;
-    max_blocks = std::max(max_blocks, need);
-  }
-  const int64_t num_blocks = blocks_needed + 5;  // block 0 stays unused (the null block)
-  std::vector<int32_t> perm(num_blocks - 1);
-  std::iota(perm.begin(), perm.end(), 1);
-  std::shuffle(perm.begin(), perm.end(), std::mt19937(static_cast<uint32_t>(seed)));
-  std::vector<int32_t> tables(seqs.size() * max_blocks, 0), row_pos;
-  size_t next = 0;
-  for (size_t i = 0; i < seqs.size(); ++i) {
-    const int32_t need = static_cast<int32_t>((seqs[i].start_pos + seqs[i].num_rows + bs - 1) / bs);
-    for (int32_t b = 0; b < need; ++b) tables[i * max_blocks + b] = perm[next++];
-    for (int32_t t = 0; t < seqs[i].num_rows; ++t) row_pos.push_back(seqs[i].start_pos + t);
-  }
+  const PagedStep step = make_paged_step(spec, bs, seed);
+  const int64_t rows = step.rows, num_blocks = step.num_blocks;
 
   // Unit-variance K / V quantized with scales that are not powers of two (|x / scale| up
   // to ~350 < 448: no saturation here, the write test covers it).
@@ -245,22 +178,20 @@ AttnErrors run_fp8_step(const Fp8Shape& cs, const SeqSpec& spec, uint64_t seed) 
   const size_t n_kv = num_blocks * bs * kv_dim;
   const auto kf = random_floats(n_kv, seed + 1), vf = random_floats(n_kv, seed + 2);
   std::vector<uint8_t> k8(n_kv), v8(n_kv);
-  std::vector<double> kdq(n_kv), vdq(n_kv), kraw(n_kv), vraw(n_kv);
+  std::vector<double> kdq(n_kv), vdq(n_kv);
   for (size_t i = 0; i < n_kv; ++i) {
     k8[i] = quantize(kf[i], k_scale);
     v8[i] = quantize(vf[i], v_scale);
     kdq[i] = double(fp8_e4m3_to_f32(k8[i])) * k_scale;
     vdq[i] = double(fp8_e4m3_to_f32(v8[i])) * v_scale;
-    kraw[i] = kf[i];
-    vraw[i] = vf[i];
   }
   const auto q = random_floats(rows * q_dim, seed + 3);
-  const AttentionPlan plan = plan_attention(seqs, group, cs.kv_heads, cs.num_sms);
+  const AttentionPlan plan = plan_attention(step.seqs, group, cs.kv_heads, cs.num_sms);
   auto d_k = to_device(k8), d_v = to_device(v8);
   auto d_scales = to_device(std::vector<float>{k_scale, v_scale});
   auto d_q = to_device(q);
-  auto d_tables = to_device(tables);
-  auto d_pos = to_device(row_pos);
+  auto d_tables = to_device(step.tables);
+  auto d_pos = to_device(step.row_pos);
   const DeviceAttentionPlan d_plan(plan, cs.heads, cs.kv_heads, hd);
   auto d_out = poisoned<float>(rows * q_dim);
   PagedAttentionParams params{.q = d_q.as<float>(),
@@ -268,7 +199,7 @@ AttnErrors run_fp8_step(const Fp8Shape& cs, const SeqSpec& spec, uint64_t seed) 
                               .v_pool = d_v.get(),
                               .kv_dtype = KvDtype::kFp8E4M3,
                               .block_tables = d_tables.as<int32_t>(),
-                              .max_blocks = max_blocks,
+                              .max_blocks = step.max_blocks,
                               .row_pos = d_pos.as<int32_t>(),
                               .out = d_out.as<float>(),
                               .heads = cs.heads,
@@ -282,20 +213,23 @@ AttnErrors run_fp8_step(const Fp8Shape& cs, const SeqSpec& spec, uint64_t seed) 
   launch_paged_attention(params, nullptr);
   const auto out_all = to_host<float>(d_out, rows * q_dim);
 
-  std::vector<int64_t> sampled;
-  const auto ref_dq = reference(spec, seqs, tables, max_blocks, row_pos, q, kdq, vdq, cs, &sampled);
-  const auto ref_raw =
-      reference(spec, seqs, tables, max_blocks, row_pos, q, kraw, vraw, cs, nullptr);
-  std::vector<float> out(sampled.size());
-  for (size_t i = 0; i < sampled.size(); ++i) out[i] = out_all[sampled[i]];
+  const auto ref_dq = reference_attention(step, q, kdq, vdq, cs.heads, cs.kv_heads, hd);
+  const auto ref_raw = reference_attention(step, q, kf, vf, cs.heads, cs.kv_heads, hd);
+  std::vector<float> out;
+  std::vector<double> dq, raw;
+  for (size_t i = 0; i < ref_dq.size(); ++i) {
+    out.push_back(out_all[ref_dq[i].index]);
+    dq.push_back(ref_dq[i].value);
+    raw.push_back(ref_raw[i].value);
+  }
   AttnErrors e;
   e.mma = paged_attention_uses_mma(params);
-  e.rel_dequant = rel_error(out, ref_dq);
-  e.rel_raw = rel_error(out, ref_raw);
-  for (size_t i = 0; i < ref_dq.size(); ++i) {
-    const double err = std::abs(double(out[i]) - ref_dq[i]);
-    if (!(err <= 1e-2 + 1e-2 * std::abs(ref_dq[i])) && e.bad_elements++ < 5) {
-      ADD_FAILURE() << fmt::format("element {} (row-sampled): out {} ref {}", i, out[i], ref_dq[i]);
+  e.rel_dequant = rel_error(out, dq);
+  e.rel_raw = rel_error(out, raw);
+  for (size_t i = 0; i < dq.size(); ++i) {
+    const double err = std::abs(double(out[i]) - dq[i]);
+    if (!(err <= 1e-2 + 1e-2 * std::abs(dq[i])) && e.bad_elements++ < 5) {
+      ADD_FAILURE() << fmt::format("element {} (row-sampled): out {} ref {}", i, out[i], dq[i]);
     }
   }
   return e;
