@@ -8,7 +8,8 @@ namespace qwen3::cuda {
 namespace {
 
 constexpr int kWarps = 8;   // warps per block
-constexpr int64_t kStep = 32 * 8;  // elements of one warp-wide 16-byte load
+constexpr int kStep = 32 * 8;  // elements of one warp-wide 16-byte load
+constexpr int kMaxU = 8;       // most loads per row a lane issues together
 
 __device__ __forceinline__ float dot8(const uint4 w, const float4 a, const float4 b) {
   float s = bf16_lo(w.x) * a.x;
@@ -24,141 +25,153 @@ __device__ __forceinline__ float dot8(const uint4 w, const float4 a, const float
 
 // A block's 8 warps form (8 / k_split) row groups x k_split k-slices. Warp (g, s)
 // computes R consecutive rows of group g over slice s of k: lane l reads
-// W[n, kbeg + 8 (l + 32 j) .. +8), U loads per row issued before their first use, each x load (float32, L1-resident) serving R rows. Slices are summed in shared
-// memory; the epilogue stores, accumulates into y, or applies SiLU-gate pairs.
-template <int M, int R>
-__global__ void __launch_bounds__(kWarps * 32) gemv_bf16_kernel(const GemvParams p) {
-  constexpr int U = R == 1 ? 4 : 2;
+// W[n, kbeg + 8 (l + 32 j) .. +8), issuing U loads per row (U * R 16-byte loads per lane,
+// up to 8 KB per warp) before the first use; each x load (float32, L1-resident) serves R
+// rows. Slices are summed in shared memory; the epilogue stores, accumulates into y, or
+// applies SiLU-gate pairs. The grid holds at most as many blocks as fit on the device at
+// once and each block works through tiles (groups * R rows) in turn, so no tail wave runs
+// a fraction of the device. The first tile's first loads are issued before waiting for the
+// previous kernel (PDL): the weights do not depend on it.
+// Registers are capped so that enough blocks stay resident (the loads in flight per SM
+// are what the kernel is about): one x row 2 blocks of 4 rows per warp (128 registers)
+// or 3 of fewer rows (85); more x rows 2 blocks, or 1 with 4 rows per warp.
+template <int M>
+constexpr int gemv_min_blocks(int r) {
+  return M == 1 ? (r == 4 ? 2 : 3) : (r == 4 ? 1 : 2);
+}
+template <int M, int R, int U>
+__global__ void __launch_bounds__(kWarps * 32, gemv_min_blocks<M>(R))
+    gemv_bf16_kernel(const GemvParams p, int64_t tiles) {
   __shared__ float partial[kWarps][R][M];
-  __shared__ float inv_rms[M];
   __shared__ float out_ss[M];
-  __shared__ float scratch[32];
   pdl_trigger();
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
   const int groups = kWarps / p.k_split;
   const int g = warp % groups;
   const int slice = warp / groups;
-  const int64_t n0 = (static_cast<int64_t>(blockIdx.x) * groups + g) * R;
-  const int64_t slice_len = ((p.k + p.k_split - 1) / p.k_split + kStep - 1) / kStep * kStep;
-  const int64_t kbeg = slice * slice_len;
-  const int64_t kend = min(p.k, kbeg + slice_len);
-  const __nv_bfloat16* wrow[R];
-#pragma unroll
-  for (int r = 0; r < R; ++r) wrow[r] = p.w + min(n0 + r, p.n_out - 1) * p.k;  // clamp tails
-
-  // Weights do not depend on the previous kernel: start them moving, then wait for x.
-#pragma unroll
-  for (int r = 0; r < R; ++r)
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int64_t k = kbeg + lane * 8 + u * kStep;
-      if (k < kend) prefetch_l2(wrow[r] + k);
-    }
-  pdl_wait();
-  if (p.norm_weight != nullptr && p.norm_sum_squares != nullptr) {  // the writer summed x^2
-    if (threadIdx.x < M) {
-      const float ss = p.norm_sum_squares[threadIdx.x];
-      inv_rms[threadIdx.x] = 1.0f / sqrtf(ss / static_cast<float>(p.k) + p.norm_eps);
-    }
-    __syncthreads();
-  } else if (p.norm_weight != nullptr) {  // RMSNorm of each x row, computed by every block
+  // Offsets within a row fit 32 bits (the launcher checks k): fewer registers.
+  const int k = static_cast<int>(p.k);
+  const int slice_len = ((k + p.k_split - 1) / p.k_split + kStep - 1) / kStep * kStep;
+  const int kbeg = slice * slice_len;
+  const int kend = min(k, kbeg + slice_len);
+  float inv_rms[M];  // the RMSNorm prologue's 1 / rms per x row (warp-local)
+  bool waited = false;
+  // Waits for the previous kernel (x, y and the sums of squares are its output), then
+  // reads or computes each x row's 1 / rms for the norm prologue.
+  auto wait_inputs = [&] {
+    waited = true;
+    pdl_wait();
+    if (p.norm_weight == nullptr) return;
 #pragma unroll
     for (int m = 0; m < M; ++m) {
-      float ss = 0.0f;
-      for (int64_t c = threadIdx.x * 4; c < p.k; c += kWarps * 32 * 4) {
-        const float4 v = *reinterpret_cast<const float4*>(p.x + m * p.k + c);
-        ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
-      }
-      ss = block_sum(ss, scratch);
-      if (threadIdx.x == 0) inv_rms[m] = 1.0f / sqrtf(ss / static_cast<float>(p.k) + p.norm_eps);
-    }
-    __syncthreads();
-  }
-
-  float acc[R][M];
-#pragma unroll
-  for (int r = 0; r < R; ++r)
-#pragma unroll
-    for (int m = 0; m < M; ++m) acc[r][m] = 0.0f;
-  // Full groups of U loads, then single loads (a predicated tail measured slower).
-  int64_t k0 = kbeg + lane * 8;
-  for (; k0 + (U - 1) * kStep < kend; k0 += U * kStep) {
-    uint4 w[U][R];
-#pragma unroll
-    for (int u = 0; u < U; ++u)
-#pragma unroll
-      for (int r = 0; r < R; ++r) w[u][r] = load_stream(wrow[r] + k0 + u * kStep);
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int64_t k = k0 + u * kStep;
-      float4 na, nb;
-      if (p.norm_weight != nullptr) {
-        na = __ldg(reinterpret_cast<const float4*>(p.norm_weight + k));
-        nb = __ldg(reinterpret_cast<const float4*>(p.norm_weight + k) + 1);
-      }
-#pragma unroll
-      for (int m = 0; m < M; ++m) {
-        const float4* xv = reinterpret_cast<const float4*>(p.x + m * p.k + k);
-        float4 a = __ldg(xv), b = __ldg(xv + 1);
-        if (p.norm_weight != nullptr) {  // the CPU's order: w * (x * inv)
-          const float s = inv_rms[m];
-          a = make_float4(na.x * (a.x * s), na.y * (a.y * s), na.z * (a.z * s), na.w * (a.w * s));
-          b = make_float4(nb.x * (b.x * s), nb.y * (b.y * s), nb.z * (b.z * s), nb.w * (b.w * s));
+      float ss;
+      if (p.norm_sum_squares != nullptr) {  // the writer of x summed x^2
+        ss = p.norm_sum_squares[m];
+      } else {  // RMSNorm of each x row, computed by every warp
+        ss = 0.0f;
+        for (int c = lane * 4; c < k; c += 32 * 4) {
+          const float4 v = *reinterpret_cast<const float4*>(p.x + static_cast<int64_t>(m) * k + c);
+          ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
         }
+        ss = warp_sum(ss);
+      }
+      inv_rms[m] = 1.0f / sqrtf(ss / static_cast<float>(k) + p.norm_eps);
+    }
+  };
+  for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+    const int64_t n0 = (tile * groups + g) * R;
+    const __nv_bfloat16* wrow[R];
 #pragma unroll
-        for (int r = 0; r < R; ++r) acc[r][m] += dot8(w[u][r], a, b);
+    for (int r = 0; r < R; ++r) wrow[r] = p.w + min(n0 + r, p.n_out - 1) * p.k;  // clamp tails
+    float acc[R][M];
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+#pragma unroll
+      for (int m = 0; m < M; ++m) acc[r][m] = 0.0f;
+    for (int k0 = kbeg + lane * 8; k0 < kend; k0 += U * kStep) {
+      uint4 w[U][R];  // all of this batch's loads in flight before the first use
+#pragma unroll
+      for (int u = 0; u < U; ++u)
+#pragma unroll
+        for (int r = 0; r < R; ++r)
+          w[u][r] = k0 + u * kStep < kend ? load_stream(wrow[r] + k0 + u * kStep)
+                                          : make_uint4(0u, 0u, 0u, 0u);
+      if (!waited) wait_inputs();  // the first batch was issued before the wait
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int kk = k0 + u * kStep;
+        if (kk < kend) {
+          float4 na, nb;
+          if (p.norm_weight != nullptr) {
+            na = __ldg(reinterpret_cast<const float4*>(p.norm_weight + kk));
+            nb = __ldg(reinterpret_cast<const float4*>(p.norm_weight + kk) + 1);
+          }
+#pragma unroll
+          for (int m = 0; m < M; ++m) {
+            const float4* xv = reinterpret_cast<const float4*>(p.x + static_cast<int64_t>(m) * k + kk);
+            float4 a = __ldg(xv), b = __ldg(xv + 1);
+            if (p.norm_weight != nullptr) {  // the CPU's order: w * (x * inv)
+              const float s = inv_rms[m];
+              a = make_float4(na.x * (a.x * s), na.y * (a.y * s), na.z * (a.z * s), na.w * (a.w * s));
+              b = make_float4(nb.x * (b.x * s), nb.y * (b.y * s), nb.z * (b.z * s), nb.w * (b.w * s));
+            }
+#pragma unroll
+            for (int r = 0; r < R; ++r) acc[r][m] += dot8(w[u][r], a, b);
+          }
+        }
       }
     }
+    if (!waited) wait_inputs();  // a lane with an empty slice still reads y in the epilogue
+    gemv_block_finish<kWarps, M, R>(acc, partial, out_ss, p.k_split, groups, p.n_out, p.epilogue,
+                                    p.y, p.sum_squares_out, tile);
+    __syncthreads();  // partial and out_ss are reused by the next tile
   }
-  for (; k0 < kend; k0 += kStep) {
-    uint4 w[R];
-#pragma unroll
-    for (int r = 0; r < R; ++r) w[r] = load_stream(wrow[r] + k0);
-    float4 na, nb;
-    if (p.norm_weight != nullptr) {
-      na = __ldg(reinterpret_cast<const float4*>(p.norm_weight + k0));
-      nb = __ldg(reinterpret_cast<const float4*>(p.norm_weight + k0) + 1);
-    }
-#pragma unroll
-    for (int m = 0; m < M; ++m) {
-      const float4* xv = reinterpret_cast<const float4*>(p.x + m * p.k + k0);
-      float4 a = __ldg(xv), b = __ldg(xv + 1);
-      if (p.norm_weight != nullptr) {
-        const float s = inv_rms[m];
-        a = make_float4(na.x * (a.x * s), na.y * (a.y * s), na.z * (a.z * s), na.w * (a.w * s));
-        b = make_float4(nb.x * (b.x * s), nb.y * (b.y * s), nb.z * (b.z * s), nb.w * (b.w * s));
-      }
-#pragma unroll
-      for (int r = 0; r < R; ++r) acc[r][m] += dot8(w[r], a, b);
-    }
-  }
-  gemv_block_finish<kWarps, M, R>(acc, partial, out_ss, p.k_split, groups, p.n_out, p.epilogue,
-                                  p.y, p.sum_squares_out);
+  if (!waited) pdl_wait();  // a block with no tile still orders itself after its predecessor
 }
 
-template <int M, int R>
-void launch_rows(GemvParams p, cudaStream_t stream) {
-  if (p.k_split <= 0) {
-    p.k_split = gemv_default_k_split<kWarps, R>(p.n_out, p.k, kStep, p.epilogue);
-  }
+// Blocks of `Kernel` that fit on one SM at once (asked once per kernel instance).
+template <auto Kernel>
+int resident_blocks_per_sm() {
+  static const int n = [] {
+    int blocks = 0;
+    QWEN3_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, Kernel, kWarps * 32, 0));
+    return blocks < 1 ? 1 : blocks;
+  }();
+  return n;
+}
+
+template <int M, int R, int U>
+void launch_rows(const GemvParams& p, cudaStream_t stream) {
   const int64_t groups = kWarps / p.k_split;
-  const int64_t row_warps = (p.n_out + R - 1) / R;
-  const auto blocks = static_cast<unsigned>((row_warps + groups - 1) / groups);
-  launch_kernel("gemv_bf16_kernel", gemv_bf16_kernel<M, R>, dim3(blocks), dim3(kWarps * 32), 0,
-                stream, p);
+  const int64_t tiles = (p.n_out + groups * R - 1) / (groups * R);
+  const int64_t resident = static_cast<int64_t>(resident_blocks_per_sm<gemv_bf16_kernel<M, R, U>>()) * num_sms();
+  const auto blocks = static_cast<unsigned>(tiles < resident ? tiles : resident);
+  launch_kernel("gemv_bf16_kernel", gemv_bf16_kernel<M, R, U>, dim3(blocks), dim3(kWarps * 32), 0,
+                stream, p, tiles);
 }
 
-// Rows of W per warp: the launcher's choice, or the caller's (benchmarks) when set.
+// Rows of W per warp and k-split: the caller's (benchmarks) when set, else the choice
+// measured with tools/gpu/gemv_lab.cu on the H200 at the Qwen3-4B shapes (back to back
+// in a graph, 2026-11-30). One x row: 4 rows per warp with k split 4 ways (qkv 9.2 us,
+// o 6.7, gate_up 25.4: 75-93 % of copy bandwidth), k split 1 for very tall matrices
+// (lm_head 173 us, 100 %+), and 2 rows x 2-way split for long rows (down 14.5 us, 82 %).
+// More x rows: 4 rows per warp (each x load serves more weights), k split by shape.
 template <int M>
-void launch_m(const GemvParams& p, cudaStream_t stream) {
-  // Two rows per warp measured faster than one at every Qwen3-4B shape for one
-  // activation row on the H200 (lm_head 4.06 vs 3.27 TB/s).
-  const int r = p.rows_per_warp > 0 ? p.rows_per_warp : (M <= 4 ? 2 : 4);
+void launch_m(GemvParams p, cudaStream_t stream) {
+  const bool tall = p.n_out >= 65536, long_rows = p.k >= 8192;
+  int r = M == 1 && long_rows ? 2 : 4;
+  int want = M == 1 ? (tall ? 1 : long_rows ? 2 : 4) : (p.n_out >= 16384 ? 1 : p.k <= 2560 ? 2 : 4);
+  if (p.rows_per_warp > 0) r = p.rows_per_warp;
+  if (p.k_split <= 0) {
+    while (want > 1 && p.k / want < kStep) want /= 2;  // every slice at least one warp load
+    if (p.epilogue == GemvEpilogue::kSiluPairs && r == 1 && want == kWarps) want /= 2;
+    p.k_split = want;
+  }
   switch (r) {
-    case 1: return launch_rows<M, 1>(p, stream);
-    case 2: return launch_rows<M, 2>(p, stream);
-    default: return launch_rows<M, 4>(p, stream);
+    case 1: return launch_rows<M, 1, 8>(p, stream);
+    case 2: return launch_rows<M, 2, 4>(p, stream);
+    default: return launch_rows<M, 4, 4>(p, stream);
   }
 }
 
@@ -183,6 +196,7 @@ void launch_gemv_bf16(const GemvParams& p, cudaStream_t stream) {
               "sum_squares_out needs the kAddTo epilogue");
   check_shape(p.norm_sum_squares == nullptr || p.norm_weight != nullptr, "gemv_bf16",
               "norm_sum_squares needs norm_weight");
+  check_shape(p.k <= INT32_MAX - 2 * kMaxU * kStep, "gemv_bf16", "k must fit 32 bits");
   if (p.n_out <= 0) return;
   switch (p.rows) {  // one visible switch over the template instances
     case 1: launch_m<1>(p, stream); break;

@@ -1,8 +1,9 @@
 // Decode-shaped linear layers: y[m, n] = sum_k x[m, k] * W[n, k] for 1..kGemvMaxRows
-// activation rows. W (BF16, row-major [n_out, k]) is streamed once with 16-byte loads;
-// x stays float32 (read through L1), accumulation is float32. Small n_out splits k over
-// the warps of a block (more loads in flight); launched with PDL, the first weights are
-// prefetched to L2 before waiting for the previous kernel's x.
+// activation rows. W (BF16, row-major [n_out, k]) is streamed once with 16-byte loads,
+// up to 16 per lane in flight; x stays float32 (read through L1), accumulation is
+// float32. k is split over the warps of a block (more warps, each with all its loads in
+// flight at once); the grid is one wave of blocks working through row tiles. Launched
+// with PDL: the first weights are loaded before waiting for the previous kernel's x.
 #pragma once
 
 #include <cuda_bf16.h>

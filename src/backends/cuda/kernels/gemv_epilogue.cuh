@@ -29,13 +29,14 @@ int gemv_default_k_split(int64_t n_out, int64_t k, int64_t k_step, GemvEpilogue 
 }
 
 // A block's warps form `groups` row groups x k_split k-slices (warp = slice * groups + g);
-// group g of block b owns rows (b * groups + g) * R .. + R - 1.
+// group g of tile t owns rows (t * groups + g) * R .. + R - 1 (a block works on tile
+// blockIdx.x, or on several in turn: then it must __syncthreads() between two calls).
 template <int kWarps, int M, int R>
 __device__ __forceinline__ void gemv_block_finish(const float (&acc)[R][M],
                                                   float (&partial)[kWarps][R][M],
                                                   float (&out_ss)[M], int k_split, int groups,
                                                   int64_t n_out, GemvEpilogue epilogue, float* y,
-                                                  float* sum_squares_out) {
+                                                  float* sum_squares_out, int64_t tile) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, t = threadIdx.x;
   if (t < M) out_ss[t] = 0.0f;
 #pragma unroll
@@ -53,7 +54,7 @@ __device__ __forceinline__ void gemv_block_finish(const float (&acc)[R][M],
     for (int sl = 0; sl < k_split; ++sl) s += partial[sl * groups + gg][r][m];
     return s;
   };
-  const int64_t block_row0 = static_cast<int64_t>(blockIdx.x) * groups * R;
+  const int64_t block_row0 = tile * groups * R;
   if (epilogue == GemvEpilogue::kSiluPairs) {
     const int pairs = groups * R / 2;
     if (t < pairs * M) {

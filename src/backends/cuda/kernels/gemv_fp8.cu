@@ -142,7 +142,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_fp8_kernel(const GemvFp8Para
       if (k0 + u * kStep < kend) step(w[u], k0 + u * kStep);
   }
   gemv_block_finish<kWarps, M, R>(acc, partial, out_ss, p.k_split, groups, p.n_out, p.epilogue,
-                                  p.y, nullptr);
+                                  p.y, nullptr, blockIdx.x);
 }
 
 // ---- Tensor-core kernel (kMma) -------------------------------------------------------
@@ -167,7 +167,8 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_fp8_kernel(const GemvFp8Para
 // product per (row, m) pair. A chunk lies inside one scale block (128 | block_in): it
 // accumulates into a fresh C, then total += scale(row, block) * C in f32.
 constexpr int kChunk = 128;  // columns per chunk
-constexpr int kUnroll = 2;   // chunks whose loads a lane issues together (8 x 16 bytes)
+// Chunks whose loads a lane issues together (4 x 16 bytes each): 2, or 4 (launch_mma).
+constexpr int kMaxUnroll = 4;
 
 // Two FP8 codes (bytes 2h, 2h+1 of word) -> f16x2 (byte 2h in the low half) by bit
 // placement, the same on every architecture and on the integer pipe (cvt.f16x2.e4m3x2
@@ -210,7 +211,7 @@ __device__ __forceinline__ void mma_16816(float (&c)[4], uint32_t a0, uint32_t a
 // k_split + slice); slice s takes chunks s, s + k_split, ... of its tile. Rows past
 // n_out load the last row (clamped) and are not stored; columns past k (k % 128 != 0)
 // load zero weights and zero x.
-template <int M, bool kE5M2>
+template <int M, bool kE5M2, int kUnroll>
 __global__ void __launch_bounds__(kWarps * 32) gemv_fp8_mma_kernel(const GemvFp8Params p) {
   __shared__ float partial[kWarps][4][32];  // C fragments of the k-slices, [warp][reg][lane]
   pdl_trigger();
@@ -347,18 +348,18 @@ void launch_rows(GemvFp8Params p, cudaStream_t stream) {
                 dim3(kWarps * 32), 0, stream, p);
 }
 
-// k_split for the tensor-core kernel: each warp streams its slice with kUnroll chunks
+// k_split for the tensor-core kernel: each warp streams its slice with `unroll` chunks
 // of loads in flight, so the GPU is fullest when all warps are resident at once. Among
-// the splits that leave every warp >= kUnroll chunks, take the one whose warps fill the
+// the splits that leave every warp >= unroll chunks, take the one whose warps fill the
 // resident slots best, counting a partial last wave as a full one (the smaller split on
 // a tie). At 80-86 registers (2 blocks, 16 warps per SM; 2112 warps on 132 SMs) Qwen3-4B
-// gets: qkv 384 tiles x 4, o and down 160 x 8, gate_up 1216 x 8.
-int mma_k_split(int64_t tiles, int64_t chunks, int blocks_per_sm) {
+// gets, with unroll 2: qkv 384 tiles x 4, o and down 160 x 8, gate_up 1216 x 8.
+int mma_k_split(int64_t tiles, int64_t chunks, int blocks_per_sm, int unroll) {
   const int64_t resident = static_cast<int64_t>(blocks_per_sm) * num_sms() * kWarps;
   int best = 1;
   double best_fill = 0.0;
   for (int ks = 1; ks <= kWarps; ks *= 2) {
-    if (ks > 1 && chunks < static_cast<int64_t>(kUnroll) * ks) break;
+    if (ks > 1 && chunks < static_cast<int64_t>(unroll) * ks) break;
     const int64_t warps = tiles * ks;
     const int64_t waves = (warps + resident - 1) / resident;
     const double fill = static_cast<double>(warps) / static_cast<double>(waves * resident);
@@ -370,11 +371,11 @@ int mma_k_split(int64_t tiles, int64_t chunks, int blocks_per_sm) {
   return best;
 }
 
-template <int M, bool kE5M2>
-void launch_mma(GemvFp8Params p, cudaStream_t stream) {
+template <int M, bool kE5M2, int kUnroll>
+void launch_mma_unroll(GemvFp8Params p, cudaStream_t stream) {
   static const int blocks_per_sm = [] {
     int n = 0;
-    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, gemv_fp8_mma_kernel<M, kE5M2>,
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, gemv_fp8_mma_kernel<M, kE5M2, kUnroll>,
                                                       kWarps * 32, 0) != cudaSuccess ||
         n <= 0) {
       cudaGetLastError();
@@ -383,11 +384,24 @@ void launch_mma(GemvFp8Params p, cudaStream_t stream) {
     return n;
   }();
   const int64_t tiles = (p.n_out + 15) / 16;
-  if (p.k_split <= 0) p.k_split = mma_k_split(tiles, (p.k + kChunk - 1) / kChunk, blocks_per_sm);
+  if (p.k_split <= 0)
+    p.k_split = mma_k_split(tiles, (p.k + kChunk - 1) / kChunk, blocks_per_sm, kUnroll);
   const int64_t tiles_per_block = kWarps / p.k_split;
   const auto blocks = static_cast<unsigned>((tiles + tiles_per_block - 1) / tiles_per_block);
-  launch_kernel("gemv_fp8_mma_kernel", gemv_fp8_mma_kernel<M, kE5M2>, dim3(blocks),
+  launch_kernel("gemv_fp8_mma_kernel", gemv_fp8_mma_kernel<M, kE5M2, kUnroll>, dim3(blocks),
                 dim3(kWarps * 32), 0, stream, p);
+}
+
+// Load batch: 4 chunks for one x row and rows of 4096+ columns (o 8.5 vs 9.6 us, down
+// 18.0 vs 19.7 on the H200, tools/gpu/gemv_lab.cu), else 2 (qkv 8.6 vs 10.9, gate_up
+// 22.6 vs 24.3).
+template <int M, bool kE5M2>
+void launch_mma(const GemvFp8Params& p, cudaStream_t stream) {
+  const int unroll = p.mma_unroll > 0 ? p.mma_unroll : (M == 1 && p.k >= 4096 ? 4 : 2);
+  if constexpr (M == 1) {
+    if (unroll == kMaxUnroll) return launch_mma_unroll<M, kE5M2, kMaxUnroll>(p, stream);
+  }
+  launch_mma_unroll<M, kE5M2, 2>(p, stream);
 }
 
 template <int M, bool kE5M2>

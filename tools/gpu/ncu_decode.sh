@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Times every kernel of one batch-1 decode step (context 512, Qwen3-4B geometry, BF16; no
+# CUDA graphs, kernels serialized by ncu, caches flushed between kernels) with ncu and
+# prints them grouped by kernel and grid, largest total first. Needs .gpu-carry-cuda(.txz)
+# and makes /tmp/qwen3-4b-random when missing. Output: $OUT/ncu_decode.{csv,log}.
+#
+#   run(carry=[".gpu-carry-cuda.txz"], command="bash tools/gpu/ncu_decode.sh")
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-/tmp/ncu_decode_out}
+mkdir -p "$OUT"
+[ -d .gpu-carry-cuda ] || tar -xJf .gpu-carry-cuda.txz
+export LD_LIBRARY_PATH="$PWD/.gpu-carry-cuda/lib:${LD_LIBRARY_PATH:-}"
+timeout 240 ncu --clock-control none --profile-from-start off --metrics gpu__time_duration.sum \
+  --csv .gpu-carry-cuda/bin/qwen3_cuda_bench --model "${MODEL:-/tmp/qwen3-4b-random}" \
+  --init-random qwen3-4b --profile-decode 1 >"$OUT/ncu_decode.csv" 2>"$OUT/ncu_decode.err"
+python3 - "$OUT/ncu_decode.csv" <<'PY' | tee "$OUT/ncu_decode.log"
+import collections, csv, sys
+rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 10]
+hdr, rows = rows[0], rows[1:]
+ki, gi = hdr.index("Kernel Name"), hdr.index("Grid Size")
+vi, ui = hdr.index("Metric Value"), hdr.index("Metric Unit")
+scale = {"ns": 1e-3, "nsecond": 1e-3, "us": 1.0, "usecond": 1.0, "ms": 1e3, "msecond": 1e3}
+starts = [i for i, r in enumerate(rows) if "embedding" in r[ki]]
+step = rows[starts[-1]:] if starts else rows  # the last forward is the decode step
+tot = collections.defaultdict(lambda: [0, 0.0])
+for r in step:
+    name = r[ki].split("(")[0].replace("qwen3::", "").replace("<unnamed>::", "")[:64]
+    key = f"{name} {r[gi]}"
+    tot[key][0] += 1
+    tot[key][1] += float(r[vi].replace(",", "")) * scale.get(r[ui], 1.0)
+s = sum(t for _, t in tot.values())
+print(f"ncu, one batch-1 decode step: {s:.1f} us in {len(step)} kernels")
+for n, (c, t) in sorted(tot.items(), key=lambda x: -x[1][1]):
+    print(f"{n:80s} {c:4d} x {t / c:8.2f} us = {t:8.1f} us")
+PY
