@@ -249,6 +249,62 @@ TEST(GpuSampling, SeededSamplingMatchesTheHost) {
   EXPECT_GE(static_cast<double>(rows_same), 0.99 * static_cast<double>(rows_total));
 }
 
+// Chunks whose random rows all ask 1 <= top_k <= 1024 take the selection path instead of
+// the sort (kernels/sampling.cu): the same candidates in the same order, so the same tokens
+// as the host, also with ties at the top_k-th value (odd rows on a 0.25 grid, a constant
+// row: the lowest ids win), NaN and all -inf rows, greedy rows mixed in.
+TEST(GpuSampling, TopKSelectionMatchesTheHost) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  int64_t rows_total = 0, rows_same = 0;
+  for (int64_t vocab : {kVocab, 3000L, 40L}) {
+    for (int64_t batch : {1L, 17L, 64L, 130L}) {
+      std::mt19937_64 rng(static_cast<uint64_t>(batch * 13 + vocab));
+      std::vector<float> logits = random_logits(batch, vocab, static_cast<uint64_t>(batch) + 7);
+      if (batch > 3) {
+        for (int j = 0; j < 50; ++j)
+          logits[static_cast<size_t>(vocab + (rng() % static_cast<uint64_t>(vocab)))] = NAN;
+        std::fill_n(logits.begin() + 2 * vocab, vocab, -kInf);
+        std::fill_n(logits.begin() + 3 * vocab, vocab, 1.0f);
+      }
+      std::vector<RowSpec> specs(static_cast<size_t>(batch));
+      for (size_t i = 0; i < specs.size(); ++i) {
+        SamplingParams& p = specs[i].params;
+        const int64_t ks[] = {1, 20, 50, 1024};
+        p.top_k = std::min<int64_t>(ks[i % 4], vocab - 1);
+        p.temperature = i % 9 == 8 ? 0.0 : (i % 3 == 0 ? 0.7 : 1.3);
+        p.top_p = i % 2 == 0 ? 0.8 : 1.0;
+        p.min_p = i % 5 == 4 ? 0.05 : 0.0;
+        p.logprobs = i % 3 == 0 ? 0 : -1;
+        specs[i].seed = rng();
+        if (i % 4 == 3 && i != 3) add_edits(specs[i], i, rng, vocab);  // row 3 stays constant
+      }
+      const Sampled s = sample_both(logits, vocab, specs);
+      for (size_t i = 0; i < specs.size(); ++i) {
+        const int32_t g = s.gpu.sampled_tokens[i];
+        ++rows_total;
+        rows_same += g == s.host[i].token;
+        const std::span<const float> row(s.host_rows.data() + i * static_cast<size_t>(vocab),
+                                         static_cast<size_t>(vocab));
+        if (specs[i].params.temperature == 0.0) {
+          EXPECT_EQ(g, s.host[i].token) << "greedy row " << i;
+        } else {
+          EXPECT_TRUE(host_allows(row, specs[i].params, g))
+              << "vocab " << vocab << " batch " << batch << " row " << i << ": GPU token " << g
+              << " (host " << s.host[i].token << ") is outside the kept set";
+        }
+        if (batch > 3 && i == 3) {
+          EXPECT_LT(g, specs[i].params.top_k) << "constant row";
+        }
+      }
+      std::printf("[top_k select vocab %lld batch %lld] GPU sampling %.3f ms\n",
+                  static_cast<long long>(vocab), static_cast<long long>(batch), s.gpu_ms);
+    }
+  }
+  std::printf("top_k select rows: %lld of %lld tokens equal to the host's\n",
+              static_cast<long long>(rows_same), static_cast<long long>(rows_total));
+  EXPECT_GE(static_cast<double>(rows_same), 0.99 * static_cast<double>(rows_total));
+}
+
 // The full-vocabulary path (top_k off, top_p 1) draws by the softmax: many seeds over a small
 // vocabulary, token frequencies against the probabilities (chi-square).
 TEST(GpuSampling, FullVocabularyDrawFollowsTheSoftmax) {

@@ -87,7 +87,7 @@ __device__ float block_max(float v, float* scratch) {
 struct EditArgs {
   SamplingParamsGpu p;
   int64_t row0;
-  int32_t* sort_ids;   // [chunk, vocab]
+  int32_t* sort_ids;   // [chunk, vocab]; null when the chunk selects instead of sorting
   int32_t* seg_begin;  // [chunk]
   int32_t* seg_end;    // [chunk]
 };
@@ -123,11 +123,11 @@ __global__ void __launch_bounds__(kThreads) sampling_edit_kernel(EditArgs a) {
   }
   if (!random) return;
   __syncthreads();
-  int32_t* ids = a.sort_ids + i * vocab;
+  int32_t* ids = a.sort_ids == nullptr ? nullptr : a.sort_ids + i * vocab;  // null: no sort
   for (int64_t j = threadIdx.x; j < vocab; j += kThreads) {
     const float v = row[j];
     row[j] = isnan(v) ? neg_inf() : (v == 0.0f ? 0.0f : v);  // -0 sorts as +0: equal logits
-    ids[j] = static_cast<int32_t>(j);
+    if (ids != nullptr) ids[j] = static_cast<int32_t>(j);
   }
 }
 
@@ -311,6 +311,155 @@ __global__ void __launch_bounds__(kThreads) sampling_draw_kernel(DrawArgs a) {
   if (threadIdx.x == 0) a.p.tokens[r] = ids[k];
 }
 
+// ---- stage 4 (top_k rows): the top_k candidates without sorting the vocabulary ----
+//
+// When every random row of a chunk asks for 1 <= top_k <= kSelectMax (< vocab), the draw
+// needs only each row's first top_k entries of the sorted order: key descending, ties by
+// id ascending (the stable radix sort's order over ids 0..vocab-1). One block per row
+// finds the top_k-th largest key by radix selection (four 8-bit passes over the row),
+// gathers the keys above it and, in id order, as many equal to it as top_k still needs,
+// and sorts those few in shared memory. Same output as the sort for those entries.
+
+constexpr int kSelectMax = 1024;
+
+// The radix sort's order of float keys as unsigned integers (-0 < +0; cleaned rows hold
+// no NaN), and back.
+__device__ __forceinline__ uint32_t order_key(float v) {
+  const uint32_t b = __float_as_uint(v);
+  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+}
+__device__ __forceinline__ float key_value(uint32_t u) {
+  return __uint_as_float((u & 0x80000000u) ? (u ^ 0x80000000u) : ~u);
+}
+
+struct SelectArgs {
+  SamplingParamsGpu p;
+  int64_t row0;
+  float* keys;   // [chunk, vocab]: each random row's first top_k entries, best first
+  int32_t* ids;  // [chunk, vocab]: their token ids
+};
+
+using CountScan = cub::BlockScan<int, kThreads>;
+
+__global__ void __launch_bounds__(kThreads) sampling_select_kernel(SelectArgs a) {
+  const int64_t i = blockIdx.x;
+  const int64_t r = a.row0 + i;
+  const SamplingRowParams rp = a.p.rows[r];
+  if (rp.temperature == 0.0) return;
+  const int64_t vocab = a.p.vocab;
+  const float* row = a.p.logits + r * vocab;
+  const int k = static_cast<int>(rp.top_k);
+  __shared__ uint32_t hist[256];
+  __shared__ uint32_t s_prefix, s_need, s_ties, s_count;
+  __shared__ uint32_t skey[kSelectMax];
+  __shared__ int32_t sid[kSelectMax];
+  __shared__ CountScan::TempStorage scan_temp;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+
+  // Radix selection: after the pass at `shift`, `prefix` holds the top bits of the
+  // top_k-th largest key and `need` how many keys with those bits belong to the top_k.
+  uint32_t prefix = 0, mask = 0, need = static_cast<uint32_t>(k);
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    for (int t = threadIdx.x; t < 256; t += kThreads) hist[t] = 0;
+    __syncthreads();
+    for (int64_t j = threadIdx.x; j < vocab; j += kThreads) {
+      const uint32_t u = order_key(row[j]);
+      if ((u & mask) == prefix) atomicAdd(&hist[(u >> shift) & 255u], 1u);
+    }
+    __syncthreads();
+    if (warp == 0) {  // lane l owns digits 255 - 8l .. 248 - 8l, highest first
+      uint32_t c[8], local = 0;
+#pragma unroll
+      for (int d = 0; d < 8; ++d) local += c[d] = hist[255 - 8 * lane - d];
+      uint32_t incl = local;  // inclusive sum over lanes 0..lane (higher digits first)
+#pragma unroll
+      for (int o = 1; o < 32; o <<= 1) {
+        const uint32_t v = __shfl_up_sync(0xffffffffu, incl, o);
+        if (lane >= o) incl += v;
+      }
+      const uint32_t before = incl - local;
+      const unsigned hit = __ballot_sync(0xffffffffu, before < need && incl >= need);
+      if (lane == __ffs(hit) - 1) {
+        uint32_t acc = before;
+        int d = 0;
+        while (acc + c[d] < need) acc += c[d++];
+        const uint32_t digit = 255u - 8u * lane - d;
+        s_prefix = prefix | (digit << shift);
+        s_need = need - acc;
+        s_ties = c[d];
+      }
+    }
+    __syncthreads();
+    prefix = s_prefix;
+    need = s_need;
+    mask |= 255u << shift;
+  }
+  // prefix is now the top_k-th largest key T: k - need keys are above it, and the top_k
+  // takes the `need` lowest ids among the s_ties keys equal to it.
+  const uint32_t ties = s_ties;
+  if (threadIdx.x == 0) s_count = 0;
+  __syncthreads();
+  for (int64_t j = threadIdx.x; j < vocab; j += kThreads) {
+    const uint32_t u = order_key(row[j]);
+    if (u > prefix || (u == prefix && ties == need)) {
+      const uint32_t slot = atomicAdd(&s_count, 1u);
+      skey[slot] = u;
+      sid[slot] = static_cast<int32_t>(j);
+    }
+  }
+  if (ties != need) {  // block-uniform: rank the ties in id order, tile by tile
+    __syncthreads();
+    const uint32_t above = s_count;
+    int taken = 0;
+    for (int64_t base = 0; base < vocab && taken < static_cast<int>(need); base += kThreads) {
+      const int64_t j = base + threadIdx.x;
+      const int tie = j < vocab && order_key(row[j]) == prefix ? 1 : 0;
+      int rank = 0, tile_ties = 0;
+      CountScan(scan_temp).ExclusiveSum(tie, rank, tile_ties);
+      if (tie && taken + rank < static_cast<int>(need)) {
+        skey[above + taken + rank] = prefix;
+        sid[above + taken + rank] = static_cast<int32_t>(j);
+      }
+      taken += tile_ties;
+      __syncthreads();  // scan_temp is reused
+    }
+  }
+  __syncthreads();
+  // Bitonic sort of the k candidates (padded to a power of two with entries that sort
+  // last): key descending, id ascending.
+  int n = 1;
+  while (n < k) n <<= 1;
+  for (int t = k + threadIdx.x; t < n; t += kThreads) {
+    skey[t] = 0u;
+    sid[t] = INT32_MAX;
+  }
+  __syncthreads();
+  auto before = [&](int x, int y) {  // entry x sorts before entry y
+    return skey[x] > skey[y] || (skey[x] == skey[y] && sid[x] < sid[y]);
+  };
+  for (int size = 2; size <= n; size <<= 1) {
+    for (int stride = size / 2; stride > 0; stride >>= 1) {
+      for (int t = threadIdx.x; t < n / 2; t += kThreads) {
+        const int x = 2 * stride * (t / stride) + t % stride, y = x + stride;
+        const bool forward = (x & size) == 0;
+        if (forward ? before(y, x) : before(x, y)) {
+          const uint32_t ku = skey[x];
+          skey[x] = skey[y];
+          skey[y] = ku;
+          const int32_t id = sid[x];
+          sid[x] = sid[y];
+          sid[y] = id;
+        }
+      }
+      __syncthreads();
+    }
+  }
+  for (int t = threadIdx.x; t < k; t += kThreads) {
+    a.keys[i * vocab + t] = key_value(skey[t]);
+    a.ids[i * vocab + t] = sid[t];
+  }
+}
+
 // ---- stage 6: raw logprobs ----
 
 __global__ void __launch_bounds__(kThreads) sampling_logprob_kernel(SamplingParamsGpu p,
@@ -427,11 +576,15 @@ void launch_sampling(const SamplingParamsGpu& p, cudaStream_t stream) {
   for (int64_t row0 = 0; row0 < p.num_rows; row0 += kSamplingSortRows) {
     const int64_t chunk = std::min(kSamplingSortRows, p.num_rows - row0);
     const auto cv = static_cast<size_t>(chunk * p.vocab);
-    bool any_random = false, any_logprob = false;
+    bool any_random = false, any_logprob = false, select = true;
     for (int64_t r = row0; r < row0 + chunk; ++r) {
-      any_random |= p.host_rows[r].temperature != 0.0;
-      any_logprob |= p.host_rows[r].want_logprob != 0;
+      const SamplingRowParams& hr = p.host_rows[r];
+      any_random |= hr.temperature != 0.0;
+      any_logprob |= hr.want_logprob != 0;
+      if (hr.temperature != 0.0)
+        select &= hr.top_k >= 1 && hr.top_k < p.vocab && hr.top_k <= kSelectMax;
     }
+    select &= any_random;
     float* logits = p.logits + row0 * p.vocab;
     if (any_logprob) {
       QWEN3_CUDA_CHECK(cudaMemcpyAsync(w.raw, logits, cv * sizeof(float),
@@ -439,11 +592,18 @@ void launch_sampling(const SamplingParamsGpu& p, cudaStream_t stream) {
     }
     const dim3 grid(static_cast<unsigned>(chunk));
     sampling_edit_kernel<<<grid, kThreads, 0, stream>>>(
-        EditArgs{p, row0, w.ids_a, w.seg_begin, w.seg_end});
+        EditArgs{p, row0, select ? nullptr : w.ids_a, w.seg_begin, w.seg_end});
     QWEN3_CUDA_CHECK_LAUNCH("sampling_edit_kernel");
     sampling_argmax_kernel<<<grid, kThreads, 0, stream>>>(p, row0);
     QWEN3_CUDA_CHECK_LAUNCH("sampling_argmax_kernel");
-    if (any_random) {
+    if (select) {
+      sampling_select_kernel<<<grid, kThreads, 0, stream>>>(
+          SelectArgs{p, row0, w.keys_alt, w.ids_b});
+      QWEN3_CUDA_CHECK_LAUNCH("sampling_select_kernel");
+      sampling_draw_kernel<<<grid, kThreads, 0, stream>>>(
+          DrawArgs{p, row0, w.keys_alt, w.ids_b});
+      QWEN3_CUDA_CHECK_LAUNCH("sampling_draw_kernel");
+    } else if (any_random) {
       cub::DoubleBuffer<float> keys(logits, w.keys_alt);
       cub::DoubleBuffer<int32_t> vals(w.ids_a, w.ids_b);
       size_t bytes = w.cub_bytes;

@@ -10,7 +10,10 @@
 //                    (NaN -> -inf, -0 -> +0) so that a radix sort gives candidate order
 //   3. argmax        greedy rows: the largest logit, lowest id on ties
 //   4. sort          random rows: CUB segmented radix sort, descending and stable, so ties
-//                    come out by lower id (the host's candidate order); chunks of rows
+//                    come out by lower id (the host's candidate order); chunks of rows.
+//                    When every random row of a chunk has 1 <= top_k <= 1024 (< vocab),
+//                    instead a radix selection of each row's top_k entries in that order
+//                    (Qwen3's generation_config asks top_k 20: ~0.8 ms -> tens of us)
 //   5. draw          random rows: weights of the sorted row (top_k cut first), then the
 //                    top_p prefix, the min_p prefix and the inverse-CDF draw of u, by
 //                    block scans that stop as soon as the target mass is reached
