@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include "backends/runner_factory.h"
 #include "cli/commands.h"
 
 namespace qwen3::cli {
@@ -27,12 +28,17 @@ void add_engine_flags(CLI::App& sub, EngineOptions& e, int& threads) {
   sub.add_option("--num-gpu-blocks-override", e.num_gpu_blocks_override,
                  "KV blocks, overriding --kv-cache-memory (0: off)");
   sub.add_option("--block-size", e.block_size, "Tokens per KV block")->capture_default_str();
+  sub.add_option("--kv-cache-dtype", e.kv_cache_dtype,
+                 "auto | bf16 | fp8 (= fp8_e4m3, CUDA: half the KV memory of bf16, scales 1.0)")
+      ->capture_default_str();
   sub.add_flag("--enable-prefix-caching,!--no-enable-prefix-caching", e.enable_prefix_caching,
                "Reuse KV blocks of shared prompt prefixes (default on)");
   sub.add_option("--threads", threads, "CPU compute threads (0: all cores)")->capture_default_str();
 }
 
 void prepare_engine(EngineOptions& e, int threads) {
+  // Before anything loads: a KV dtype the device cannot hold names the flag (exit 2).
+  check_kv_cache_dtype(parse_device(e.device), parse_kv_cache_dtype(e.kv_cache_dtype));
   if (e.model_dir.empty()) e.model_dir = default_model_dir();
   if (threads > 0) omp_set_num_threads(threads);
 }

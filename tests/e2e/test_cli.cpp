@@ -189,7 +189,7 @@ TEST(Cli, BadInputExitsWithCode2AndNamesTheProblem) {
   expect_contains(r.out, "config.json");
 }
 
-// `serve --kv-cache-dtype`: FP8 / BF16 KV are CUDA-only, fp8_e5m2 is not implemented; each
+// `serve --kv-cache-dtype` (and `bench`'s): FP8 / BF16 KV are CUDA-only, fp8_e5m2 is not implemented; each
 // exits 2 naming the flag before anything is loaded.
 TEST(Cli, ServeKvCacheDtypeErrorsNameTheFlag) {
   TempDir dir;
@@ -199,6 +199,11 @@ TEST(Cli, ServeKvCacheDtypeErrorsNameTheFlag) {
     EXPECT_EQ(r.code, 2) << bad << ": " << r.out;
     expect_contains(r.out, "--kv-cache-dtype");
   }
+  // The in-process engine's commands (bench latency / throughput, summarize) share the flag.
+  const CliResult r = run_cli("bench latency --model " + dir.str() +
+                              " --device cpu --kv-cache-dtype fp8 --num-iters 1");
+  EXPECT_EQ(r.code, 2) << r.out;
+  expect_contains(r.out, "--kv-cache-dtype");
 }
 
 }  // namespace
