@@ -158,6 +158,27 @@ std::unique_ptr<Qwen3Weights> Qwen3Weights::load(const std::string& model_dir) {
   return w;
 }
 
+std::unique_ptr<Qwen3Weights> Qwen3Weights::from_parts(ModelConfig config, WeightMatrix embed,
+                                                       WeightMatrix lm_head,
+                                                       std::vector<float> final_norm,
+                                                       std::vector<LayerWeights> layers,
+                                                       std::vector<std::vector<uint8_t>> owned) {
+  auto w = std::unique_ptr<Qwen3Weights>(new Qwen3Weights());
+  w->config_ = std::move(config);
+  w->embed_ = std::move(embed);
+  w->lm_head_ = std::move(lm_head);
+  w->final_norm_ = std::move(final_norm);
+  w->layers_ = std::move(layers);
+  w->owned_ = std::move(owned);
+  return w;
+}
+
+const Checkpoint& Qwen3Weights::checkpoint() const {
+  if (!checkpoint_)
+    QWEN3_THROW(ErrorCode::kInternal, "weights assembled from parts have no checkpoint");
+  return *checkpoint_;
+}
+
 size_t Qwen3Weights::matrix_bytes() const {
   auto bytes = [](const WeightMatrix& m) {
     return static_cast<size_t>(m.rows * m.cols) * dtype_size(m.dtype) + m.scale_inv.size() * 4;

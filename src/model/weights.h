@@ -50,9 +50,17 @@ class Qwen3Weights {
  public:
   // Loads DIR/config.json and the safetensors of DIR. Throws Error naming file + tensor.
   static std::unique_ptr<Qwen3Weights> load(const std::string& model_dir);
+  // Weights assembled from parts, e.g. one tensor-parallel rank's slices
+  // (parallel/tensor_parallel.h): the matrices point into another Qwen3Weights' shards,
+  // which must outlive these, or into `owned`. No checkpoint of their own.
+  static std::unique_ptr<Qwen3Weights> from_parts(ModelConfig config, WeightMatrix embed,
+                                                  WeightMatrix lm_head,
+                                                  std::vector<float> final_norm,
+                                                  std::vector<LayerWeights> layers,
+                                                  std::vector<std::vector<uint8_t>> owned);
 
   const ModelConfig& config() const { return config_; }
-  const Checkpoint& checkpoint() const { return *checkpoint_; }
+  const Checkpoint& checkpoint() const;  // load() only: from_parts has none (kInternal)
   const WeightMatrix& embed() const { return embed_; }      // [vocab, hidden]
   const WeightMatrix& lm_head() const { return lm_head_; }  // [vocab, hidden]; embed when tied
   const std::vector<float>& final_norm() const { return final_norm_; }
@@ -67,6 +75,7 @@ class Qwen3Weights {
   WeightMatrix lm_head_;
   std::vector<float> final_norm_;
   std::vector<LayerWeights> layers_;
+  std::vector<std::vector<uint8_t>> owned_;  // from_parts: matrix bytes copied for this view
 };
 
 }  // namespace qwen3

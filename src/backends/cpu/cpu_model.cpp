@@ -1,5 +1,7 @@
 #include "backends/cpu/cpu_model.h"
 
+#include <utility>
+
 #include "backends/cpu/cpu_ops.h"
 #include "core/error.h"
 
@@ -13,8 +15,10 @@ void emit(const TraceFn& trace, std::string_view name, int64_t layer, const floa
 
 }  // namespace
 
-CpuModel::CpuModel(const Qwen3Weights& weights)
-    : weights_(weights), rope_(RopeTable::build(weights.config())) {}
+CpuModel::CpuModel(const Qwen3Weights& weights, AllReduceFn all_reduce)
+    : weights_(weights),
+      rope_(RopeTable::build(weights.config())),
+      all_reduce_(std::move(all_reduce)) {}
 
 void CpuModel::attention_block(const LayerWeights& l, int64_t layer, const float* x,
                                const BatchPlan& plan, const float* cos, const float* sin,
@@ -120,9 +124,11 @@ std::vector<float> CpuModel::run(std::span<const int32_t> tokens, const BatchPla
     const LayerWeights& l = weights_.layers()[i];
     rms_norm(h.data(), l.input_norm.data(), n, d, c.rms_norm_eps, normed.data());
     attention_block(l, i, normed.data(), plan, cos.data(), sin.data(), pool, branch.data(), trace);
+    if (all_reduce_) all_reduce_(branch.data(), n * d);
     add_inplace(h.data(), branch.data(), n * d);
     rms_norm(h.data(), l.post_attn_norm.data(), n, d, c.rms_norm_eps, normed.data());
     mlp_block(l, i, normed.data(), n, branch.data(), trace);
+    if (all_reduce_) all_reduce_(branch.data(), n * d);
     add_inplace(h.data(), branch.data(), n * d);
     emit(trace, "layer_out", i, h.data(), n, d);
   }

@@ -21,9 +21,14 @@ using TraceFn = std::function<void(std::string_view name, int64_t layer, const f
 
 enum class LogitsMode { kLast, kAll };
 
+// Tensor parallelism (parallel/tensor_parallel.h): sums `count` floats at `data` over the
+// ranks, in place, on every rank (called with the o_proj and down_proj outputs).
+using AllReduceFn = std::function<void(float* data, int64_t count)>;
+
 class CpuModel {
  public:
-  explicit CpuModel(const Qwen3Weights& weights);
+  // `weights` may be one tensor-parallel rank's slices; then `all_reduce` joins the ranks.
+  explicit CpuModel(const Qwen3Weights& weights, AllReduceFn all_reduce = nullptr);
 
   const ModelConfig& config() const { return weights_.config(); }
 
@@ -57,6 +62,7 @@ class CpuModel {
 
   const Qwen3Weights& weights_;
   RopeTable rope_;
+  AllReduceFn all_reduce_;
 };
 
 }  // namespace qwen3::cpu
