@@ -129,6 +129,29 @@ bool host_allows(std::span<const float> row, const SamplingParams& p, int32_t to
   return false;  // beyond top_k
 }
 
+// Row i of a sampled batch: a greedy row must give the host's token, a random row one the
+// host could have drawn (and, when it is the host's token, the host's logprob). Returns
+// whether the token equals the host's.
+bool check_row(const Sampled& s, const std::vector<RowSpec>& specs, size_t i, int64_t vocab,
+               int64_t batch) {
+  const int32_t g = s.gpu.sampled_tokens[i];
+  const SamplingParams& p = specs[i].params;
+  if (p.temperature == 0.0) {
+    EXPECT_EQ(g, s.host[i].token) << "greedy row " << i;
+  } else {
+    const std::span<const float> row(s.host_rows.data() + i * static_cast<size_t>(vocab),
+                                     static_cast<size_t>(vocab));
+    EXPECT_TRUE(host_allows(row, p, g))
+        << "vocab " << vocab << " batch " << batch << " row " << i << ": GPU token " << g
+        << " (host " << s.host[i].token << ") is outside the kept set";
+  }
+  if (g == s.host[i].token && p.logprobs == 0) {
+    EXPECT_NEAR(s.gpu.sampled_logprobs[i], s.host[i].logprob,
+                1e-4 + 1e-5 * std::abs(s.host[i].logprob));
+  }
+  return g == s.host[i].token;
+}
+
 // Parameter combinations, cycled over the rows.
 std::vector<SamplingParams> random_combos() {
   std::vector<SamplingParams> out;
@@ -225,18 +248,8 @@ TEST(GpuSampling, SeededSamplingMatchesTheHost) {
         }
         const Sampled s = sample_both(logits, vocab, specs);
         for (size_t i = 0; i < specs.size(); ++i) {
-          const int32_t g = s.gpu.sampled_tokens[i];
           ++rows_total;
-          rows_same += g == s.host[i].token;
-          const std::span<const float> row(s.host_rows.data() + i * static_cast<size_t>(vocab),
-                                           static_cast<size_t>(vocab));
-          EXPECT_TRUE(host_allows(row, specs[i].params, g))
-              << "vocab " << vocab << " batch " << batch << " row " << i << ": GPU token " << g
-              << " (host " << s.host[i].token << ") is outside the kept set";
-          if (g == s.host[i].token && specs[i].params.logprobs == 0) {
-            EXPECT_NEAR(s.gpu.sampled_logprobs[i], s.host[i].logprob,
-                        1e-4 + 1e-5 * std::abs(s.host[i].logprob));
-          }
+          rows_same += check_row(s, specs, i, vocab, batch);
         }
         std::printf("[seeded vocab %lld batch %lld edits %d] GPU sampling %.3f ms\n",
                     static_cast<long long>(vocab), static_cast<long long>(batch), edits,
@@ -280,20 +293,10 @@ TEST(GpuSampling, TopKSelectionMatchesTheHost) {
       }
       const Sampled s = sample_both(logits, vocab, specs);
       for (size_t i = 0; i < specs.size(); ++i) {
-        const int32_t g = s.gpu.sampled_tokens[i];
         ++rows_total;
-        rows_same += g == s.host[i].token;
-        const std::span<const float> row(s.host_rows.data() + i * static_cast<size_t>(vocab),
-                                         static_cast<size_t>(vocab));
-        if (specs[i].params.temperature == 0.0) {
-          EXPECT_EQ(g, s.host[i].token) << "greedy row " << i;
-        } else {
-          EXPECT_TRUE(host_allows(row, specs[i].params, g))
-              << "vocab " << vocab << " batch " << batch << " row " << i << ": GPU token " << g
-              << " (host " << s.host[i].token << ") is outside the kept set";
-        }
+        rows_same += check_row(s, specs, i, vocab, batch);
         if (batch > 3 && i == 3) {
-          EXPECT_LT(g, specs[i].params.top_k) << "constant row";
+          EXPECT_LT(s.gpu.sampled_tokens[i], specs[i].params.top_k) << "constant row";
         }
       }
       std::printf("[top_k select vocab %lld batch %lld] GPU sampling %.3f ms\n",

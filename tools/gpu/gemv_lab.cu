@@ -80,19 +80,6 @@ __device__ __forceinline__ void bulk_copy(void* dst, const void* src, uint32_t b
       : "memory");
 }
 
-__device__ __forceinline__ float dot8(const uint4 w, const float4 a, const float4 b) {
-  float s = bf16_lo(w.x) * a.x;
-  s = fmaf(bf16_hi(w.x), a.y, s);
-  s = fmaf(bf16_lo(w.y), a.z, s);
-  s = fmaf(bf16_hi(w.y), a.w, s);
-  s = fmaf(bf16_lo(w.z), b.x, s);
-  s = fmaf(bf16_hi(w.z), b.y, s);
-  s = fmaf(bf16_lo(w.w), b.z, s);
-  s = fmaf(bf16_hi(w.w), b.w, s);
-  return s;
-}
-
-
 // TMA diagnosis: mode 1 = bulk copies only (no math), mode 2 = math only (no copies).
 struct StreamParams {
   const __nv_bfloat16* w;
@@ -169,7 +156,7 @@ __global__ void __launch_bounds__(kThreads) gemv_stream(const StreamParams p) {
 #pragma unroll
       for (int m = 0; m < M; ++m) {
         const float4* xv = reinterpret_cast<const float4*>(p.x + static_cast<size_t>(m) * p.k + c);
-        acc[m] += dot8(wv, __ldg(xv), __ldg(xv + 1));
+        acc[m] += dot_bf16x8(wv, __ldg(xv), __ldg(xv + 1));
       }
     }
     if (cur >= 0) {

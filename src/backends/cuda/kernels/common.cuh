@@ -39,6 +39,20 @@ __device__ __forceinline__ float bf16_hi(uint32_t packed) {
   return __uint_as_float(packed & 0xffff0000u);
 }
 
+// Dot product of 8 BF16 weights (one 16-byte load) with 8 float32 values a.x..b.w,
+// in order, float32 accumulation.
+__device__ __forceinline__ float dot_bf16x8(const uint4 w, const float4 a, const float4 b) {
+  float s = bf16_lo(w.x) * a.x;
+  s = fmaf(bf16_hi(w.x), a.y, s);
+  s = fmaf(bf16_lo(w.y), a.z, s);
+  s = fmaf(bf16_hi(w.y), a.w, s);
+  s = fmaf(bf16_lo(w.z), b.x, s);
+  s = fmaf(bf16_hi(w.z), b.y, s);
+  s = fmaf(bf16_lo(w.w), b.z, s);
+  s = fmaf(bf16_hi(w.w), b.w, s);
+  return s;
+}
+
 // 16-byte load that bypasses L1 (weights are read once per forward).
 __device__ __forceinline__ uint4 load_stream(const void* p) {
   uint4 r;

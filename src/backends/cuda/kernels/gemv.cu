@@ -11,18 +11,6 @@ constexpr int kWarps = 8;   // warps per block
 constexpr int kStep = 32 * 8;  // elements of one warp-wide 16-byte load
 constexpr int kMaxU = 8;       // most loads per row a lane issues together
 
-__device__ __forceinline__ float dot8(const uint4 w, const float4 a, const float4 b) {
-  float s = bf16_lo(w.x) * a.x;
-  s = fmaf(bf16_hi(w.x), a.y, s);
-  s = fmaf(bf16_lo(w.y), a.z, s);
-  s = fmaf(bf16_hi(w.y), a.w, s);
-  s = fmaf(bf16_lo(w.z), b.x, s);
-  s = fmaf(bf16_hi(w.z), b.y, s);
-  s = fmaf(bf16_lo(w.w), b.z, s);
-  s = fmaf(bf16_hi(w.w), b.w, s);
-  return s;
-}
-
 // A block's 8 warps form (8 / k_split) row groups x k_split k-slices. Warp (g, s)
 // computes R consecutive rows of group g over slice s of k: lane l reads
 // W[n, kbeg + 8 (l + 32 j) .. +8), issuing U loads per row (U * R 16-byte loads per lane,
@@ -117,7 +105,7 @@ __global__ void __launch_bounds__(kWarps * 32, gemv_min_blocks<M>(R))
               b = make_float4(nb.x * (b.x * s), nb.y * (b.y * s), nb.z * (b.z * s), nb.w * (b.w * s));
             }
 #pragma unroll
-            for (int r = 0; r < R; ++r) acc[r][m] += dot8(w[u][r], a, b);
+            for (int r = 0; r < R; ++r) acc[r][m] += dot_bf16x8(w[u][r], a, b);
           }
         }
       }

@@ -184,17 +184,16 @@ struct ScanResult {
 };
 
 // Walks w(0..n) in tiles, best first, and stops at the first tile where the running sum
-// reaches `need`. Every thread gets the same result.
+// reaches `need`. Every thread gets the same result. The running sum before a tile lives
+// in each thread's registers (the scan gives every thread the tile's total), so the only
+// shared state is the index found.
 template <typename Weight>
 __device__ ScanResult scan_until(int64_t n, Weight w, double need, bool strict,
-                                 BlockScan::TempStorage& temp, long long* s_found,
-                                 double* s_carry) {
+                                 BlockScan::TempStorage& temp, long long* s_found) {
   __syncthreads();  // the previous call's result may still be being read
-  if (threadIdx.x == 0) {
-    *s_found = n;
-    *s_carry = 0;
-  }
+  if (threadIdx.x == 0) *s_found = n;
   __syncthreads();
+  double carry = 0;
   for (int64_t base = 0; base < n; base += kTile) {
     double v[kItems];
     double local = 0;
@@ -206,7 +205,7 @@ __device__ ScanResult scan_until(int64_t n, Weight w, double need, bool strict,
     }
     double before = 0, tile_sum = 0;
     BlockScan(temp).ExclusiveSum(local, before, tile_sum);
-    double cum = *s_carry + before;
+    double cum = carry + before;
 #pragma unroll
     for (int k = 0; k < kItems; ++k) {
       if (first + k >= n) break;
@@ -218,11 +217,11 @@ __device__ ScanResult scan_until(int64_t n, Weight w, double need, bool strict,
     }
     __syncthreads();
     const bool done = *s_found < n;
-    if (threadIdx.x == 0) *s_carry += tile_sum;
-    __syncthreads();
+    __syncthreads();  // every thread has read s_found before the next tile may lower it
+    carry += tile_sum;
     if (done) break;
   }
-  return {*s_found, *s_carry};
+  return {*s_found, carry};
 }
 
 // The first i in [0, n) with !(w(i) >= floor) (weights are non-increasing): n if none.
@@ -249,16 +248,15 @@ struct DrawArgs {
 
 template <typename Weight>
 __device__ int64_t draw_sorted(int64_t n, bool top_k_path, Weight w, const SamplingRowParams& rp,
-                               BlockScan::TempStorage& temp, long long* s_found,
-                               double* s_carry) {
-  const double total = scan_until(n, w, INFINITY, false, temp, s_found, s_carry).sum;
+                               BlockScan::TempStorage& temp, long long* s_found) {
+  const double total = scan_until(n, w, INFINITY, false, temp, s_found).sum;
   // Weights are > 0 for i < positive (the full path keeps only those): >= the least
   // positive double.
   const int64_t positive = first_below(n, w, 4.9406564584124654e-324);
   int64_t kept = top_k_path ? n : positive;
   bool cut = false;
   if (rp.top_p < 1.0) {
-    const ScanResult s = scan_until(n, w, rp.top_p * total, false, temp, s_found, s_carry);
+    const ScanResult s = scan_until(n, w, rp.top_p * total, false, temp, s_found);
     if (s.index < n && s.index + 1 < kept) {
       kept = s.index + 1;
       cut = true;
@@ -274,9 +272,9 @@ __device__ int64_t draw_sorted(int64_t n, bool top_k_path, Weight w, const Sampl
     }
   }
   if (!top_k_path && (rp.top_p < 1.0 || rp.min_p > 0.0)) cut = true;  // host sums the kept set
-  const double kept_mass = cut ? scan_until(kept, w, INFINITY, false, temp, s_found, s_carry).sum
+  const double kept_mass = cut ? scan_until(kept, w, INFINITY, false, temp, s_found).sum
                                : total;
-  const ScanResult d = scan_until(kept, w, rp.u * kept_mass, true, temp, s_found, s_carry);
+  const ScanResult d = scan_until(kept, w, rp.u * kept_mass, true, temp, s_found);
   if (d.index < kept) return d.index;
   // Rounding left the target unreached: the last candidate with a positive weight.
   return std::max<int64_t>(std::min(kept, positive), 1) - 1;
@@ -292,7 +290,6 @@ __global__ void __launch_bounds__(kThreads) sampling_draw_kernel(DrawArgs a) {
   const int32_t* ids = a.ids + i * vocab;
   __shared__ BlockScan::TempStorage temp;
   __shared__ long long s_found;
-  __shared__ double s_carry;
   const float top = s[0];
   if (!(top > neg_inf())) {  // everything masked: the lowest id, as the host
     if (threadIdx.x == 0) a.p.tokens[r] = ids[0];
@@ -303,10 +300,10 @@ __global__ void __launch_bounds__(kThreads) sampling_draw_kernel(DrawArgs a) {
   int64_t k;
   if (top_k_path) {
     auto w = [&](int64_t j) { return top_k_weight(s[j], top, inv_t); };
-    k = draw_sorted(rp.top_k, true, w, rp, temp, &s_found, &s_carry);
+    k = draw_sorted(rp.top_k, true, w, rp, temp, &s_found);
   } else {
     auto w = [&](int64_t j) { return full_weight(s[j], top, inv_t); };
-    k = draw_sorted(vocab, false, w, rp, temp, &s_found, &s_carry);
+    k = draw_sorted(vocab, false, w, rp, temp, &s_found);
   }
   if (threadIdx.x == 0) a.p.tokens[r] = ids[k];
 }
