@@ -105,7 +105,6 @@ std::unique_ptr<Qwen3Weights> tp_shard_weights(const Qwen3Weights& full, const T
   const ModelConfig& c = full.config();
   const int64_t hd = c.head_dim;
   std::vector<std::vector<uint8_t>> owned;
-  owned.reserve(static_cast<size_t>(2 * c.num_hidden_layers));  // o and down per layer
   std::vector<LayerWeights> layers;
   for (const LayerWeights& l : full.layers()) {
     LayerWeights r;

@@ -118,22 +118,12 @@ __global__ void __launch_bounds__(kWarps * 32, gemv_min_blocks<M>(R))
   if (!waited) pdl_wait();  // a block with no tile still orders itself after its predecessor
 }
 
-// Blocks of `Kernel` that fit on one SM at once (asked once per kernel instance).
-template <auto Kernel>
-int resident_blocks_per_sm() {
-  static const int n = [] {
-    int blocks = 0;
-    QWEN3_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, Kernel, kWarps * 32, 0));
-    return blocks < 1 ? 1 : blocks;
-  }();
-  return n;
-}
-
 template <int M, int R, int U>
 void launch_rows(const GemvParams& p, cudaStream_t stream) {
   const int64_t groups = kWarps / p.k_split;
   const int64_t tiles = (p.n_out + groups * R - 1) / (groups * R);
-  const int64_t resident = static_cast<int64_t>(resident_blocks_per_sm<gemv_bf16_kernel<M, R, U>>()) * num_sms();
+  const int64_t resident =
+      int64_t{resident_blocks_per_sm<gemv_bf16_kernel<M, R, U>, kWarps * 32>()} * num_sms();
   const auto blocks = static_cast<unsigned>(tiles < resident ? tiles : resident);
   launch_kernel("gemv_bf16_kernel", gemv_bf16_kernel<M, R, U>, dim3(blocks), dim3(kWarps * 32), 0,
                 stream, p, tiles);
@@ -148,10 +138,10 @@ void launch_rows(const GemvParams& p, cudaStream_t stream) {
 template <int M>
 void launch_m(GemvParams p, cudaStream_t stream) {
   const bool tall = p.n_out >= 65536, long_rows = p.k >= 8192;
-  int r = M == 1 && long_rows ? 2 : 4;
-  int want = M == 1 ? (tall ? 1 : long_rows ? 2 : 4) : (p.n_out >= 16384 ? 1 : p.k <= 2560 ? 2 : 4);
-  if (p.rows_per_warp > 0) r = p.rows_per_warp;
+  const int r = p.rows_per_warp > 0 ? p.rows_per_warp : (M == 1 && long_rows ? 2 : 4);
   if (p.k_split <= 0) {
+    int want = M == 1 ? (tall ? 1 : long_rows ? 2 : 4)
+                      : (p.n_out >= 16384 ? 1 : p.k <= 2560 ? 2 : 4);
     while (want > 1 && p.k / want < kStep) want /= 2;  // every slice at least one warp load
     if (p.epilogue == GemvEpilogue::kSiluPairs && r == 1 && want == kWarps) want /= 2;
     p.k_split = want;

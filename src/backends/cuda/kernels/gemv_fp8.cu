@@ -373,16 +373,8 @@ int mma_k_split(int64_t tiles, int64_t chunks, int blocks_per_sm, int unroll) {
 
 template <int M, bool kE5M2, int kUnroll>
 void launch_mma_unroll(GemvFp8Params p, cudaStream_t stream) {
-  static const int blocks_per_sm = [] {
-    int n = 0;
-    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, gemv_fp8_mma_kernel<M, kE5M2, kUnroll>,
-                                                      kWarps * 32, 0) != cudaSuccess ||
-        n <= 0) {
-      cudaGetLastError();
-      return 2;
-    }
-    return n;
-  }();
+  const int blocks_per_sm =
+      resident_blocks_per_sm<gemv_fp8_mma_kernel<M, kE5M2, kUnroll>, kWarps * 32>();
   const int64_t tiles = (p.n_out + 15) / 16;
   if (p.k_split <= 0)
     p.k_split = mma_k_split(tiles, (p.k + kChunk - 1) / kChunk, blocks_per_sm, kUnroll);
@@ -497,6 +489,8 @@ void launch_gemv_fp8(const GemvFp8Params& p, cudaStream_t stream) {
   check_shape(p.k_split == 0 || p.k_split == 1 || p.k_split == 2 || p.k_split == 4 ||
                   p.k_split == 8,
               "gemv_fp8", "k_split must be 0, 1, 2, 4 or 8");
+  check_shape(p.mma_unroll == 0 || p.mma_unroll == 2 || (p.mma_unroll == 4 && p.rows == 1),
+              "gemv_fp8", "mma_unroll must be 0, 2, or 4 with one row");
   GemvFp8Params q = p;
   const bool mma_fits = p.block_in % kChunk == 0;
   check_shape(p.kernel != GemvFp8Kernel::kMma || mma_fits, "gemv_fp8",

@@ -43,8 +43,8 @@ struct GemvFp8Params {
                              // (1, 2, 4, 8); 0: chosen by the launcher
   GemvEpilogue epilogue = GemvEpilogue::kStore;
   GemvFp8Kernel kernel = GemvFp8Kernel::kAuto;  // kMma needs block_in % 128 == 0
-  int mma_unroll = 0;  // kMma: 128-column chunks per warp load batch (2 or 4); 0: the
-                       // launcher's choice
+  int mma_unroll = 0;  // kMma: 128-column chunks per warp load batch (2, or 4 with one
+                       // row); 0: the launcher's choice
 };
 
 // True when the FP8 GEMV handles the shape (else dequantize and use cuBLAS).

@@ -17,6 +17,19 @@ void set_pdl_enabled(bool on);
 // the GEMV launchers size their grids by it.
 int num_sms();
 
+// Blocks of `Kernel` (launched with kThreads threads, no dynamic shared memory) that fit
+// on one SM at once, asked once per kernel instance: launchers size grids by it.
+template <auto Kernel, int kThreads>
+int resident_blocks_per_sm() {
+  static const int n = [] {
+    int blocks = 0;
+    check_cuda(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, Kernel, kThreads, 0),
+               "cudaOccupancyMaxActiveBlocksPerMultiprocessor", __FILE__, __LINE__);
+    return blocks < 1 ? 1 : blocks;
+  }();
+  return n;
+}
+
 template <typename... Params, typename... Args>
 void launch_kernel(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
                    size_t smem, cudaStream_t stream, Args&&... args) {
