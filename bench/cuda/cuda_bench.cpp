@@ -198,7 +198,9 @@ DecodeResult run_decode(CudaRunner& runner, int64_t vocab, int n, int64_t contex
 // FP8 E4M3 pool with scales 1, block size 16): `num_seqs` sequences of `rows` new tokens after `start` cached ones
 // (a causal prompt: 1, n, 0; a decode batch: b, 1, context; split-KV merges included).
 // Prints time and TFLOP/s counting 4 * rows * kv_avg * heads * head_dim (median of 10).
-double attention_tflops(int num_seqs, int64_t rows, int64_t start, int num_sms, KvDtype kv) {
+// heads_per_cta: the decode CTA shape (0: the planner's choice).
+double attention_tflops(int num_seqs, int64_t rows, int64_t start, int num_sms, KvDtype kv,
+                        int heads_per_cta = 0) {
   const int heads = 32, kv_heads = 8, hd = 128, bs = 16;
   const int32_t blocks = static_cast<int32_t>((start + rows + bs - 1) / bs);
   const int64_t n = num_seqs * rows;
@@ -214,11 +216,13 @@ double attention_tflops(int num_seqs, int64_t rows, int64_t start, int num_sms, 
     seqs.push_back({static_cast<int32_t>(i * rows), static_cast<int32_t>(rows),
                     static_cast<int32_t>(start)});
   }
-  const AttentionPlan plan = plan_attention(seqs, heads / kv_heads, kv_heads, num_sms);
+  const AttentionPlan plan =
+      plan_attention(seqs, heads / kv_heads, kv_heads, num_sms, kDecodeSplitTokens, heads_per_cta);
   const size_t pool_bytes = size_t(num_seqs * blocks + 1) * bs * kv_heads * hd * kv_dtype_size(kv);
   const size_t partials = size_t(std::max(plan.num_partials, 1));
   const size_t counters =
-      size_t(std::max(plan.num_split_rows, 1)) * kv_heads * decode_attention_quads(heads / kv_heads);
+      size_t(std::max(plan.num_split_rows, 1)) * kv_heads *
+      decode_attention_quads(heads / kv_heads, plan.decode_heads_per_cta);
   DeviceBuffer k(pool_bytes, "bench k"), v(pool_bytes, "bench v");
   DeviceBuffer q(size_t(n) * heads * hd * 4, "bench q"), out(size_t(n) * heads * hd * 4, "bench out");
   DeviceBuffer po(partials * heads * hd * 4, "bench partial o"), pl(partials * heads * 4, "bench lse");
@@ -251,6 +255,7 @@ double attention_tflops(int num_seqs, int64_t rows, int64_t start, int num_sms, 
                                .partial_o = po.as<float>(),
                                .partial_lse = pl.as<float>(),
                                .decode_counters = cnt.as<int>(),
+                               .decode_heads_per_cta = plan.decode_heads_per_cta,
                                .heads = heads,
                                .kv_heads = kv_heads,
                                .head_dim = hd,
@@ -279,7 +284,9 @@ double attention_tflops(int num_seqs, int64_t rows, int64_t start, int num_sms, 
   fmt::print("attention {} x {} rows after {} (h32 kv8 d128, {} pool, {} kernel): {:.3f} ms, "
              "{:.1f} TFLOP/s, KV {:.0f} GB/s\n",
              num_seqs, rows, start, kv_dtype_name(kv),
-             rows == 1 ? "decode" : paged_attention_uses_mma(p) ? "mma" : "simt",
+             rows == 1 ? fmt::format("decode, {} head(s) per CTA", plan.decode_heads_per_cta)
+             : paged_attention_uses_mma(p) ? "mma"
+                                           : "simt",
              s * 1e3,
              flops / s / 1e12, kv_gb / s);
   return flops / s / 1e12;
@@ -302,7 +309,9 @@ void bench_attention(int num_sms) {
                                              {16, 4096}, {64, 4096}, {16, 32768}};
   for (const auto& [b, context] : decodes) {
     for (const KvDtype kv : {KvDtype::kBF16, KvDtype::kFp8E4M3}) {
-      attention_tflops(b, 1, context - 1, num_sms, kv);
+      for (const int heads_per_cta : {1, kDecodeHeadsPerCta}) {
+        attention_tflops(b, 1, context - 1, num_sms, kv, heads_per_cta);
+      }
     }
   }
 }

@@ -14,8 +14,24 @@
 #include "backends/cuda/attention_plan.h"
 #include "backends/cuda/kernels/attention.h"
 #include "cuda/cuda_test_util.h"
+#include "model/config.h"
 
 namespace qwen3::cuda::test {
+
+// Attention geometry with YaRN RoPE (factor 4 over 1,024 positions), for the q/k-norm +
+// RoPE kernels.
+inline ModelConfig attention_config(int64_t heads, int64_t kv_heads, int64_t head_dim) {
+  ModelConfig c;
+  c.num_attention_heads = heads;
+  c.num_key_value_heads = kv_heads;
+  c.head_dim = head_dim;
+  c.max_position_embeddings = 4096;
+  c.rope.theta = 1000000.0;
+  c.rope.type = RopeType::kYarn;
+  c.rope.factor = 4.0;
+  c.rope.original_max_position_embeddings = 1024;
+  return c;
+}
 
 // (new tokens, tokens already cached) per sequence, rows laid out in order.
 using SeqSpec = std::vector<std::pair<int32_t, int32_t>>;
@@ -118,7 +134,7 @@ struct DeviceAttentionPlan {
         partial_o_(poisoned<float>(size_t(std::max(plan.num_partials, 1)) * heads * head_dim)),
         partial_lse_(poisoned<float>(size_t(std::max(plan.num_partials, 1)) * heads)),
         num_counters_(size_t(std::max(plan.num_split_rows, 1)) * kv_heads *
-                      decode_attention_quads(heads / kv_heads)),
+                      decode_attention_quads(heads / kv_heads, plan.decode_heads_per_cta)),
         counters_(to_device(std::vector<int>(num_counters_, 0))) {}
 
   // Points `p`'s item lists and split-KV scratch at this plan.
@@ -130,6 +146,7 @@ struct DeviceAttentionPlan {
     p.partial_o = partial_o_.as<float>();
     p.partial_lse = partial_lse_.as<float>();
     p.decode_counters = counters_.as<int>();
+    p.decode_heads_per_cta = plan_.decode_heads_per_cta;
   }
   // The counters are back at zero after every launch.
   std::vector<int> counters() const { return to_host<int>(counters_, num_counters_); }

@@ -53,57 +53,64 @@ void check_step(const Shape& cs, const SeqSpec& spec, uint64_t seed) {
   }
   const auto q = random_floats(rows * q_dim, seed + 3);
 
-  const AttentionPlan plan = plan_attention(step.seqs, group, cs.kv_heads, cs.num_sms);
-  const DeviceAttentionPlan d_plan(plan, cs.heads, cs.kv_heads, hd);
-  auto d_q = to_device(q);
-  auto d_tables = to_device(step.tables);
-  auto d_pos = to_device(step.row_pos);
-  auto d_out = poisoned<float>(rows * q_dim);
-  PagedAttentionParams params{.q = d_q.as<float>(),
-                              .k_pool = d_k.get(),
-                              .v_pool = d_v.get(),
-                              .kv_dtype = cs.kv_dtype,
-                              .block_tables = d_tables.as<int32_t>(),
-                              .max_blocks = max_blocks,
-                              .row_pos = d_pos.as<int32_t>(),
-                              .out = d_out.as<float>(),
-                              .heads = cs.heads,
-                              .kv_heads = cs.kv_heads,
-                              .head_dim = hd,
-                              .block_size = static_cast<int>(bs),
-                              .scale = 1.0f / std::sqrt(float(hd))};
-  d_plan.fill(params);
-  launch_paged_attention(params, nullptr);
-  // Twice: the split rows' counters must be back at 0 for the next launch (next layer).
-  launch_paged_attention(params, nullptr);
-  for (const int c : d_plan.counters()) EXPECT_EQ(c, 0);
-  const auto out_all = to_host<float>(d_out, rows * q_dim);
-  const bool mma = paged_attention_uses_mma(params);
+  const std::vector<RefElement> ref_all =
+      reference_attention(step, q, kf, vf, cs.heads, cs.kv_heads, hd);
+  // Both decode CTA shapes (the planner picks by context; prefill rows are unaffected).
+  for (const int heads_per_cta : {1, kDecodeHeadsPerCta}) {
+    SCOPED_TRACE(fmt::format("{} query head(s) per decode CTA", heads_per_cta));
+    const AttentionPlan plan = plan_attention(step.seqs, group, cs.kv_heads, cs.num_sms,
+                                              kDecodeSplitTokens, heads_per_cta);
+    const DeviceAttentionPlan d_plan(plan, cs.heads, cs.kv_heads, hd);
+    auto d_q = to_device(q);
+    auto d_tables = to_device(step.tables);
+    auto d_pos = to_device(step.row_pos);
+    auto d_out = poisoned<float>(rows * q_dim);
+    PagedAttentionParams params{.q = d_q.as<float>(),
+                                .k_pool = d_k.get(),
+                                .v_pool = d_v.get(),
+                                .kv_dtype = cs.kv_dtype,
+                                .block_tables = d_tables.as<int32_t>(),
+                                .max_blocks = max_blocks,
+                                .row_pos = d_pos.as<int32_t>(),
+                                .out = d_out.as<float>(),
+                                .heads = cs.heads,
+                                .kv_heads = cs.kv_heads,
+                                .head_dim = hd,
+                                .block_size = static_cast<int>(bs),
+                                .scale = 1.0f / std::sqrt(float(hd))};
+    d_plan.fill(params);
+    launch_paged_attention(params, nullptr);
+    // Twice: the split rows' counters must be back at 0 for the next launch (next layer).
+    launch_paged_attention(params, nullptr);
+    for (const int c : d_plan.counters()) EXPECT_EQ(c, 0);
+    const auto out_all = to_host<float>(d_out, rows * q_dim);
+    const bool mma = paged_attention_uses_mma(params);
 
-  // Decode rows (one new token) run in float32 whatever the pool: their own tolerance.
-  std::vector<float> out, out_dec;
-  std::vector<double> ref, ref_dec;
-  for (const RefElement& e : reference_attention(step, q, kf, vf, cs.heads, cs.kv_heads, hd)) {
-    (e.decode ? ref_dec : ref).push_back(e.value);
-    (e.decode ? out_dec : out).push_back(out_all[e.index]);
-  }
-  if (!ref_dec.empty()) {
-    EXPECT_LT(rel_error(out_dec, ref_dec), 1e-5) << "decode rows";
-  }
-  if (ref.empty()) return;
-  if (!mma) {
-    EXPECT_LT(rel_error(out, ref), 1e-5);
-    return;
-  }
-  EXPECT_LT(rel_error(out, ref), 1e-2);
-  int64_t bad = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    const double err = std::abs(double(out[i]) - ref[i]);
-    if (!(err <= 1e-2 + 1e-2 * std::abs(ref[i])) && bad++ < 5) {
-      ADD_FAILURE() << fmt::format("element {} (row-sampled): out {} ref {}", i, out[i], ref[i]);
+    // Decode rows (one new token) run in float32 whatever the pool: their own tolerance.
+    std::vector<float> out, out_dec;
+    std::vector<double> ref, ref_dec;
+    for (const RefElement& e : ref_all) {
+      (e.decode ? ref_dec : ref).push_back(e.value);
+      (e.decode ? out_dec : out).push_back(out_all[e.index]);
     }
+    if (!ref_dec.empty()) {
+      EXPECT_LT(rel_error(out_dec, ref_dec), 1e-5) << "decode rows";
+    }
+    if (ref.empty()) continue;
+    if (!mma) {
+      EXPECT_LT(rel_error(out, ref), 1e-5);
+      continue;
+    }
+    EXPECT_LT(rel_error(out, ref), 1e-2);
+    int64_t bad = 0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+      const double err = std::abs(double(out[i]) - ref[i]);
+      if (!(err <= 1e-2 + 1e-2 * std::abs(ref[i])) && bad++ < 5) {
+        ADD_FAILURE() << fmt::format("element {} (row-sampled): out {} ref {}", i, out[i], ref[i]);
+      }
+    }
+    EXPECT_EQ(bad, 0);
   }
-  EXPECT_EQ(bad, 0);
 }
 
 std::string shape_name(const Shape& c) {
@@ -241,8 +248,13 @@ TEST(AttentionPlan, CoversEveryRowOnce) {
       } else {
         EXPECT_GT(plan.num_split_rows, 0);  // the 701-position row
       }
+      EXPECT_EQ(plan.decode_heads_per_cta, 1);  // 708 decode positions in all
     }
   }
+  // Many decode positions: four query heads per CTA (each K row read once per four heads).
+  const std::vector<AttnSeq> long_rows = {{0, 1, 3000}, {1, 1, int32_t{kDecodeNarrowMaxTokens}}};
+  EXPECT_EQ(plan_attention(long_rows, 4, 8, 132).decode_heads_per_cta, kDecodeHeadsPerCta);
+  EXPECT_EQ(plan_attention(long_rows, 4, 8, 132, kDecodeSplitTokens, 1).decode_heads_per_cta, 1);
 }
 
 }  // namespace

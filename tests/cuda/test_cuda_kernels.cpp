@@ -14,6 +14,7 @@
 #include "backends/cuda/kernels/gemv.h"
 #include "backends/cuda/kernels/linear.h"
 #include "backends/cuda/kernels/rope_kv.h"
+#include "cuda/attention_test_util.h"
 #include "cuda/cuda_test_util.h"
 #include "model/rope.h"
 
@@ -245,19 +246,6 @@ TEST(CudaKernels, LinearSumOfSquaresFeedsTheNextNorm) {
             d_y.as<float>());
     EXPECT_LT(rel_error(to_host<float>(d_y, rows * n2), ref2), 1e-5) << rows;
   }
-}
-
-ModelConfig attention_config(int64_t heads, int64_t kv_heads, int64_t head_dim) {
-  ModelConfig c;
-  c.num_attention_heads = heads;
-  c.num_key_value_heads = kv_heads;
-  c.head_dim = head_dim;
-  c.max_position_embeddings = 4096;
-  c.rope.theta = 1000000.0;
-  c.rope.type = RopeType::kYarn;
-  c.rope.factor = 4.0;
-  c.rope.original_max_position_embeddings = 1024;
-  return c;
 }
 
 template <typename KV>

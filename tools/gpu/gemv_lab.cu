@@ -315,6 +315,42 @@ int main(int argc, char** argv) {
     measure("project (launcher's choice)", [&](auto* wp) {
       launch_gemv_bf16({wp, x, y, sh.n, sh.k, M, 0, 0}, st);
     });
+    {  // the decoder's RMSNorm prologue and epilogues around the same kernel (norm weight 1
+       // and sum of squares k: the prologue's y is W x to float rounding; the epilogues'
+       // error column does not compare like with like)
+      float *nw, *ss, *ss_out;
+      const std::vector<float> ones(sh.k, 1.0f), sums(M, static_cast<float>(sh.k));
+      CK(cudaMalloc(&nw, sh.k * 4));
+      CK(cudaMalloc(&ss, M * 4));
+      CK(cudaMalloc(&ss_out, M * 4));
+      CK(cudaMemcpy(nw, ones.data(), sh.k * 4, cudaMemcpyHostToDevice));
+      CK(cudaMemcpy(ss, sums.data(), M * 4, cudaMemcpyHostToDevice));
+      auto variant = [&](const char* label, GemvEpilogue epilogue, bool norm) {
+        measure(label, [&](auto* wp) {
+          GemvParams p{wp, x, y, sh.n, sh.k, M};
+          if (norm) {
+            p.norm_weight = nw;
+            p.norm_eps = 1e-6f;
+            p.norm_sum_squares = ss;
+          }
+          p.epilogue = epilogue;
+          if (epilogue == GemvEpilogue::kAddTo) p.sum_squares_out = ss_out;
+          launch_gemv_bf16(p, st);
+        });
+      };
+      variant("project + RMSNorm prologue", GemvEpilogue::kStore, true);
+      variant("project + add-to + sum of squares", GemvEpilogue::kAddTo, false);
+      variant("project + prologue + SiLU pairs", GemvEpilogue::kSiluPairs, true);
+      cudaFree(nw);
+      cudaFree(ss);
+      cudaFree(ss_out);
+    }
+    if (std::getenv("LAB_PRODUCT_ONLY") != nullptr) {  // the decoder's variants only
+      for (auto* p : w) cudaFree(p);
+      cudaFree(x);
+      cudaFree(y);
+      continue;
+    }
     for (int r : {1, 2, 4})
       for (int ks : {1, 2, 4, 8}) {
         if (sh.k / ks < 256) continue;

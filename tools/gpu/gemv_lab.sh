@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One GPU-machine call for the decode GEMV study: builds tools/gpu/gemv_lab.cu there and
 # runs it for 1 and 4 activation rows; with LAB_NCU=1 (and .gpu-carry-cuda.txz carried)
-# also tools/gpu/ncu_decode.sh. Logs go to $OUT.
+# also tools/gpu/ncu_decode.sh; LAB_PRODUCT_ONLY=1 times only the launcher's choice and the
+# decoder's prologue / epilogue variants of it. Logs go to $OUT.
 #
 #   run(command="bash tools/gpu/gemv_lab.sh")
 set -uo pipefail

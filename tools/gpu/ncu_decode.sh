@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Times every kernel of one batch-1 decode step (context 512, Qwen3-4B geometry, BF16; no
-# CUDA graphs, kernels serialized by ncu, caches flushed between kernels) with ncu and
-# prints them grouped by kernel and grid, largest total first. Needs .gpu-carry-cuda(.txz)
+# CUDA graphs, kernels serialized by ncu, caches flushed between kernels; NCU_CACHE=none
+# keeps L2 as the previous kernel left it, as in the decoder) with ncu and prints them
+# grouped by kernel and grid, largest total first. Needs .gpu-carry-cuda(.txz)
 # and makes /tmp/qwen3-4b-random when missing. Output: $OUT/ncu_decode.{csv,log}.
 #
 #   run(carry=[".gpu-carry-cuda.txz"], command="bash tools/gpu/ncu_decode.sh")
@@ -11,7 +12,7 @@ OUT=${OUT:-/tmp/ncu_decode_out}
 mkdir -p "$OUT"
 [ -d .gpu-carry-cuda ] || tar -xJf .gpu-carry-cuda.txz
 export LD_LIBRARY_PATH="$PWD/.gpu-carry-cuda/lib:${LD_LIBRARY_PATH:-}"
-timeout 240 ncu --clock-control none --profile-from-start off --metrics gpu__time_duration.sum \
+timeout 240 ncu --clock-control none --cache-control "${NCU_CACHE:-all}" --profile-from-start off --metrics gpu__time_duration.sum \
   --csv .gpu-carry-cuda/bin/qwen3_cuda_bench --model "${MODEL:-/tmp/qwen3-4b-random}" \
   --init-random qwen3-4b --profile-decode 1 >"$OUT/ncu_decode.csv" 2>"$OUT/ncu_decode.err"
 python3 - "$OUT/ncu_decode.csv" <<'PY' | tee "$OUT/ncu_decode.log"

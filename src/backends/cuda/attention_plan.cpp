@@ -5,13 +5,21 @@
 namespace qwen3::cuda {
 
 AttentionPlan plan_attention(std::span<const AttnSeq> seqs, int group, int kv_heads, int num_sms,
-                             int min_split_tokens) {
+                             int min_split_tokens, int heads_per_cta) {
   AttentionPlan plan;
-  int64_t decodes = 0;
-  for (const AttnSeq& s : seqs) decodes += s.num_rows == 1 ? 1 : 0;
+  int64_t decodes = 0, decode_tokens = 0;
+  for (const AttnSeq& s : seqs) {
+    if (s.num_rows != 1) continue;
+    ++decodes;
+    decode_tokens += s.start_pos + 1;
+  }
+  plan.decode_heads_per_cta =
+      heads_per_cta > 0 ? heads_per_cta
+                        : (decode_tokens <= kDecodeNarrowMaxTokens ? 1 : kDecodeHeadsPerCta);
   // Each decode CTA is short (one split, a KV head, four query heads): aim at four waves.
   const int64_t target_ctas = 4LL * std::max(num_sms, 1);
-  const int64_t ctas_per_split = int64_t{std::max(kv_heads, 1)} * decode_attention_quads(group);
+  const int64_t ctas_per_split =
+      int64_t{std::max(kv_heads, 1)} * decode_attention_quads(group, plan.decode_heads_per_cta);
   const int64_t max_splits =
       decodes > 0 ? std::max<int64_t>(1, target_ctas / (decodes * ctas_per_split)) : 1;
   const int64_t unit = (std::max(min_split_tokens, 1) + kDecodeSplitTokens - 1) /

@@ -18,17 +18,20 @@ struct AttnSeq {
 };
 
 struct AttentionPlan {
-  std::vector<AttnWorkItem> items;     // prefill chunks
-  std::vector<AttnDecodeItem> decode;  // rows with one new token, by split
-  int32_t num_partials = 0;            // partial slots of the split rows
-  int32_t num_split_rows = 0;          // decode rows of more than one split
+  std::vector<AttnWorkItem> items;                // prefill chunks
+  std::vector<AttnDecodeItem> decode;             // rows with one new token, by split
+  int32_t num_partials = 0;                       // partial slots of the split rows
+  int32_t num_split_rows = 0;                     // decode rows of more than one split
+  int decode_heads_per_cta = kDecodeHeadsPerCta;  // PagedAttentionParams' field
 };
 
 // Prefill chunks: items of up to kAttnMaxQueries / group rows over KV [0, last + 1).
 // Decode rows (one new token): split over the context when the batch alone would leave
 // SMs idle, into chunks of >= min_split_tokens positions (multiples of
-// kDecodeSplitTokens), so that the decode CTAs fill about four waves of the GPU.
+// kDecodeSplitTokens), so that the decode CTAs fill about four waves of the GPU. Query heads
+// per decode CTA: heads_per_cta when set (1 or kDecodeHeadsPerCta), else 1 when the decode
+// rows hold at most kDecodeNarrowMaxTokens positions in all.
 AttentionPlan plan_attention(std::span<const AttnSeq> seqs, int group, int kv_heads, int num_sms,
-                             int min_split_tokens = kDecodeSplitTokens);
+                             int min_split_tokens = kDecodeSplitTokens, int heads_per_cta = 0);
 
 }  // namespace qwen3::cuda

@@ -166,7 +166,7 @@ void CudaRunner::upload_plan(StepPlan& p) {
          reinterpret_cast<const AttnDecodeItem*>(d + o[6])};
 }
 
-void CudaRunner::attention(int64_t layer, const StepPlan& p) {
+void CudaRunner::attention(int64_t layer, const StepPlan& p, const QkNormRopeKvParams* rope) {
   const ModelConfig& c = config_;
   const bool split = p.attn.num_split_rows > 0;
   launch_paged_attention(
@@ -185,13 +185,15 @@ void CudaRunner::attention(int64_t layer, const StepPlan& p) {
        .partial_o = split ? ws_->partial_o.as<float>() : nullptr,
        .partial_lse = split ? ws_->partial_lse.as<float>() : nullptr,
        .decode_counters = split ? ws_->decode_counters.as<int>() : nullptr,
+       .decode_heads_per_cta = p.attn.decode_heads_per_cta,
        .heads = static_cast<int>(c.num_attention_heads),
        .kv_heads = static_cast<int>(c.num_key_value_heads),
        .head_dim = static_cast<int>(c.head_dim),
        .block_size = static_cast<int>(pool_->block_size()),
        .scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim)),
        .k_scale = pool_->k_scale(layer),
-       .v_scale = pool_->v_scale(layer)},
+       .v_scale = pool_->v_scale(layer),
+       .rope = rope != nullptr ? *rope : QkNormRopeKvParams{}},
       stream_);
 }
 
@@ -227,26 +229,28 @@ void CudaRunner::forward(const StepPlan& p) {
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const CudaLayerWeights& l = w.layers()[i];
     linear_->run(l.qkv, {h, l.input_norm, eps, slot(2 * i)}, n, s.qkv.as<float>());
-    launch_qk_norm_rope_kv({.qkv = s.qkv.as<float>(),
-                            .q_norm = l.q_norm,
-                            .k_norm = l.k_norm,
-                            .inv_freq = w.inv_freq(),
-                            .attention_scaling = w.rope_attention_scaling(),
-                            .row_pos = p.d.row_pos,
-                            .row_slot = p.d.row_slot,
-                            .q_out = s.q.as<float>(),
-                            .k_pool = pool_->k(i),
-                            .v_pool = pool_->v(i),
-                            .kv_dtype = pool_->dtype(),
-                            .rows = n,
-                            .heads = static_cast<int>(c.num_attention_heads),
-                            .kv_heads = static_cast<int>(c.num_key_value_heads),
-                            .head_dim = static_cast<int>(c.head_dim),
-                            .eps = eps,
-                            .k_scale = pool_->k_scale(i),
-                            .v_scale = pool_->v_scale(i)},
-                           stream_);
-    attention(i, p);
+    const QkNormRopeKvParams rope{.qkv = s.qkv.as<float>(),
+                                  .q_norm = l.q_norm,
+                                  .k_norm = l.k_norm,
+                                  .inv_freq = w.inv_freq(),
+                                  .attention_scaling = w.rope_attention_scaling(),
+                                  .row_pos = p.d.row_pos,
+                                  .row_slot = p.d.row_slot,
+                                  .q_out = s.q.as<float>(),
+                                  .k_pool = pool_->k(i),
+                                  .v_pool = pool_->v(i),
+                                  .kv_dtype = pool_->dtype(),
+                                  .rows = n,
+                                  .heads = static_cast<int>(c.num_attention_heads),
+                                  .kv_heads = static_cast<int>(c.num_key_value_heads),
+                                  .head_dim = static_cast<int>(c.head_dim),
+                                  .eps = eps,
+                                  .k_scale = pool_->k_scale(i),
+                                  .v_scale = pool_->v_scale(i)};
+    // A step of decode rows only: the decode attention kernel applies it itself.
+    const bool rope_in_attention = p.attn.items.empty();
+    if (!rope_in_attention) launch_qk_norm_rope_kv(rope, stream_);
+    attention(i, p, rope_in_attention ? &rope : nullptr);
     linear_->run(l.o, {s.attn.as<float>()}, n, h, LinearOutput::kAddTo, slot(2 * i + 1));
     linear_->run(l.gate_up, {h, l.post_attn_norm, eps, slot(2 * i + 1)}, n, s.act.as<float>(),
                  LinearOutput::kSiluPairs);
@@ -284,7 +288,8 @@ void CudaRunner::forward_maybe_graph(const StepPlan& p) {
                      static_cast<int64_t>(p.attn.decode.size()),
                      p.attn.num_partials,
                      p.attn.num_split_rows,
-                     p.max_blocks};
+                     p.max_blocks,
+                     p.attn.decode_heads_per_cta};
   if (graphs_.size() > 256) clear_graphs();  // bound the cache (context growth adds keys)
   GraphEntry& e = graphs_[key];
   if (e.exec == nullptr && ++e.uses >= 2) {
@@ -340,7 +345,7 @@ RunnerOutput CudaRunner::run(const SchedulerOutput& step, std::span<const Sample
   moved |= s.partial_lse.ensure(partials * c.num_attention_heads * f, "split-KV attention partials");
   const int group = static_cast<int>(c.num_attention_heads / c.num_key_value_heads);
   const auto counters = static_cast<size_t>(std::max(plan.attn.num_split_rows, 1)) *
-                        c.num_key_value_heads * decode_attention_quads(group);
+                        c.num_key_value_heads * decode_attention_quads(group, 1);  // the most CTAs
   if (s.decode_counters.ensure(counters * sizeof(int), "split-KV attention counters")) {
     moved = true;
     QWEN3_CUDA_CHECK(cudaMemsetAsync(s.decode_counters.get(), 0, counters * sizeof(int), stream_));

@@ -18,6 +18,7 @@
 #include "backends/cuda/device_buffer.h"
 #include "backends/cuda/gpu_sampler.h"
 #include "backends/cuda/kernels/linear.h"
+#include "backends/cuda/kernels/rope_kv.h"
 #include "sched/batch.h"
 
 namespace qwen3::cuda {
@@ -67,13 +68,15 @@ class CudaRunner final : public ModelRunner {
   RunnerOutput run(const SchedulerOutput& step, std::span<const SamplerRow> rows);
   void upload_plan(StepPlan& plan);
   void forward(const StepPlan& plan);
-  void attention(int64_t layer, const StepPlan& plan);
+  // rope: set when the decode kernel applies q/k-norm + RoPE + KV write (decode-only steps).
+  void attention(int64_t layer, const StepPlan& plan, const QkNormRopeKvParams* rope);
   // Runs forward(plan) through a cached graph when the step is decode-shaped.
   void forward_maybe_graph(const StepPlan& plan);
   void clear_graphs();
 
   struct GraphKey {
-    int64_t rows, out_rows, seqs, items, decode_items, partials, split_rows, max_blocks;
+    int64_t rows, out_rows, seqs, items, decode_items, partials, split_rows, max_blocks,
+        decode_heads_per_cta;
     auto operator<=>(const GraphKey&) const = default;
   };
   struct GraphEntry {

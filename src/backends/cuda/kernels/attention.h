@@ -8,8 +8,9 @@
 //     float32 accumulate) for a BF16 or FP8 pool with head_dim 64 or 128 on sm_80+, and a
 //     float32 SIMT one for everything else.
 //   * decode (one new token): a decode item is one split of a row's context (multiples of
-//     kDecodeSplitTokens positions); its CTAs (one per KV head and per kDecodeHeadsPerCta
-//     query heads of the group) read one position per lane (attention_decode.cu). A row
+//     kDecodeSplitTokens positions); its CTAs (one per KV head and per 1 or
+//     kDecodeHeadsPerCta query heads of the group) read one position per lane
+//     (attention_decode.cu). A row
 //     of several splits: each split writes a normalised partial and its log-sum-exp, and
 //     the last split to finish merges them (per-row arrival counters, reset as used).
 // An FP8 pool's scales are folded, not applied per element: the K scale into the softmax
@@ -22,6 +23,7 @@
 
 #include <cstdint>
 
+#include "backends/cuda/kernels/rope_kv.h"
 #include "backends/cuda/kv_dtype.h"
 
 namespace qwen3::cuda {
@@ -30,10 +32,15 @@ inline constexpr int kAttnMaxQueries = 64;      // rows * group per work item
 inline constexpr int kAttnTile = 64;            // KV positions per shared-memory tile
 inline constexpr int kDecodeSplitTokens = 128;  // decode split granularity (4 warps x 32)
 inline constexpr int kDecodeHeadsPerCta = 4;    // query heads of a group per decode CTA
+// Steps whose decode rows hold at most this many KV positions in all run one query head
+// per decode CTA (4x the CTAs, a quarter of the arithmetic per lane, K and V rows read once
+// per head, mostly from L2). H200, 2026-11-30, one row, attention alone: context 512
+// 12 us against 14 with four heads per CTA, context 4,096 30 us against 19.
+inline constexpr int64_t kDecodeNarrowMaxTokens = 1024;
 
-// Decode CTAs per (split, KV head): the group's query heads in fours.
-inline constexpr int decode_attention_quads(int group) {
-  return (group + kDecodeHeadsPerCta - 1) / kDecodeHeadsPerCta;
+// Decode CTAs per (split, KV head): the group's query heads in groups of heads_per_cta.
+inline constexpr int decode_attention_quads(int group, int heads_per_cta = kDecodeHeadsPerCta) {
+  return (group + heads_per_cta - 1) / heads_per_cta;
 }
 
 struct AttnWorkItem {
@@ -69,7 +76,8 @@ struct PagedAttentionParams {
   float* out;                      // [rows, heads * head_dim]
   float* partial_o = nullptr;      // [partials, heads, head_dim] normalised split outputs
   float* partial_lse = nullptr;    // [partials, heads] a split's log-sum-exp, log2 units
-  int* decode_counters = nullptr;  // [split rows, kv_heads, decode_attention_quads(group)], 0
+  int* decode_counters = nullptr;  // [split rows, kv_heads, decode_attention_quads()], 0
+  int decode_heads_per_cta = kDecodeHeadsPerCta;  // 1 or kDecodeHeadsPerCta (the plan's)
   int heads;
   int kv_heads;
   int head_dim;  // 32, 64, 128 or 256
@@ -79,6 +87,13 @@ struct PagedAttentionParams {
   // (CudaKvPool::k_scale / v_scale); K = fp8 * k_scale, V = fp8 * v_scale. nullptr: 1.
   const float* k_scale = nullptr;
   const float* v_scale = nullptr;
+  // Steps of decode rows only (no prefill items) may leave q/k-norm + RoPE + KV write to
+  // the decode kernel: with rope.qkv set, each CTA norms and rotates its heads' q from the
+  // raw qkv rows itself (q above is unused), and the CTAs of a row's last split first
+  // write the new token's k and v into the pool (the same bytes from each of them, as
+  // qk_norm_rope_kv would: rope_kv.cuh), so that kernel does not run. Read from rope:
+  // qkv, q_norm, k_norm, inv_freq, attention_scaling, row_pos, row_slot, eps.
+  QkNormRopeKvParams rope{};
 };
 // The prefill items' kernel, then the decode items' (either list may be empty).
 void launch_paged_attention(const PagedAttentionParams& p, cudaStream_t stream);

@@ -1,15 +1,17 @@
 // Decode attention (attention.h: one new token per row), flash-decoding style:
-//   * a CTA = one split of a row's context x one KV head x up to kDecodeHeadsPerCta query
-//     heads of its group; 4 warps, each taking 32-position chunks, one position per lane:
-//     a lane reads its position's whole K row (all its loads in flight together) and
-//     dots it with the heads' q from shared memory, so no shuffle sits inside the dot
+//   * a CTA = one split of a row's context x one KV head x HEADS query heads of its group
+//     (4, or 1 for short contexts, where the per-lane arithmetic, not the KV bytes, is
+//     what takes the time); 4 warps, each taking 32-position chunks, one position per
+//     lane: a lane reads its position's whole K row (all its loads in flight together)
+//     and dots it with the heads' q from shared memory, so no shuffle sits inside the dot
 //     product; the chunk's V rows are read by the warp at the same time, one piece of
-//     every row per lane (coalesced), and weighted with the softmax numbers broadcast
-//     by shuffles;
+//     every row per lane (coalesced), and weighted with the softmax numbers broadcast by
+//     shuffles;
 //   * the 4 warps' online-softmax states merge through shared memory;
 //   * a row split over several CTAs: each writes its normalised output and log-sum-exp,
 //     and the last CTA of the row to finish (a per-row counter, reset by that CTA for
-//     the next launch) merges them, so no second kernel runs.
+//     the next launch) merges them in one pass (all splits' loads in flight), so no
+//     second kernel runs.
 #include <cfloat>
 #include <type_traits>
 
@@ -19,12 +21,12 @@
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/kv_fp8.cuh"
 #include "backends/cuda/kernels/launch.h"
+#include "backends/cuda/kernels/rope_kv.cuh"
 
 namespace qwen3::cuda {
 namespace {
 
 constexpr int kWarps = kDecodeSplitTokens / 32;
-constexpr int kHeads = kDecodeHeadsPerCta;
 constexpr float kLog2e = 1.4426950408889634f;
 
 // kBytes bytes of the pool (1 to 32, naturally aligned) as 32-bit words.
@@ -88,7 +90,7 @@ __device__ __forceinline__ void to_float(const KvRaw<KV, N>& r, float* f) {
   }
 }
 
-template <int HD>
+template <int HD, int kHeads>
 struct DecodeSmem {
   float q[kHeads][HD];          // scaled by softmax scale * log2(e) (* FP8 K scale)
   float o[kWarps][kHeads][HD];  // per-warp unnormalised outputs
@@ -102,16 +104,16 @@ __device__ __forceinline__ KvRaw<KV, N> load_kv(const KV* p) {
   return load_raw<N* static_cast<int>(sizeof(KV))>(p);
 }
 
-template <typename KV, int HD>
+template <typename KV, int HD, int kHeads>
 __global__ void __launch_bounds__(kWarps * 32)
     decode_attention_kernel(const PagedAttentionParams p) {
-  static_assert(kHeads == kWarps, "the merge gives each warp one head");
+  static_assert(kHeads <= kWarps, "the merge gives each head one warp");
   constexpr int kDpl = HD / 32;  // V dims per lane, contiguous
   constexpr int kKPiece = 16 / int(sizeof(KV)) < HD ? 16 / int(sizeof(KV)) : HD;
   constexpr int kKPieces = HD / kKPiece;                          // K row pieces per lane
   constexpr int kKBatch = kKPieces < 16 ? kKPieces : 16;          // <= 256 B of K in flight
   constexpr int kVBatch = kDpl * int(sizeof(KV)) <= 8 ? 32 : 16;  // V rows per batch
-  __shared__ DecodeSmem<HD> s;
+  __shared__ DecodeSmem<HD, kHeads> s;
 
   // The plan (items, block tables) was copied before the step's first kernel: read it
   // while the previous kernel finishes; q and this step's K/V only after pdl_wait().
@@ -141,12 +143,38 @@ __global__ void __launch_bounds__(kWarps * 32)
   const float q_scale = p.scale * kLog2e * (kFp8 ? kv_scale_or_one(p.k_scale) : 1.0f);
   const float v_scale = kFp8 ? kv_scale_or_one(p.v_scale) : 1.0f;
 
-  for (int i = threadIdx.x; i < kHeads * HD; i += blockDim.x) {
-    const int j = i / HD;
-    const int d = i - j * HD;
-    s.q[j][d] = j < nh ? p.q[item.row * q_stride + (head0 + j) * HD + d] * q_scale : 0.f;
+  if (p.rope.qkv == nullptr) {  // q normed and rotated by qk_norm_rope_kv
+    for (int i = threadIdx.x; i < kHeads * HD; i += blockDim.x) {
+      const int j = i / HD;
+      const int d = i - j * HD;
+      s.q[j][d] = j < nh ? p.q[item.row * q_stride + (head0 + j) * HD + d] * q_scale : 0.f;
+    }
+  } else {  // from the raw qkv row: warp j norms and rotates head j (s.o is free until the merge)
+    const QkNormRopeKvParams& r = p.rope;
+    const float* x = r.qkv + item.row * (q_stride + 2 * kv_dim);
+    const float pos = static_cast<float>(r.row_pos[item.row]);
+    float* scratch = &s.o[warp][0][0];
+    if (warp < nh) {
+      norm_rope_head(x + (head0 + warp) * HD, r.q_norm, r.inv_freq, pos, r.attention_scaling,
+                     r.eps, HD, scratch, [&](int i, float y) { s.q[warp][i] = y * q_scale; });
+    } else if (warp < kHeads) {
+      for (int i = lane; i < HD; i += 32) s.q[warp][i] = 0.f;
+    }
+    if (item.split == item.num_splits - 1) {  // this split holds the new token: k, v first
+      const int64_t new_slot = r.row_slot[item.row];
+      if (warp == kWarps - 1) {
+        KV* dst = static_cast<KV*>(const_cast<void*>(p.k_pool)) + new_slot * kv_dim + kvh * HD;
+        const float k_scale = kFp8 ? kv_scale_or_one(p.k_scale) : 1.0f;
+        norm_rope_head(x + q_stride + kvh * HD, r.k_norm, r.inv_freq, pos, r.attention_scaling,
+                       r.eps, HD, scratch, [&](int i, float y) { store_kv(dst + i, y, k_scale); });
+      } else if (warp == kWarps - 2) {
+        KV* dst = static_cast<KV*>(const_cast<void*>(p.v_pool)) + new_slot * kv_dim + kvh * HD;
+        const float* v = x + q_stride + kv_dim + kvh * HD;
+        for (int i = lane; i < HD; i += 32) store_kv(dst + i, v[i], v_scale);
+      }
+    }
   }
-  __syncthreads();
+  __syncthreads();  // also makes the new k, v rows visible to the whole CTA
 
   const KV* kp = static_cast<const KV*>(p.k_pool) + kvh * HD;
   const KV* vp = static_cast<const KV*>(p.v_pool) + kvh * HD + lane * kDpl;
@@ -242,7 +270,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     }
   }
   __syncthreads();
-  const int j = warp;  // kHeads == kWarps
+  const int j = warp < kHeads ? warp : 0;  // warps past kHeads only join the barriers
   float mx = -INFINITY;
 #pragma unroll
   for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, s.m[w][j]);
@@ -254,7 +282,7 @@ __global__ void __launch_bounds__(kWarps * 32)
 #pragma unroll
     for (int d = 0; d < kDpl; ++d) acc[d] = fmaf(s.o[w][j][lane * kDpl + d], f, acc[d]);
   }
-  const bool head_ok = j < nh;
+  const bool head_ok = warp < kHeads && j < nh;
   const int head = head0 + j;
   float* out = p.out + item.row * q_stride + static_cast<int64_t>(head) * HD + lane * kDpl;
   if (item.num_splits == 1) {
@@ -286,41 +314,59 @@ __global__ void __launch_bounds__(kWarps * 32)
   __syncthreads();
   if (!s.last || !head_ok) return;
   __threadfence();
-  float gmx = -INFINITY;
-  for (int sp = 0; sp < item.num_splits; ++sp)
-    gmx = fmaxf(gmx, __ldcg(p.partial_lse + slot0 + static_cast<int64_t>(sp) * p.heads + head));
-  float wsum = 0.f, res[kDpl] = {};
-  for (int sp = 0; sp < item.num_splits; ++sp) {
-    const int64_t ps = slot0 + static_cast<int64_t>(sp) * p.heads + head;
-    const float w = exp2f(__ldcg(p.partial_lse + ps) - gmx);
-    wsum += w;
-    const float* po = p.partial_o + ps * HD + lane * kDpl;
+  // One pass with a running maximum, kMergeBatch splits' loads in flight at a time.
+  constexpr int kMergeBatch = 8;
+  float gmx = -INFINITY, wsum = 0.f, res[kDpl] = {};
+  for (int sp0 = 0; sp0 < item.num_splits; sp0 += kMergeBatch) {
+    float lse[kMergeBatch], po[kMergeBatch][kDpl];
 #pragma unroll
-    for (int d = 0; d < kDpl; ++d) res[d] = fmaf(w, __ldcg(po + d), res[d]);
+    for (int b = 0; b < kMergeBatch; ++b) {
+      const int sp = sp0 + b < item.num_splits ? sp0 + b : item.num_splits - 1;
+      const int64_t ps = slot0 + static_cast<int64_t>(sp) * p.heads + head;
+      lse[b] = sp0 + b < item.num_splits ? __ldcg(p.partial_lse + ps) : -INFINITY;
+#pragma unroll
+      for (int d = 0; d < kDpl; ++d) po[b][d] = __ldcg(p.partial_o + ps * HD + lane * kDpl + d);
+    }
+#pragma unroll
+    for (int b = 0; b < kMergeBatch; ++b) {
+      if (lse[b] == -INFINITY) continue;  // past the last split
+      const float m_new = fmaxf(gmx, lse[b]);
+      const float c = exp2f(gmx - m_new);  // 0 on the first split
+      const float w = exp2f(lse[b] - m_new);
+      wsum = fmaf(wsum, c, w);
+#pragma unroll
+      for (int d = 0; d < kDpl; ++d) res[d] = fmaf(res[d], c, w * po[b][d]);
+      gmx = m_new;
+    }
   }
 #pragma unroll
   for (int d = 0; d < kDpl; ++d) out[d] = res[d] * (v_scale / wsum);
 }
 
 template <typename KV, int HD>
-void launch_typed(const PagedAttentionParams& p, int quads, cudaStream_t stream) {
+void launch_typed(const PagedAttentionParams& p, int ctas, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>(p.num_decode_items), static_cast<unsigned>(p.kv_heads),
-                  static_cast<unsigned>(quads));
-  launch_kernel("decode_attention_kernel", decode_attention_kernel<KV, HD>, grid, dim3(kWarps * 32),
-                0, stream, p);
+                  static_cast<unsigned>(ctas));
+  if (p.decode_heads_per_cta == 1) {
+    launch_kernel("decode_attention_kernel", decode_attention_kernel<KV, HD, 1>, grid,
+                  dim3(kWarps * 32), 0, stream, p);
+  } else {
+    launch_kernel("decode_attention_kernel", decode_attention_kernel<KV, HD, kDecodeHeadsPerCta>,
+                  grid, dim3(kWarps * 32), 0, stream, p);
+  }
 }
 
 template <typename KV>
-void launch_head_dim(const PagedAttentionParams& p, int quads, cudaStream_t stream) {
+void launch_head_dim(const PagedAttentionParams& p, int ctas, cudaStream_t stream) {
   switch (p.head_dim) {
     case 32:
-      return launch_typed<KV, 32>(p, quads, stream);
+      return launch_typed<KV, 32>(p, ctas, stream);
     case 64:
-      return launch_typed<KV, 64>(p, quads, stream);
+      return launch_typed<KV, 64>(p, ctas, stream);
     case 128:
-      return launch_typed<KV, 128>(p, quads, stream);
+      return launch_typed<KV, 128>(p, ctas, stream);
     case 256:
-      return launch_typed<KV, 256>(p, quads, stream);
+      return launch_typed<KV, 256>(p, ctas, stream);
     default:
       check_shape(false, "decode_attention", "head_dim must be 32, 64, 128 or 256", true);
   }
@@ -330,14 +376,18 @@ void launch_head_dim(const PagedAttentionParams& p, int quads, cudaStream_t stre
 
 void launch_decode_attention(const PagedAttentionParams& p, cudaStream_t stream) {
   if (p.num_decode_items <= 0) return;
-  const int quads = decode_attention_quads(p.heads / p.kv_heads);
+  check_shape(p.decode_heads_per_cta == 1 || p.decode_heads_per_cta == kDecodeHeadsPerCta,
+              "decode_attention", "decode_heads_per_cta must be 1 or 4", true);
+  check_shape(p.rope.qkv == nullptr || p.num_items == 0, "decode_attention",
+              "q/k-norm + RoPE in the decode kernel needs a step of decode rows only", true);
+  const int ctas = decode_attention_quads(p.heads / p.kv_heads, p.decode_heads_per_cta);
   switch (p.kv_dtype) {
     case KvDtype::kBF16:
-      return launch_head_dim<__nv_bfloat16>(p, quads, stream);
+      return launch_head_dim<__nv_bfloat16>(p, ctas, stream);
     case KvDtype::kF32:
-      return launch_head_dim<float>(p, quads, stream);
+      return launch_head_dim<float>(p, ctas, stream);
     case KvDtype::kFp8E4M3:
-      return launch_head_dim<__nv_fp8_e4m3>(p, quads, stream);
+      return launch_head_dim<__nv_fp8_e4m3>(p, ctas, stream);
   }
 }
 

@@ -18,8 +18,10 @@ constexpr int kMaxU = 8;       // most loads per row a lane issues together
 // rows. Slices are summed in shared memory; the epilogue stores, accumulates into y, or
 // applies SiLU-gate pairs. The grid holds at most as many blocks as fit on the device at
 // once and each block works through tiles (groups * R rows) in turn, so no tail wave runs
-// a fraction of the device. The first tile's first loads are issued before waiting for the
-// previous kernel (PDL): the weights do not depend on it.
+// a fraction of the device; the next tile's first loads are issued before this tile's
+// reduction and epilogue, and a kAddTo tile reads the y it adds to before its weights
+// arrive. The first tile's first loads are issued before waiting for the previous kernel
+// (PDL): the weights do not depend on it.
 // Registers are capped so that enough blocks stay resident (the loads in flight per SM
 // are what the kernel is about): one x row 2 blocks of 4 rows per warp (128 registers)
 // or 3 of fewer rows (85); more x rows 2 blocks, or 1 with 4 rows per warp.
@@ -43,14 +45,29 @@ __global__ void __launch_bounds__(kWarps * 32, gemv_min_blocks<M>(R))
   const int slice_len = ((k + p.k_split - 1) / p.k_split + kStep - 1) / kStep * kStep;
   const int kbeg = slice * slice_len;
   const int kend = min(k, kbeg + slice_len);
-  float inv_rms[M];  // the RMSNorm prologue's 1 / rms per x row (warp-local)
-  bool waited = false;
-  // Waits for the previous kernel (x, y and the sums of squares are its output), then
-  // reads or computes each x row's 1 / rms for the norm prologue.
-  auto wait_inputs = [&] {
-    waited = true;
-    pdl_wait();
-    if (p.norm_weight == nullptr) return;
+  const int k_first = kbeg + lane * 8;
+
+  uint4 w[U][R];  // one batch of loads, all in flight before the first use
+  auto issue = [&](int64_t tile, int k0) {
+    const int64_t n0 = (tile * groups + g) * R;
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      const __nv_bfloat16* row = p.w + min(n0 + r, p.n_out - 1) * p.k;  // clamp tails
+#pragma unroll
+      for (int u = 0; u < U; ++u)
+        w[u][r] = k0 + u * kStep < kend ? load_stream(row + k0 + u * kStep)
+                                        : make_uint4(0u, 0u, 0u, 0u);
+    }
+  };
+  int64_t tile = blockIdx.x;
+  if (tile < tiles && k_first < kend) issue(tile, k_first);
+
+  // x, y and the sums of squares are the previous kernel's output: wait for it (the first
+  // weights are on their way), then read or compute each x row's 1 / rms for the norm
+  // prologue.
+  pdl_wait();
+  float inv_rms[M];
+  if (p.norm_weight != nullptr) {
 #pragma unroll
     for (int m = 0; m < M; ++m) {
       float ss;
@@ -66,26 +83,16 @@ __global__ void __launch_bounds__(kWarps * 32, gemv_min_blocks<M>(R))
       }
       inv_rms[m] = 1.0f / sqrtf(ss / static_cast<float>(k) + p.norm_eps);
     }
-  };
-  for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-    const int64_t n0 = (tile * groups + g) * R;
-    const __nv_bfloat16* wrow[R];
-#pragma unroll
-    for (int r = 0; r < R; ++r) wrow[r] = p.w + min(n0 + r, p.n_out - 1) * p.k;  // clamp tails
+  }
+
+  for (; tile < tiles; tile += gridDim.x) {
+    const float y_old = gemv_y_old<M, R>(groups, p.n_out, p.epilogue, p.y, tile);
     float acc[R][M];
 #pragma unroll
     for (int r = 0; r < R; ++r)
 #pragma unroll
       for (int m = 0; m < M; ++m) acc[r][m] = 0.0f;
-    for (int k0 = kbeg + lane * 8; k0 < kend; k0 += U * kStep) {
-      uint4 w[U][R];  // all of this batch's loads in flight before the first use
-#pragma unroll
-      for (int u = 0; u < U; ++u)
-#pragma unroll
-        for (int r = 0; r < R; ++r)
-          w[u][r] = k0 + u * kStep < kend ? load_stream(wrow[r] + k0 + u * kStep)
-                                          : make_uint4(0u, 0u, 0u, 0u);
-      if (!waited) wait_inputs();  // the first batch was issued before the wait
+    for (int k0 = k_first; k0 < kend; k0 += U * kStep) {
 #pragma unroll
       for (int u = 0; u < U; ++u) {
         const int kk = k0 + u * kStep;
@@ -109,13 +116,16 @@ __global__ void __launch_bounds__(kWarps * 32, gemv_min_blocks<M>(R))
           }
         }
       }
+      if (k0 + U * kStep < kend) {
+        issue(tile, k0 + U * kStep);
+      } else if (tile + gridDim.x < tiles) {  // in flight during the reduction below
+        issue(tile + gridDim.x, k_first);
+      }
     }
-    if (!waited) wait_inputs();  // a lane with an empty slice still reads y in the epilogue
     gemv_block_finish<kWarps, M, R>(acc, partial, out_ss, p.k_split, groups, p.n_out, p.epilogue,
-                                    p.y, p.sum_squares_out, tile);
+                                    p.y, p.sum_squares_out, tile, y_old);
     __syncthreads();  // partial and out_ss are reused by the next tile
   }
-  if (!waited) pdl_wait();  // a block with no tile still orders itself after its predecessor
 }
 
 template <int M, int R, int U>

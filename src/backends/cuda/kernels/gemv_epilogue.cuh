@@ -31,12 +31,15 @@ int gemv_default_k_split(int64_t n_out, int64_t k, int64_t k_step, GemvEpilogue 
 // A block's warps form `groups` row groups x k_split k-slices (warp = slice * groups + g);
 // group g of tile t owns rows (t * groups + g) * R .. + R - 1 (a block works on tile
 // blockIdx.x, or on several in turn: then it must __syncthreads() between two calls).
+// y_old: for kAddTo, the value of y this thread's output adds to when the caller loaded
+// it ahead (gemv_y_old), else NAN: read here.
 template <int kWarps, int M, int R>
 __device__ __forceinline__ void gemv_block_finish(const float (&acc)[R][M],
                                                   float (&partial)[kWarps][R][M],
                                                   float (&out_ss)[M], int k_split, int groups,
                                                   int64_t n_out, GemvEpilogue epilogue, float* y,
-                                                  float* sum_squares_out, int64_t tile) {
+                                                  float* sum_squares_out, int64_t tile,
+                                                  float y_old = NAN) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, t = threadIdx.x;
   if (t < M) out_ss[t] = 0.0f;
 #pragma unroll
@@ -67,19 +70,47 @@ __device__ __forceinline__ void gemv_block_finish(const float (&acc)[R][M],
     }
     return;
   }
+  // The epilogue's threads fit in warp 0 with M a power of two: the sum of squares per x
+  // row is reduced by shuffles (xor offsets >= M keep t % M), with no second barrier.
+  constexpr bool kPow2 = (M & (M - 1)) == 0;
+  const bool in_warp0 = kPow2 && groups * R * M <= 32;
+  float sq = 0.0f;
   if (t < groups * R * M) {
     const int lr = t / M, m = t % M;
     const int64_t n = block_row0 + lr;
     if (n < n_out) {
       float* dst = y + m * n_out + n;
-      const float v = epilogue == GemvEpilogue::kAddTo ? *dst + row_sum(lr, m) : row_sum(lr, m);
+      const float old = epilogue != GemvEpilogue::kAddTo ? 0.0f : isnan(y_old) ? *dst : y_old;
+      const float v = epilogue == GemvEpilogue::kAddTo ? old + row_sum(lr, m) : row_sum(lr, m);
       *dst = v;
-      if (sum_squares_out != nullptr) atomicAdd(&out_ss[m], v * v);
+      if (sum_squares_out != nullptr && !in_warp0) atomicAdd(&out_ss[m], v * v);
+      sq = v * v;
     }
   }
   if (sum_squares_out == nullptr) return;  // uniform over the block
+  if (in_warp0) {
+    if (warp == 0) {
+#pragma unroll
+      for (int off = 16; off >= M; off /= 2) sq += __shfl_xor_sync(0xffffffffu, sq, off);
+      if (lane < M) atomicAdd(sum_squares_out + lane, sq);
+    }
+    return;
+  }
   __syncthreads();
   if (t < M) atomicAdd(sum_squares_out + t, out_ss[t]);
+}
+
+// The y value a kAddTo output of this thread will add to (gemv_block_finish's y_old),
+// loaded early so its latency hides behind the tile's weight loads; NAN for threads and
+// epilogues that have none.
+template <int M, int R>
+__device__ __forceinline__ float gemv_y_old(int groups, int64_t n_out, GemvEpilogue epilogue,
+                                            const float* y, int64_t tile) {
+  const int t = threadIdx.x;
+  if (epilogue != GemvEpilogue::kAddTo || t >= groups * R * M) return NAN;
+  const int lr = t / M, m = t % M;
+  const int64_t n = tile * groups * R + lr;
+  return n < n_out ? y[m * n_out + n] : NAN;
 }
 
 }  // namespace qwen3::cuda

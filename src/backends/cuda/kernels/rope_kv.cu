@@ -4,6 +4,7 @@
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/kv_fp8.cuh"
 #include "backends/cuda/kernels/launch.h"
+#include "backends/cuda/kernels/rope_kv.cuh"
 #include "backends/cuda/kernels/rope_kv.h"
 
 namespace qwen3::cuda {
@@ -11,15 +12,6 @@ namespace {
 
 constexpr int kWarps = 4;
 constexpr int kMaxHeadDim = 256;
-
-// One KV element into the pool; `scale` is used by the FP8 pool only.
-__device__ __forceinline__ void store_kv(float* dst, float x, float) { *dst = x; }
-__device__ __forceinline__ void store_kv(__nv_bfloat16* dst, float x, float) {
-  *dst = __float2bfloat16_rn(x);
-}
-__device__ __forceinline__ void store_kv(__nv_fp8_e4m3* dst, float x, float scale) {
-  dst->__x = kv_fp8_encode(x, scale);
-}
 
 // One warp per (row, head). Heads 0..heads-1 are q, then kv_heads of k, then of v.
 template <typename KV>
@@ -47,33 +39,17 @@ __global__ void __launch_bounds__(kWarps * 32) qk_norm_rope_kv_kernel(const QkNo
     for (int i = lane; i < hd; i += 32) store_kv(dst + i, x[i], v_scale);
     return;
   }
-  const bool is_q = head < p.heads;
-  const float* w = is_q ? p.q_norm : p.k_norm;
-  float ss = 0.0f;
-  for (int i = lane; i < hd; i += 32) ss += x[i] * x[i];
-  ss = warp_sum(ss);
-  const float inv = 1.0f / sqrtf(ss / static_cast<float>(hd) + p.eps);
-  float* b = buf[warp];
-  for (int i = lane; i < hd; i += 32) b[i] = w[i] * (x[i] * inv);
-  __syncwarp();
-  const int half = hd / 2;
   const float pos = static_cast<float>(p.row_pos[row]);
-  const float k_scale = kFp8 && !is_q ? kv_scale_or_one(p.k_scale) : 1.0f;
-  for (int i = lane; i < hd; i += 32) {
-    const int f = i < half ? i : i - half;
-    const float angle = pos * p.inv_freq[f];
-    const float c = cosf(angle) * p.attention_scaling;
-    const float s = sinf(angle) * p.attention_scaling;
-    const float a = b[f];
-    const float bb = b[f + half];
-    const float y = i < half ? a * c - bb * s : bb * c + a * s;
-    if (is_q) {
-      p.q_out[row * static_cast<int64_t>(p.heads) * hd + static_cast<int64_t>(head) * hd + i] = y;
-    } else {
-      KV* dst = static_cast<KV*>(p.k_pool) + slot * kv_dim + static_cast<int64_t>(head - p.heads) * hd;
-      store_kv(dst + i, y, k_scale);
-    }
+  if (head < p.heads) {
+    float* q = p.q_out + row * static_cast<int64_t>(p.heads) * hd + static_cast<int64_t>(head) * hd;
+    norm_rope_head(x, p.q_norm, p.inv_freq, pos, p.attention_scaling, p.eps, hd, buf[warp],
+                   [&](int i, float y) { q[i] = y; });
+    return;
   }
+  KV* dst = static_cast<KV*>(p.k_pool) + slot * kv_dim + static_cast<int64_t>(head - p.heads) * hd;
+  const float k_scale = kFp8 ? kv_scale_or_one(p.k_scale) : 1.0f;
+  norm_rope_head(x, p.k_norm, p.inv_freq, pos, p.attention_scaling, p.eps, hd, buf[warp],
+                 [&](int i, float y) { store_kv(dst + i, y, k_scale); });
 }
 
 }  // namespace
