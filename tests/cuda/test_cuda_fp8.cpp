@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <random>
 
+#include "backends/cpu/cpu_ops.h"
 #include "backends/cuda/cuda_weights.h"
 #include "backends/cuda/kernels/gemv_fp8.h"
 #include "backends/cuda/kernels/linear.h"
@@ -147,8 +148,8 @@ struct Fp8Case {
 
 class Fp8Gemv : public ::testing::TestWithParam<Fp8Case> {};
 
-// Every epilogue for 1..8 activation rows, both kernels (kAuto picks kMma here: block_in
-// 128), the launcher's tiling and forced ones.
+// Every epilogue for 1..8 activation rows, both kernels (kAuto: the streaming kernel for
+// one row, kMma for more at block_in 128), the launcher's tiling and forced ones.
 TEST_P(Fp8Gemv, MatchesCpuDequantReference) {
   QWEN3_SKIP_WITHOUT_GPU();
   const Fp8Case c = GetParam();
@@ -164,7 +165,8 @@ TEST_P(Fp8Gemv, MatchesCpuDequantReference) {
     auto d_x = to_device(x);
     for (const GemvFp8Kernel kernel :
          {GemvFp8Kernel::kAuto, GemvFp8Kernel::kMma, GemvFp8Kernel::kSimt}) {
-      const bool mma = kernel != GemvFp8Kernel::kSimt;
+      const bool mma = kernel == GemvFp8Kernel::kMma ||
+                       (kernel == GemvFp8Kernel::kAuto && !gemv_fp8_takes_stream(rows, 128));
       const double tol = mma ? kMmaRelTol : kSimtRelTol;
       for (const Tiling t : tilings) {
         const std::string where =
@@ -210,6 +212,50 @@ TEST_P(Fp8Gemv, MatchesCpuDequantReference) {
         }
       }
     }
+  }
+}
+
+// Batch-1 decode with FP8 weights runs without norm kernels, as BF16 does: an FP8 o/down
+// GEMV adds into the residual and sums each new row's squares, and the next FP8 GEMV
+// normalises its x with them (LinearContext::fuses_norm), against the CPU's float64
+// product of the dequantized weights and its RMSNorm.
+TEST(CudaFp8, StreamingGemvFusesTheNormChain) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  for (const DType dtype : {DType::kF8E4M3, DType::kF8E5M2}) {
+    const int64_t k = 1024, hidden = 2560, n2 = 2 * 160;
+    const Fp8Matrix w1(hidden, k, dtype, 71), w2(n2, hidden, dtype, 72);
+    const auto nw = random_floats(hidden, 73);
+    auto d_nw = to_device(nw);
+    LinearContext ctx(nullptr);
+    const int64_t rows = 1;
+    ASSERT_TRUE(LinearContext::fuses_norm(w1.device(), rows) &&
+                LinearContext::fuses_norm(w2.device(), rows));
+    ASSERT_FALSE(LinearContext::fuses_norm(w1.device(), 2));  // the tensor-core kernel
+    const auto x = random_floats(k, 74), r0 = random_floats(hidden, 75);
+    auto d_x = to_device(x);
+    auto d_r = to_device(r0);
+    auto d_ss = to_device(std::vector<float>(1, 0.0f));
+    ctx.run(w1.device(), {d_x.as<float>()}, rows, d_r.as<float>(), LinearOutput::kAddTo,
+            d_ss.as<float>());
+    const auto prod = linear_ref(w1.dense, x, rows, hidden, k);
+    std::vector<double> h_ref(prod.size());
+    std::vector<float> h_f(prod.size());
+    double ss_ref = 0.0;
+    for (size_t i = 0; i < prod.size(); ++i) {
+      h_ref[i] = prod[i] + r0[i];
+      h_f[i] = static_cast<float>(h_ref[i]);
+      ss_ref += h_ref[i] * h_ref[i];
+    }
+    EXPECT_LT(rel_error(to_host<float>(d_r, hidden), h_ref), kSimtRelTol) << dtype_name(dtype);
+    EXPECT_LT(rel_error(to_host<float>(d_ss, 1), std::vector<double>{ss_ref}), kSimtRelTol);
+    std::vector<float> hn(h_f.size());
+    cpu::rms_norm(h_f.data(), nw.data(), rows, hidden, 1e-6, hn.data());
+    const auto ref2 = linear_ref(w2.dense, hn, rows, n2, hidden);
+    auto d_y = poisoned<float>(n2 / 2);
+    ctx.run(w2.device(), {d_r.as<float>(), d_nw.as<float>(), 1e-6f, d_ss.as<float>()}, rows,
+            d_y.as<float>(), LinearOutput::kSiluPairs);
+    EXPECT_LT(rel_error(to_host<float>(d_y, n2 / 2), silu_pairs_ref(ref2, rows, n2)), kSimtRelTol)
+        << dtype_name(dtype);
   }
 }
 

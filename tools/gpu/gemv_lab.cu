@@ -345,12 +345,10 @@ int main(int argc, char** argv) {
       cudaFree(ss);
       cudaFree(ss_out);
     }
-    if (std::getenv("LAB_PRODUCT_ONLY") != nullptr) {  // the decoder's variants only
-      for (auto* p : w) cudaFree(p);
-      cudaFree(x);
-      cudaFree(y);
-      continue;
-    }
+    // LAB_PRODUCT_ONLY: no BF16 tiling sweep, and for FP8 the launchers' choices and the
+    // streaming kernel's sweep.
+    const bool product_only = std::getenv("LAB_PRODUCT_ONLY") != nullptr;
+    if (!product_only)
     for (int r : {1, 2, 4})
       for (int ks : {1, 2, 4, 8}) {
         if (sh.k / ks < 256) continue;
@@ -412,9 +410,13 @@ int main(int argc, char** argv) {
           ref[static_cast<size_t>(m) * sh.n + n] = acc;
         }
       const double fp8_bytes = static_cast<double>(elems) + hs.size() * 4.0;
-      auto fp8 = [&](int unroll, int ks) {
+      // kMma: `tune` is the load batch (mma_unroll); kSimt, the streaming kernel of gemv.cu:
+      // rows per warp. 0: the launcher's choice.
+      auto fp8 = [&](GemvFp8Kernel kernel, int tune, int ks) {
         char label[96];
-        std::snprintf(label, sizeof label, "fp8 mma unroll=%d ks=%d", unroll, ks);
+        std::snprintf(label, sizeof label, kernel == GemvFp8Kernel::kMma ? "fp8 mma unroll=%d ks=%d"
+                                                                         : "fp8 stream R=%d ks=%d",
+                      tune, ks);
         int qi = 0;
         measure(label, [&](auto* wp) {
           (void)wp;
@@ -429,14 +431,23 @@ int main(int argc, char** argv) {
           p.block_in = 128;
           p.rows = M;
           p.k_split = ks;
-          p.mma_unroll = unroll;
+          (kernel == GemvFp8Kernel::kMma ? p.mma_unroll : p.rows_per_warp) = tune;
+          p.kernel = kernel;
           launch_gemv_fp8(p, st);
         }, fp8_bytes);
       };
-      for (int unroll : {2, 4}) {
-        if (unroll == 4 && M != 1) continue;
-        for (int ks : {0, 1, 2, 4, 8}) fp8(unroll, ks);
+      if (product_only) {
+        fp8(GemvFp8Kernel::kMma, 0, 0);
+      } else {
+        for (int unroll : {2, 4}) {
+          if (unroll == 4 && M != 1) continue;
+          for (int ks : {0, 1, 2, 4, 8}) fp8(GemvFp8Kernel::kMma, unroll, ks);
+        }
       }
+      fp8(GemvFp8Kernel::kSimt, 0, 0);
+      for (int r : {1, 2, 4})
+        for (int ks : {1, 2, 4, 8})
+          if (sh.k / ks >= 512) fp8(GemvFp8Kernel::kSimt, r, ks);
       for (auto* ptr : q) cudaFree(ptr);
       cudaFree(scales);
     }

@@ -209,7 +209,8 @@ void CudaRunner::forward(const StepPlan& p) {
   Workspace& s = *ws_;
   float* h = s.h.as<float>();
 
-  // Decode-shaped BF16 steps skip the RMSNorm kernels: each writer of the residual stream
+  // Decode-shaped steps on the streaming GEMV (BF16 up to 3 rows, FP8 batch 1: see
+  // LinearContext::fuses_norm) skip the RMSNorm kernels: each writer of the residual stream
   // also sums its squares per row (slot 2 i: layer i's input norm, 2 i + 1: its
   // post-attention norm) and the GEMV that reads it normalises on the fly.
   const CudaLayerWeights& l0 = w.layers().front();

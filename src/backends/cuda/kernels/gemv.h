@@ -1,9 +1,10 @@
 // Decode-shaped linear layers: y[m, n] = sum_k x[m, k] * W[n, k] for 1..kGemvMaxRows
-// activation rows. W (BF16, row-major [n_out, k]) is streamed once with 16-byte loads,
-// up to 16 per lane in flight; x stays float32 (read through L1), accumulation is
-// float32. k is split over the warps of a block (more warps, each with all its loads in
-// flight at once); the grid is one wave of blocks working through row tiles. Launched
-// with PDL: the first weights are loaded before waiting for the previous kernel's x.
+// activation rows. W (BF16, or FP8 with block scales, row-major [n_out, k]) is streamed
+// once with 16-byte loads, up to 16 per lane in flight; x stays float32 (read through
+// L1), accumulation is float32. k is split over the warps of a block (more warps, each
+// with all its loads in flight at once); the grid is one wave of blocks working through
+// row tiles. Launched with PDL: the first weights are loaded before waiting for the
+// previous kernel's x.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -39,9 +40,20 @@ struct GemvParams {
   // one per block and row; the buffer must be zeroed before the step).
   float* sum_squares_out = nullptr;  // [rows]
   GemvEpilogue epilogue = GemvEpilogue::kStore;  // kSiluPairs: y is [rows, n_out / 2]
+  // launch_gemv_fp8_stream only (w unused): FP8 codes [n_out, k] (E4M3, or E5M2 with
+  // e5m2) and per-row block scales: W[n, k] = code * row_scales[n, k / block_in].
+  const uint8_t* w_fp8 = nullptr;
+  const float* row_scales = nullptr;  // [n_out, scale_cols]
+  int64_t scale_cols = 0;
+  int block_in = 0;  // a power of two >= 16
+  bool e5m2 = false;
 };
 // True when this kernel handles the shape (else use the cuBLAS path).
 bool gemv_supports(int64_t rows, int64_t k);
 void launch_gemv_bf16(const GemvParams& p, cudaStream_t stream);
+// The same kernel over FP8 weights (16 per 16-byte load, decoded exactly to float32 on
+// the integer pipe, each 16-weight partial scaled by its block's scale): k % 16 == 0.
+// launch_gemv_fp8 (gemv_fp8.h) takes it for one activation row and for GemvFp8Kernel::kSimt.
+void launch_gemv_fp8_stream(const GemvParams& p, cudaStream_t stream);
 
 }  // namespace qwen3::cuda

@@ -1,5 +1,4 @@
-// What the warp-per-row GEMV kernels share (BF16 in gemv.cu, the SIMT FP8 one in
-// gemv_fp8.cu): the launchers' default k-split, and the end of a block. There every warp
+// The end of a block of the streaming GEMV (gemv.cu, BF16 and FP8 weights). There every warp
 // holds float32 partial sums for R weight rows x M activation rows over its k-slice; they
 // are reduced across the warp, summed over the k-slices in shared memory and written by
 // the epilogue (store, add to y, or SiLU(gate) * up pairs), optionally adding each new y
@@ -13,20 +12,6 @@
 #include "backends/cuda/kernels/launch.h"
 
 namespace qwen3::cuda {
-
-// The launchers' k_split when the caller leaves it to them: split k until about 48 warps
-// per SM are busy (or each slice is down to two warp-wide loads of k_step weights), keeping
-// an even number of rows per block for SiLU pairs.
-template <int kWarps, int R>
-int gemv_default_k_split(int64_t n_out, int64_t k, int64_t k_step, GemvEpilogue epilogue) {
-  const int64_t row_warps = (n_out + R - 1) / R;
-  int k_split = 1;
-  while (k_split < kWarps && row_warps * k_split < 48LL * num_sms() &&
-         k / (2 * k_split) >= 2 * k_step)
-    k_split *= 2;
-  if (epilogue == GemvEpilogue::kSiluPairs && R == 1 && k_split == kWarps) k_split /= 2;
-  return k_split;
-}
 
 // A block's warps form `groups` row groups x k_split k-slices (warp = slice * groups + g);
 // group g of tile t owns rows (t * groups + g) * R .. + R - 1 (a block works on tile

@@ -4,7 +4,7 @@
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/kernels/common.cuh"
-#include "backends/cuda/kernels/gemv_epilogue.cuh"
+#include "backends/cuda/kernels/fp8_convert.cuh"
 #include "backends/cuda/kernels/gemv_fp8.h"
 #include "backends/cuda/kernels/launch.h"
 
@@ -12,138 +12,6 @@ namespace qwen3::cuda {
 namespace {
 
 constexpr int kWarps = 8;           // warps per block
-constexpr int64_t kStep = 32 * 16;  // weights of one warp-wide 16-byte load
-
-// FP8 -> float by bit placement, the same code on every architecture (sm_80 has no FP8
-// conversion instruction; on sm_89+ cvt.f16x2.e4m3x2 would still need two f16 -> f32
-// conversions, which run on the 16/clk/SM conversion unit and would bound the GEMV).
-// The byte goes to the top of a word; an arithmetic shift puts its exponent and mantissa
-// at the low end of the float's exponent and mantissa fields (sign copies land above,
-// masked off but for bit 31). That reads the code as a float whose exponent bias is 127
-// instead of 7 (E4M3) or 15 (E5M2): multiplying by 2^120 / 2^112 gives the exact value,
-// subnormal codes included (float32 denormals are kept: no -ftz). NaN/Inf codes decode to
-// finite values: checkpoints hold none (the quantizer saturates).
-template <bool kE5M2>
-__device__ __forceinline__ float fp8_byte_to_float(uint32_t word, int byte) {
-  constexpr int kShift = kE5M2 ? 3 : 4;
-  constexpr uint32_t kMask = kE5M2 ? 0x8fffffffu : 0x87ffffffu;
-  constexpr float kFix = kE5M2 ? 0x1p112f : 0x1p120f;
-  const uint32_t top = __byte_perm(word, 0u, 0x0444u | (static_cast<uint32_t>(byte) << 12));
-  const uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(top) >> kShift) & kMask;
-  return __uint_as_float(bits) * kFix;
-}
-
-template <bool kE5M2>
-__device__ __forceinline__ void fp8x16_to_float(const uint4 w, float (&f)[16]) {
-  const uint32_t words[4] = {w.x, w.y, w.z, w.w};
-#pragma unroll
-  for (int j = 0; j < 4; ++j)
-#pragma unroll
-    for (int b = 0; b < 4; ++b) f[4 * j + b] = fp8_byte_to_float<kE5M2>(words[j], b);
-}
-
-__device__ __forceinline__ float dot16(const float (&w)[16], const float* x) {
-  const float4* xv = reinterpret_cast<const float4*>(x);
-  float s = 0.0f;
-#pragma unroll
-  for (int j = 0; j < 4; ++j) {
-    const float4 a = __ldg(xv + j);
-    s = fmaf(w[4 * j], a.x, s);
-    s = fmaf(w[4 * j + 1], a.y, s);
-    s = fmaf(w[4 * j + 2], a.z, s);
-    s = fmaf(w[4 * j + 3], a.w, s);
-  }
-  return s;
-}
-
-// The BF16 GEMV's structure (gemv.cu): a block's 8 warps form (8 / k_split) row groups x
-// k_split k-slices; warp (g, s) computes R consecutive rows over slice s, lane l reading
-// W[n, kbeg + 16 (l + 32 j) .. +16). Each 16-weight partial is multiplied by its row's
-// block scale before it joins the float32 accumulator.
-template <int M, int R, bool kE5M2>
-__global__ void __launch_bounds__(kWarps * 32) gemv_fp8_kernel(const GemvFp8Params p) {
-  constexpr int U = R == 1 ? 4 : 2;
-  __shared__ float partial[kWarps][R][M];
-  __shared__ float out_ss[M];  // unused: no sum of squares from FP8 GEMVs
-  pdl_trigger();
-  const int lane = threadIdx.x & 31;
-  const int warp = threadIdx.x >> 5;
-  const int groups = kWarps / p.k_split;
-  const int g = warp % groups;
-  const int slice = warp / groups;
-  const int64_t n0 = (static_cast<int64_t>(blockIdx.x) * groups + g) * R;
-  const int64_t slice_len = ((p.k + p.k_split - 1) / p.k_split + kStep - 1) / kStep * kStep;
-  const int64_t kbeg = slice * slice_len;
-  const int64_t kend = min(p.k, kbeg + slice_len);
-  const int block_shift = __ffs(p.block_in) - 1;
-  const uint8_t* wrow[R];
-  const float* srow[R];
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const int64_t n = min(n0 + r, p.n_out - 1);  // clamp tails
-    wrow[r] = p.w + n * p.k;
-    srow[r] = p.row_scales + n * p.scale_cols;
-  }
-
-  // Weights do not depend on the previous kernel: start them moving, then wait for x.
-#pragma unroll
-  for (int r = 0; r < R; ++r)
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int64_t k = kbeg + lane * 16 + u * kStep;
-      if (k < kend) prefetch_l2(wrow[r] + k);
-    }
-  pdl_wait();
-
-  float acc[R][M];
-#pragma unroll
-  for (int r = 0; r < R; ++r)
-#pragma unroll
-    for (int m = 0; m < M; ++m) acc[r][m] = 0.0f;
-  // One step: the R rows' 16 weights at k, converted once, against each x row.
-  auto step = [&](const uint4 (&w)[R], int64_t k) {
-    float wf[R][16];
-    float sc[R];
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      fp8x16_to_float<kE5M2>(w[r], wf[r]);
-      sc[r] = __ldg(srow[r] + (k >> block_shift));
-    }
-#pragma unroll
-    for (int m = 0; m < M; ++m) {
-      const float* x = p.x + m * p.k + k;
-#pragma unroll
-      for (int r = 0; r < R; ++r) acc[r][m] = fmaf(dot16(wf[r], x), sc[r], acc[r][m]);
-    }
-  };
-  // Full groups of U loads, then the rest (< U steps) as one predicated group: a slice
-  // is only a few 512-weight steps long (qkv at k = 2560, split 2: 3 and 2), so the tail
-  // keeps its loads in flight together.
-  int64_t k0 = kbeg + lane * 16;
-  for (; k0 + (U - 1) * kStep < kend; k0 += U * kStep) {
-    uint4 w[U][R];
-#pragma unroll
-    for (int u = 0; u < U; ++u)
-#pragma unroll
-      for (int r = 0; r < R; ++r) w[u][r] = load_stream(wrow[r] + k0 + u * kStep);
-#pragma unroll
-    for (int u = 0; u < U; ++u) step(w[u], k0 + u * kStep);
-  }
-  if (k0 < kend) {
-    uint4 w[U][R];
-#pragma unroll
-    for (int u = 0; u < U; ++u)
-#pragma unroll
-      for (int r = 0; r < R; ++r)
-        w[u][r] = k0 + u * kStep < kend ? load_stream(wrow[r] + k0 + u * kStep)
-                                        : make_uint4(0u, 0u, 0u, 0u);
-#pragma unroll
-    for (int u = 0; u < U; ++u)
-      if (k0 + u * kStep < kend) step(w[u], k0 + u * kStep);
-  }
-  gemv_block_finish<kWarps, M, R>(acc, partial, out_ss, p.k_split, groups, p.n_out, p.epilogue,
-                                  p.y, nullptr, blockIdx.x);
-}
 
 // ---- Tensor-core kernel (kMma) -------------------------------------------------------
 //
@@ -169,21 +37,6 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_fp8_kernel(const GemvFp8Para
 constexpr int kChunk = 128;  // columns per chunk
 // Chunks whose loads a lane issues together (4 x 16 bytes each): 2, or 4 (launch_mma).
 constexpr int kMaxUnroll = 4;
-
-// Two FP8 codes (bytes 2h, 2h+1 of word) -> f16x2 (byte 2h in the low half) by bit
-// placement, the same on every architecture and on the integer pipe (cvt.f16x2.e4m3x2
-// runs on the narrower conversion unit, which x's conversion already uses). E5M2 is the
-// top byte of an f16 exactly. E4M3's byte at the top of a half, exponent and mantissa
-// shifted right by one, reads as an f16 with exponent bias 15 instead of 7: the value
-// times 2^-8, exactly, subnormal codes included (they land on f16 subnormals, which the
-// tensor cores keep); the kernel multiplies the f32 result by 2^8. NaN codes decode to
-// finite values: checkpoints hold none (the quantizer saturates).
-template <bool kE5M2>
-__device__ __forceinline__ uint32_t fp8x2_to_f16x2(uint32_t word, int h) {
-  const uint32_t top = __byte_perm(word, 0u, h == 0 ? 0x1404u : 0x3424u);
-  if constexpr (kE5M2) return top;
-  return ((top >> 1) & 0x3f803f80u) | (top & 0x80008000u);
-}
 
 // f32 pair -> f16x2 (lo in the low half), rounded to nearest, saturating at +-65504
 // instead of overflowing to inf. The GEMV inputs are post-RMSNorm activations (x / rms
@@ -334,20 +187,6 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_fp8_mma_kernel(const GemvFp8
     }
 }
 
-template <int M, int R, bool kE5M2>
-void launch_rows(GemvFp8Params p, cudaStream_t stream) {
-  if (p.k_split <= 0) {
-    p.k_split = gemv_default_k_split<kWarps, R>(p.n_out, p.k, kStep, p.epilogue);
-  }
-  const int64_t groups = kWarps / p.k_split;
-  check_shape(p.epilogue != GemvEpilogue::kSiluPairs || groups * R % 2 == 0, "gemv_fp8",
-              "SiLU pairs need an even number of rows per block");
-  const int64_t row_warps = (p.n_out + R - 1) / R;
-  const auto blocks = static_cast<unsigned>((row_warps + groups - 1) / groups);
-  launch_kernel("gemv_fp8_kernel", gemv_fp8_kernel<M, R, kE5M2>, dim3(blocks),
-                dim3(kWarps * 32), 0, stream, p);
-}
-
 // k_split for the tensor-core kernel: each warp streams its slice with `unroll` chunks
 // of loads in flight, so the GPU is fullest when all warps are resident at once. Among
 // the splits that leave every warp >= unroll chunks, take the one whose warps fill the
@@ -396,30 +235,17 @@ void launch_mma(const GemvFp8Params& p, cudaStream_t stream) {
   launch_mma_unroll<M, kE5M2, 2>(p, stream);
 }
 
-template <int M, bool kE5M2>
-void launch_m(const GemvFp8Params& p, cudaStream_t stream) {
-  if (p.kernel == GemvFp8Kernel::kMma) return launch_mma<M, kE5M2>(p, stream);
-  // Each warp-wide step reads 4 x floats per weight byte (BF16: 2), so more rows per warp
-  // for more activation rows keep the L1 traffic per weight byte down.
-  const int r = p.rows_per_warp > 0 ? p.rows_per_warp : (M == 1 ? 1 : (M <= 4 ? 2 : 4));
-  switch (r) {
-    case 1: return launch_rows<M, 1, kE5M2>(p, stream);
-    case 2: return launch_rows<M, 2, kE5M2>(p, stream);
-    default: return launch_rows<M, 4, kE5M2>(p, stream);
-  }
-}
-
 template <bool kE5M2>
 void launch_dtype(const GemvFp8Params& p, cudaStream_t stream) {
   switch (p.rows) {  // one visible switch over the template instances
-    case 1: return launch_m<1, kE5M2>(p, stream);
-    case 2: return launch_m<2, kE5M2>(p, stream);
-    case 3: return launch_m<3, kE5M2>(p, stream);
-    case 4: return launch_m<4, kE5M2>(p, stream);
-    case 5: return launch_m<5, kE5M2>(p, stream);
-    case 6: return launch_m<6, kE5M2>(p, stream);
-    case 7: return launch_m<7, kE5M2>(p, stream);
-    default: return launch_m<8, kE5M2>(p, stream);
+    case 1: return launch_mma<1, kE5M2>(p, stream);
+    case 2: return launch_mma<2, kE5M2>(p, stream);
+    case 3: return launch_mma<3, kE5M2>(p, stream);
+    case 4: return launch_mma<4, kE5M2>(p, stream);
+    case 5: return launch_mma<5, kE5M2>(p, stream);
+    case 6: return launch_mma<6, kE5M2>(p, stream);
+    case 7: return launch_mma<7, kE5M2>(p, stream);
+    default: return launch_mma<8, kE5M2>(p, stream);
   }
 }
 
@@ -471,6 +297,10 @@ bool simt_forced() {
 
 }  // namespace
 
+bool gemv_fp8_takes_stream(int64_t rows, int64_t block_in) {
+  return rows == 1 || block_in % kChunk != 0;
+}
+
 bool gemv_fp8_supports(int64_t rows, int64_t k, int64_t block_in) {
   return rows >= 1 && rows <= kGemvMaxRows && k % 16 == 0 && block_in >= 16 &&
          (block_in & (block_in - 1)) == 0;
@@ -496,12 +326,24 @@ void launch_gemv_fp8(const GemvFp8Params& p, cudaStream_t stream) {
   check_shape(p.kernel != GemvFp8Kernel::kMma || mma_fits, "gemv_fp8",
               "the tensor-core kernel needs block_in % 128 == 0");
   check_shape(p.k <= INT32_MAX - kChunk, "gemv_fp8", "k must fit 32 bits");
-  if (q.kernel == GemvFp8Kernel::kAuto)
-    q.kernel = mma_fits && !simt_forced() ? GemvFp8Kernel::kMma : GemvFp8Kernel::kSimt;
-  check_shape(p.epilogue != GemvEpilogue::kSiluPairs ||
-                  (p.n_out % 2 == 0 && (q.kernel == GemvFp8Kernel::kMma ||
-                                        p.rows_per_warp != 1 || p.k_split != kWarps)),
-              "gemv_fp8", "SiLU pairs need an even n_out and an even number of rows per block");
+  if (q.kernel == GemvFp8Kernel::kAuto) {
+    q.kernel = gemv_fp8_takes_stream(p.rows, p.block_in) || simt_forced() ? GemvFp8Kernel::kSimt
+                                                                            : GemvFp8Kernel::kMma;
+  }
+  check_shape(p.epilogue != GemvEpilogue::kSiluPairs || p.n_out % 2 == 0, "gemv_fp8",
+              "SiLU pairs need an even n_out");
+  if (q.kernel == GemvFp8Kernel::kSimt) {  // the streaming GEMV of gemv.cu
+    GemvParams s{.w = nullptr, .x = p.x, .y = p.y, .n_out = p.n_out, .k = p.k, .rows = p.rows,
+                 .rows_per_warp = p.rows_per_warp, .k_split = p.k_split};
+    s.epilogue = p.epilogue;
+    s.w_fp8 = p.w;
+    s.row_scales = p.row_scales;
+    s.scale_cols = p.scale_cols;
+    s.block_in = p.block_in;
+    s.e5m2 = p.dtype == DType::kF8E5M2;
+    launch_gemv_fp8_stream(s, stream);
+    return;
+  }
   if (p.n_out <= 0) return;
   if (p.dtype == DType::kF8E5M2) {
     launch_dtype<true>(q, stream);

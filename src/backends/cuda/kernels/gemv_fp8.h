@@ -5,9 +5,12 @@
 //   * kMma (block_in a multiple of 128): tensor cores (mma.m16n8k16 f16 -> f32) over
 //     16 weight rows x the (up to 8) activation rows; weights convert exactly to f16, x
 //     is rounded to f16 (relative error <= 2^-11) and each 128-column block's f32 partial
-//     is scaled in f32. Load-bound: ~1 instruction per weight byte.
-//   * kSimt (any power-of-two block_in >= 16, and selectable for comparison): float32
-//     FMAs on CUDA cores, exact products; instruction-issue bound (~5 ops per weight).
+//     is scaled in f32.
+//   * kSimt: the BF16 GEMV's streaming kernel over FP8 codes (launch_gemv_fp8_stream,
+//     gemv.h): float32 FMAs on CUDA cores, exact products, row tiles pipelined; it also
+//     takes the RMSNorm prologue and the sum-of-squares epilogue (LinearContext fuses
+//     the norm with it). kAuto takes it for one activation row (batch-1 decode) and for
+//     block_in not a multiple of 128, the tensor-core kernel otherwise.
 // Scales are stored per row ([n_out, k / block_in]) so fused matrices (q|k|v, gate/up
 // interleaved) need no index mapping. Also: the FP8 -> BF16 dequantization used by the
 // cuBLAS path for many rows.
@@ -23,8 +26,8 @@
 
 namespace qwen3::cuda {
 
-// kAuto: kMma where it applies unless the environment sets QWEN3_GEMV_FP8=simt (a
-// switch for benchmarks and bisecting), else kSimt.
+// kAuto: kSimt where gemv_fp8_takes_stream or the environment sets QWEN3_GEMV_FP8=simt
+// (a switch for benchmarks and bisecting), else kMma.
 enum class GemvFp8Kernel { kAuto, kMma, kSimt };
 
 struct GemvFp8Params {
@@ -49,6 +52,8 @@ struct GemvFp8Params {
 
 // True when the FP8 GEMV handles the shape (else dequantize and use cuBLAS).
 bool gemv_fp8_supports(int64_t rows, int64_t k, int64_t block_in);
+// True when kAuto picks the streaming kernel (kSimt) for this shape.
+bool gemv_fp8_takes_stream(int64_t rows, int64_t block_in);
 void launch_gemv_fp8(const GemvFp8Params& p, cudaStream_t stream);
 
 struct DequantFp8Params {

@@ -28,7 +28,10 @@ LinearContext::~LinearContext() {
 }
 
 bool LinearContext::fuses_norm(const DeviceMatrix& w, int64_t rows) {
-  return !w.is_fp8() && rows <= kGemvBf16Rows && gemv_supports(rows, w.cols);
+  if (w.is_fp8()) {
+    return gemv_fp8_supports(rows, w.cols, w.block_in) && gemv_fp8_takes_stream(rows, w.block_in);
+  }
+  return rows <= kGemvBf16Rows && gemv_supports(rows, w.cols);
 }
 
 void LinearContext::run(const DeviceMatrix& w, const LinearInput& in, int64_t rows, float* y,
@@ -36,7 +39,7 @@ void LinearContext::run(const DeviceMatrix& w, const LinearInput& in, int64_t ro
   if (rows <= 0) return;
   const bool fused = fuses_norm(w, rows);
   check_shape(fused || (in.sum_squares == nullptr && sum_squares_out == nullptr), "linear",
-              "sum_squares needs the BF16 GEMV (LinearContext::fuses_norm)");
+              "sum_squares needs the streaming GEMV (LinearContext::fuses_norm)");
   if (fused && (in.sum_squares != nullptr || sum_squares_out != nullptr)) {
     // The norm's sum of squares comes with x, so the GEMV normalises x as it reads it
     // (no separate norm kernel, no block reduces the row).
@@ -49,6 +52,15 @@ void LinearContext::run(const DeviceMatrix& w, const LinearInput& in, int64_t ro
       p.norm_sum_squares = in.sum_squares;
     }
     p.sum_squares_out = sum_squares_out;
+    if (w.is_fp8()) {
+      p.w_fp8 = w.fp8;
+      p.row_scales = w.row_scales;
+      p.scale_cols = w.scale_cols();
+      p.block_in = static_cast<int>(w.block_in);
+      p.e5m2 = w.dtype == DType::kF8E5M2;
+      launch_gemv_fp8_stream(p, stream_);
+      return;
+    }
     launch_gemv_bf16(p, stream_);
     return;
   }
