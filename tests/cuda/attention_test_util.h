@@ -18,18 +18,21 @@
 
 namespace qwen3::cuda::test {
 
-// Attention geometry with YaRN RoPE (factor 4 over 1,024 positions), for the q/k-norm +
-// RoPE kernels.
-inline ModelConfig attention_config(int64_t heads, int64_t kv_heads, int64_t head_dim) {
+// Attention geometry for the q/k-norm + RoPE kernels: theta 1e6 over 4,096 positions,
+// with YaRN (factor 4 over 1,024 positions) unless `yarn` is false.
+inline ModelConfig attention_config(int64_t heads, int64_t kv_heads, int64_t head_dim,
+                                    bool yarn = true) {
   ModelConfig c;
   c.num_attention_heads = heads;
   c.num_key_value_heads = kv_heads;
   c.head_dim = head_dim;
   c.max_position_embeddings = 4096;
   c.rope.theta = 1000000.0;
-  c.rope.type = RopeType::kYarn;
-  c.rope.factor = 4.0;
-  c.rope.original_max_position_embeddings = 1024;
+  if (yarn) {
+    c.rope.type = RopeType::kYarn;
+    c.rope.factor = 4.0;
+    c.rope.original_max_position_embeddings = 1024;
+  }
   return c;
 }
 

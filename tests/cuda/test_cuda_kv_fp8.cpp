@@ -55,12 +55,7 @@ class KvFp8Write : public ::testing::TestWithParam<int> {};
 TEST_P(KvFp8Write, EveryByteMatchesCpuQuantization) {
   QWEN3_SKIP_WITHOUT_GPU();
   const int hd = GetParam(), heads = 4, kv_heads = 2;
-  ModelConfig c;
-  c.num_attention_heads = heads;
-  c.num_key_value_heads = kv_heads;
-  c.head_dim = hd;
-  c.max_position_embeddings = 4096;
-  c.rope.theta = 1000000.0;
+  const ModelConfig c = attention_config(heads, kv_heads, hd, /*yarn=*/false);
   const RopeTable rope = RopeTable::build(c);
   const int64_t rows = 6, bs = 16, blocks = 8;
   const int64_t q_dim = c.q_dim(), kv_dim = c.kv_dim(), width = q_dim + 2 * kv_dim;
