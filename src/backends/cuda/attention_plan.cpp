@@ -16,7 +16,7 @@ AttentionPlan plan_attention(std::span<const AttnSeq> seqs, int group, int kv_he
   plan.decode_heads_per_cta =
       heads_per_cta > 0 ? heads_per_cta
                         : (decode_tokens <= kDecodeNarrowMaxTokens ? 1 : kDecodeHeadsPerCta);
-  // Each decode CTA is short (one split, a KV head, four query heads): aim at four waves.
+  // Each decode CTA is short (one split, a KV head, 1 or 4 query heads): aim at four waves.
   const int64_t target_ctas = 4LL * std::max(num_sms, 1);
   const int64_t ctas_per_split =
       int64_t{std::max(kv_heads, 1)} * decode_attention_quads(group, plan.decode_heads_per_cta);
