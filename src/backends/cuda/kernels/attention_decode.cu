@@ -320,16 +320,16 @@ __global__ void __launch_bounds__(kWarps * 32)
   for (int sp0 = 0; sp0 < item.num_splits; sp0 += kMergeBatch) {
     float lse[kMergeBatch], po[kMergeBatch][kDpl];
 #pragma unroll
-    for (int b = 0; b < kMergeBatch; ++b) {
+    for (int b = 0; b < kMergeBatch; ++b) {  // past the last split: its loads again, unused
       const int sp = sp0 + b < item.num_splits ? sp0 + b : item.num_splits - 1;
       const int64_t ps = slot0 + static_cast<int64_t>(sp) * p.heads + head;
-      lse[b] = sp0 + b < item.num_splits ? __ldcg(p.partial_lse + ps) : -INFINITY;
+      lse[b] = __ldcg(p.partial_lse + ps);
 #pragma unroll
       for (int d = 0; d < kDpl; ++d) po[b][d] = __ldcg(p.partial_o + ps * HD + lane * kDpl + d);
     }
 #pragma unroll
     for (int b = 0; b < kMergeBatch; ++b) {
-      if (lse[b] == -INFINITY) continue;  // past the last split
+      if (sp0 + b >= item.num_splits) break;
       const float m_new = fmaxf(gmx, lse[b]);
       const float c = exp2f(gmx - m_new);  // 0 on the first split
       const float w = exp2f(lse[b] - m_new);

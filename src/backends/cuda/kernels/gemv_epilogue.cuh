@@ -16,15 +16,15 @@ namespace qwen3::cuda {
 // A block's warps form `groups` row groups x k_split k-slices (warp = slice * groups + g);
 // group g of tile t owns rows (t * groups + g) * R .. + R - 1 (a block works on tile
 // blockIdx.x, or on several in turn: then it must __syncthreads() between two calls).
-// y_old: for kAddTo, the value of y this thread's output adds to when the caller loaded
-// it ahead (gemv_y_old), else NAN: read here.
+// y_old: for kAddTo, the value of y this thread's output adds to, loaded ahead by the
+// caller (gemv_y_old).
 template <int kWarps, int M, int R>
 __device__ __forceinline__ void gemv_block_finish(const float (&acc)[R][M],
                                                   float (&partial)[kWarps][R][M],
                                                   float (&out_ss)[M], int k_split, int groups,
                                                   int64_t n_out, GemvEpilogue epilogue, float* y,
                                                   float* sum_squares_out, int64_t tile,
-                                                  float y_old = NAN) {
+                                                  float y_old) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, t = threadIdx.x;
   if (t < M) out_ss[t] = 0.0f;
 #pragma unroll
@@ -65,8 +65,7 @@ __device__ __forceinline__ void gemv_block_finish(const float (&acc)[R][M],
     const int64_t n = block_row0 + lr;
     if (n < n_out) {
       float* dst = y + m * n_out + n;
-      const float old = epilogue != GemvEpilogue::kAddTo ? 0.0f : isnan(y_old) ? *dst : y_old;
-      const float v = epilogue == GemvEpilogue::kAddTo ? old + row_sum(lr, m) : row_sum(lr, m);
+      const float v = epilogue == GemvEpilogue::kAddTo ? y_old + row_sum(lr, m) : row_sum(lr, m);
       *dst = v;
       if (sum_squares_out != nullptr && !in_warp0) atomicAdd(&out_ss[m], v * v);
       sq = v * v;
@@ -86,16 +85,16 @@ __device__ __forceinline__ void gemv_block_finish(const float (&acc)[R][M],
 }
 
 // The y value a kAddTo output of this thread will add to (gemv_block_finish's y_old),
-// loaded early so its latency hides behind the tile's weight loads; NAN for threads and
-// epilogues that have none.
+// loaded early so its latency hides behind the tile's weight loads; 0 (unused) for threads
+// and epilogues that have none.
 template <int M, int R>
 __device__ __forceinline__ float gemv_y_old(int groups, int64_t n_out, GemvEpilogue epilogue,
                                             const float* y, int64_t tile) {
   const int t = threadIdx.x;
-  if (epilogue != GemvEpilogue::kAddTo || t >= groups * R * M) return NAN;
+  if (epilogue != GemvEpilogue::kAddTo || t >= groups * R * M) return 0.0f;
   const int lr = t / M, m = t % M;
   const int64_t n = tile * groups * R + lr;
-  return n < n_out ? y[m * n_out + n] : NAN;
+  return n < n_out ? y[m * n_out + n] : 0.0f;
 }
 
 }  // namespace qwen3::cuda
