@@ -5,10 +5,14 @@
 #include "backends/cpu/cpu_batch.h"
 #include "backends/cpu/cpu_runner.h"
 #include "core/error.h"
+#include "parallel/tensor_parallel.h"
 #ifdef QWEN3_HAVE_CUDA
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_kv_pool.h"
 #include "backends/cuda/cuda_runner.h"
+#endif
+#ifdef QWEN3_HAVE_NCCL
+#include "backends/cuda/tp_runner.h"
 #endif
 
 namespace qwen3 {
@@ -45,30 +49,37 @@ GpuMemory gpu_memory() {
   return m;
 }
 
-int64_t device_weight_bytes(Device device, const Qwen3Weights& weights) {
+int64_t device_weight_bytes(Device device, const Qwen3Weights& weights, int tp) {
   if (resolve_device(device) != Device::kCuda) return 0;
+  tp = std::max(tp, 1);
   const WeightMatrix& e = weights.embed();
-  const bool tied = weights.lm_head().data == e.data;
-  // matrix_bytes() counts the lm_head; an untied embedding is a second vocab x hidden.
-  int64_t bytes = static_cast<int64_t>(weights.matrix_bytes()) + (tied ? 0 : e.rows * e.cols * 2);
+  const WeightMatrix& head = weights.lm_head();
+  const bool tied = head.data == e.data;
+  // matrix_bytes() counts the lm_head (the embedding when tied) and every layer's
+  // matrices. The lm_head and an untied embedding (BF16 on the GPU) are whole on every
+  // GPU; the layers' matrices split tp ways.
+  const auto head_bytes = head.rows * head.cols * static_cast<int64_t>(dtype_size(head.dtype)) +
+                          static_cast<int64_t>(head.scale_inv.size()) * 4;
+  const int64_t layers = static_cast<int64_t>(weights.matrix_bytes()) - head_bytes;
+  int64_t bytes = head_bytes + (tied ? 0 : e.rows * e.cols * 2);
   // FP8 on the GPU: scales expanded per row, and the BF16 scratch the largest matrix
   // (gate + up fused) is dequantized into for many-row steps (cuda_weights.h).
   int64_t largest = 0;
-  auto fp8_extra = [&](const WeightMatrix& m, int64_t fused_rows) {
+  auto fp8_extra = [&](const WeightMatrix& m, int64_t fused_rows, int split) {
     if (!m.is_fp8()) return;
-    bytes += m.rows * m.scale_cols() * 4;
-    largest = std::max(largest, fused_rows * m.cols);
+    bytes += m.rows * m.scale_cols() * 4 / split;
+    largest = std::max(largest, fused_rows * m.cols / split);
   };
-  if (!tied) fp8_extra(weights.lm_head(), weights.lm_head().rows);
+  if (!tied) fp8_extra(head, head.rows, 1);
   for (const LayerWeights& l : weights.layers()) {
     const int64_t qkv_rows = l.q_proj.rows + l.k_proj.rows + l.v_proj.rows;
-    for (const WeightMatrix* m : {&l.q_proj, &l.k_proj, &l.v_proj}) fp8_extra(*m, qkv_rows);
-    fp8_extra(l.o_proj, l.o_proj.rows);
-    fp8_extra(l.gate_proj, 2 * l.gate_proj.rows);
-    fp8_extra(l.up_proj, 2 * l.up_proj.rows);
-    fp8_extra(l.down_proj, l.down_proj.rows);
+    for (const WeightMatrix* m : {&l.q_proj, &l.k_proj, &l.v_proj}) fp8_extra(*m, qkv_rows, tp);
+    fp8_extra(l.o_proj, l.o_proj.rows, tp);
+    fp8_extra(l.gate_proj, 2 * l.gate_proj.rows, tp);
+    fp8_extra(l.up_proj, 2 * l.up_proj.rows, tp);
+    fp8_extra(l.down_proj, l.down_proj.rows, tp);
   }
-  return bytes + largest * 2;
+  return bytes + layers / tp + largest * 2;
 }
 
 KvCacheDtype parse_kv_cache_dtype(const std::string& name) {
@@ -106,24 +117,65 @@ cuda::KvDtype cuda_kv_dtype(KvCacheDtype kv) {
 #endif
 
 int64_t kv_bytes_per_block(Device device, const ModelConfig& config, int64_t block_size,
-                           KvCacheDtype kv) {
+                           KvCacheDtype kv, int tp) {
   check_kv_cache_dtype(device, kv);
+  const ModelConfig rank = tp > 1 ? tp_rank_config(config, tp_shard(config, 0, tp)) : config;
 #ifdef QWEN3_HAVE_CUDA
   if (resolve_device(device) == Device::kCuda)
-    return cuda::CudaKvPool::bytes_per_block(config, block_size, cuda_kv_dtype(kv));
+    return cuda::CudaKvPool::bytes_per_block(rank, block_size, cuda_kv_dtype(kv));
 #endif
-  return cpu::PagedKvPool::bytes_per_block(config, block_size);
+  return cpu::PagedKvPool::bytes_per_block(rank, block_size);
+}
+
+void check_tensor_parallel(Device device, int tp, const ModelConfig* config) {
+  if (tp < 1) {
+    QWEN3_THROW(ErrorCode::kInvalidArgument, "--tensor-parallel-size {}: must be >= 1", tp);
+  }
+  if (tp == 1) return;
+  if (resolve_device(device) != Device::kCuda) {
+    QWEN3_THROW(ErrorCode::kUnsupported,
+                "--tensor-parallel-size {}: tensor parallelism runs on GPUs; use --device cuda "
+                "(or auto on a machine with {} GPUs)",
+                tp, tp);
+  }
+#ifndef QWEN3_HAVE_NCCL
+  (void)config;
+  QWEN3_THROW(ErrorCode::kUnsupported,
+              "--tensor-parallel-size {}: this build has no NCCL (configure with a CUDA toolkit "
+              "that ships it)",
+              tp);
+#else
+  int visible = 0;
+  if (cudaGetDeviceCount(&visible) != cudaSuccess) {
+    cudaGetLastError();
+    visible = 0;
+  }
+  if (visible < tp) {
+    QWEN3_THROW(ErrorCode::kUnavailable,
+                "--tensor-parallel-size {}: {} GPU(s) are visible (CUDA_VISIBLE_DEVICES)", tp,
+                visible);
+  }
+  if (config != nullptr) tp_shard(*config, 0, tp);  // heads, KV heads and MLP split tp ways
+#endif
 }
 
 std::unique_ptr<ModelRunner> make_runner(Device device, const Qwen3Weights& weights,
-                                         int64_t num_blocks, int64_t block_size,
-                                         KvCacheDtype kv) {
+                                         int64_t num_blocks, int64_t block_size, KvCacheDtype kv,
+                                         int tp) {
   check_kv_cache_dtype(device, kv);
+  check_tensor_parallel(device, tp, &weights.config());
   switch (resolve_device(device)) {
     case Device::kCuda:
 #ifdef QWEN3_HAVE_CUDA
-      return std::make_unique<cuda::CudaRunner>(weights, num_blocks, block_size,
-                                                cuda::CudaRunnerOptions{.kv_dtype = cuda_kv_dtype(kv)});
+#ifdef QWEN3_HAVE_NCCL
+      if (tp > 1) {
+        return std::make_unique<cuda::TpCudaRunner>(
+            weights, tp, num_blocks, block_size,
+            cuda::CudaRunnerOptions{.kv_dtype = cuda_kv_dtype(kv)});
+      }
+#endif
+      return std::make_unique<cuda::CudaRunner>(
+          weights, num_blocks, block_size, cuda::CudaRunnerOptions{.kv_dtype = cuda_kv_dtype(kv)});
 #else
       QWEN3_THROW(ErrorCode::kUnsupported,
                   "--device cuda: this build has no CUDA backend (configure with a CUDA toolkit)");

@@ -30,7 +30,9 @@ GpuMemory gpu_memory();
 
 // Bytes the backend on `device` keeps for the weights themselves: the BF16 matrices (the
 // lm_head once when tied) on CUDA; 0 on the CPU (it reads the checkpoint's memory map).
-int64_t device_weight_bytes(Device device, const Qwen3Weights& weights);
+// With tensor parallelism, what one GPU keeps: 1/tp of the layers' matrices, the
+// embedding and lm_head whole.
+int64_t device_weight_bytes(Device device, const Qwen3Weights& weights, int tp = 1);
 
 // `--kv-cache-dtype` (vLLM's names): auto -> the backend's own (CUDA BF16, CPU float32);
 // bf16 / bfloat16 -> BF16 (CUDA only); fp8 / fp8_e4m3 -> FP8 E4M3 with per-layer K and V
@@ -46,15 +48,22 @@ void check_kv_cache_dtype(Device device, KvCacheDtype kv);
 const char* kv_cache_dtype_name(Device device, KvCacheDtype kv);
 
 // Bytes of KV cache per block on `device` (CPU: float32; CUDA: BF16, or 1 byte per
-// element for FP8).
+// element for FP8); with tensor parallelism, on one GPU (its share of the KV heads).
 int64_t kv_bytes_per_block(Device device, const ModelConfig& config, int64_t block_size,
-                           KvCacheDtype kv = KvCacheDtype::kAuto);
+                           KvCacheDtype kv = KvCacheDtype::kAuto, int tp = 1);
 
-// The runner for `device` with num_blocks KV blocks of block_size tokens. kCuda without
-// CUDA support (or without a GPU) throws kUnsupported / kUnavailable, saying so; a `kv`
-// the device cannot hold throws as check_kv_cache_dtype.
+// `--tensor-parallel-size N` against the device and the build: N >= 1, and N > 1 only on
+// CUDA built with NCCL (kUnsupported otherwise) with N GPUs visible (kUnavailable) and,
+// given a config, a model whose heads, KV heads and MLP split N ways (kInvalidArgument,
+// tp_shard). Without a config it runs before the model loads.
+void check_tensor_parallel(Device device, int tp, const ModelConfig* config = nullptr);
+
+// The runner for `device` with num_blocks KV blocks of block_size tokens, over `tp` GPUs
+// (tensor parallelism; checked as check_tensor_parallel). kCuda without CUDA support (or
+// without a GPU) throws kUnsupported / kUnavailable, saying so; a `kv` the device cannot
+// hold throws as check_kv_cache_dtype.
 std::unique_ptr<ModelRunner> make_runner(Device device, const Qwen3Weights& weights,
                                          int64_t num_blocks, int64_t block_size,
-                                         KvCacheDtype kv = KvCacheDtype::kAuto);
+                                         KvCacheDtype kv = KvCacheDtype::kAuto, int tp = 1);
 
 }  // namespace qwen3

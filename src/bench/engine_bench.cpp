@@ -121,10 +121,12 @@ void log_engine(const EngineBundle& b, const EngineOptions& o) {
   const ModelConfig& c = b.model_config();
   fmt::print(stderr,
              "engine: {} ({} layers, hidden {}, {}) loaded in {:.2f} s; KV cache {} blocks x {} "
-             "= {} tokens; max_model_len {}; max_num_seqs {}; max_num_batched_tokens {}\n",
+             "= {} tokens; max_model_len {}; max_num_seqs {}; max_num_batched_tokens {}; "
+             "tensor_parallel_size {}\n",
              o.model_dir, c.num_hidden_layers, c.hidden_size, c.quant.fp8 ? "fp8" : "bf16",
              b.load_seconds, b.kv_blocks, o.block_size, b.kv_tokens,
-             b.engine->config().max_model_len, o.max_num_seqs, o.max_num_batched_tokens);
+             b.engine->config().max_model_len, o.max_num_seqs, o.max_num_batched_tokens,
+             o.tensor_parallel_size);
 }
 
 std::string f2(double v) { return fmt::format("{:.2f}", v); }
@@ -196,6 +198,7 @@ int run_bench_throughput(const ThroughputConfig& c) {
                     {"tokens_per_second", static_cast<double>(in + out) / elapsed},
                     {"output_tokens_per_second", static_cast<double>(out) / elapsed},
                     {"model", eo.model_dir},
+                    {"tensor_parallel_size", eo.tensor_parallel_size},
                     {"kv_cache_tokens", b.kv_tokens}};
     write_text_file(c.output_json, j.dump(2) + "\n", "--output-json");
   }
@@ -281,7 +284,8 @@ int run_bench_latency(const LatencyConfig& c) {
                     {"batch_size", c.batch_size},
                     {"input_len", c.input_len},
                     {"output_len", c.output_len},
-                    {"model", eo.model_dir}};
+                    {"model", eo.model_dir},
+                    {"tensor_parallel_size", eo.tensor_parallel_size}};
     write_text_file(c.output_json, j.dump(2) + "\n", "--output-json");
   }
   return 0;

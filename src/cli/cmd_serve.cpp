@@ -49,11 +49,7 @@ struct ServeFlags {
 // Everything that can be checked before the server starts, so a bad flag exits at once
 // with a message instead of after the model has loaded.
 void check_flags(const ServeFlags& f, const std::string& dir) {
-  if (f.tensor_parallel_size != 1) {
-    QWEN3_THROW(ErrorCode::kUnsupported,
-                "--tensor-parallel-size {}: only 1 is supported (one device per server)",
-                f.tensor_parallel_size);
-  }
+  check_tensor_parallel(parse_device(f.device), f.tensor_parallel_size);
   if (f.dtype != "auto" && f.dtype != "bfloat16" && f.dtype != "bf16") {
     QWEN3_THROW(ErrorCode::kUnsupported,
                 "--dtype {}: the CPU backend runs the checkpoint's own weights (bf16 or fp8) "
@@ -109,6 +105,7 @@ EngineOptions engine_options(const ServeFlags& f, const std::string& dir) {
   o.block_size = f.block_size;
   o.device = f.device;
   o.kv_cache_dtype = f.kv_cache_dtype;
+  o.tensor_parallel_size = f.tensor_parallel_size;
   return o;
 }
 
@@ -141,10 +138,12 @@ std::shared_ptr<server::ServedModel> load_model(const ServeFlags& f, const std::
   m->generation = GenerationConfig::load(dir);
   const EngineOptions eo = engine_options(f, dir);
   const Device device = resolve_device(parse_device(f.device));
+  const int tp = f.tensor_parallel_size;
+  check_tensor_parallel(device, tp, &c);
   const KvBudget budget = kv_cache_budget(eo, *weights);
   const int64_t blocks = kv_cache_blocks(eo, c, budget);
   const KvCacheDtype kv = parse_kv_cache_dtype(f.kv_cache_dtype);
-  auto runner = make_runner(device, *weights, blocks, f.block_size, kv);
+  auto runner = make_runner(device, *weights, blocks, f.block_size, kv, tp);
   auto engine = std::make_unique<AsyncEngine>(engine_config(eo, c, m->generation),
                                               std::move(runner), m->tokenizer.get(), c);
   m->max_model_len = engine->config().max_model_len;
@@ -154,19 +153,21 @@ std::shared_ptr<server::ServedModel> load_model(const ServeFlags& f, const std::
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const int64_t tokens = (blocks - 1) * f.block_size;
   const double kv_mib = static_cast<double>(blocks) *
-                        static_cast<double>(kv_bytes_per_block(device, c, f.block_size, kv)) /
+                        static_cast<double>(kv_bytes_per_block(device, c, f.block_size, kv, tp)) /
                         (1 << 20);
   const bool cuda = device == Device::kCuda;
   server::log_line(fmt::format(
       "loaded {} ({} layers, hidden {}, vocab {}, {}) in {:.2f} s; {} backend{}; chat template: {}",
       dir, c.num_hidden_layers, c.hidden_size, c.vocab_size, c.quant.fp8 ? "fp8" : "bf16", s,
-      cuda ? "CUDA" : "CPU",
+      cuda ? (tp > 1 ? fmt::format("CUDA ({} GPUs, tensor parallel)", tp) : std::string("CUDA"))
+           : std::string("CPU"),
       cuda ? std::string() : fmt::format(", {} threads", omp_get_max_threads()),
       m->chat_template ? m->chat_template->name() : "none"));
   server::log_line(fmt::format(
-      "KV cache: {} blocks x {} tokens = {} tokens ({:.0f} MiB {}; budget {}); max_model_len {}; "
+      "KV cache: {} blocks x {} tokens = {} tokens ({:.0f} MiB {}{}; budget {}); max_model_len {}; "
       "maximum concurrency for {}-token requests: {:.2f}x; max_num_seqs {}",
-      blocks, f.block_size, tokens, kv_mib, kv_cache_dtype_name(device, kv), budget.source,
+      blocks, f.block_size, tokens, kv_mib, kv_cache_dtype_name(device, kv),
+      tp > 1 ? fmt::format(" on each of {} GPUs", tp) : std::string(), budget.source,
       m->max_model_len, m->max_model_len,
       static_cast<double>(tokens) / static_cast<double>(m->max_model_len), f.max_num_seqs));
   return m;
@@ -221,7 +222,8 @@ Runner add_serve(CLI::App& app) {
   sub->add_option("--kv-cache-dtype", f->kv_cache_dtype,
                   "auto | bf16 | fp8 (= fp8_e4m3, CUDA: half the KV memory of bf16, scales 1.0)")
       ->capture_default_str();
-  sub->add_option("--tensor-parallel-size", f->tensor_parallel_size, "Only 1")
+  sub->add_option("--tensor-parallel-size", f->tensor_parallel_size,
+                  "GPUs to split the model over (CUDA, NCCL): heads and MLP N ways")
       ->capture_default_str();
   sub->add_option("--served-model-name", f->served_model_name,
                   "Model name(s) in the API (default: MODEL_DIR as given)");

@@ -31,6 +31,9 @@ void add_engine_flags(CLI::App& sub, EngineOptions& e, int& threads) {
   sub.add_option("--kv-cache-dtype", e.kv_cache_dtype,
                  "auto | bf16 | fp8 (= fp8_e4m3, CUDA: half the KV memory of bf16, scales 1.0)")
       ->capture_default_str();
+  sub.add_option("--tensor-parallel-size", e.tensor_parallel_size,
+                 "GPUs to split the model over (CUDA, NCCL): heads and MLP N ways")
+      ->capture_default_str();
   sub.add_flag("--enable-prefix-caching,!--no-enable-prefix-caching", e.enable_prefix_caching,
                "Reuse KV blocks of shared prompt prefixes (default on)");
   sub.add_option("--threads", threads, "CPU compute threads (0: all cores)")->capture_default_str();
@@ -39,6 +42,7 @@ void add_engine_flags(CLI::App& sub, EngineOptions& e, int& threads) {
 void prepare_engine(EngineOptions& e, int threads) {
   // Before anything loads: a KV dtype the device cannot hold names the flag (exit 2).
   check_kv_cache_dtype(parse_device(e.device), parse_kv_cache_dtype(e.kv_cache_dtype));
+  check_tensor_parallel(parse_device(e.device), e.tensor_parallel_size);
   if (e.model_dir.empty()) e.model_dir = default_model_dir();
   if (threads > 0) omp_set_num_threads(threads);
 }

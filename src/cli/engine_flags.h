@@ -9,8 +9,8 @@
 namespace qwen3::cli {
 
 void add_engine_flags(CLI::App& sub, EngineOptions& e, int& threads);
-// Before build_engine: checks --kv-cache-dtype against --device, then the default model
-// folder and the CPU thread count.
+// Before build_engine: checks --kv-cache-dtype and --tensor-parallel-size against
+// --device, then the default model folder and the CPU thread count.
 void prepare_engine(EngineOptions& e, int threads);
 
 }  // namespace qwen3::cli

@@ -33,7 +33,7 @@ KvBudget kv_cache_budget(const EngineOptions& o, const Qwen3Weights& weights) {
                 "cpu or auto");
   }
   const int64_t in_use = m.total - m.free;
-  const int64_t w = device_weight_bytes(device, weights);
+  const int64_t w = device_weight_bytes(device, weights, o.tensor_parallel_size);
   const auto allowed =
       static_cast<int64_t>(o.gpu_memory_utilization * static_cast<double>(m.total));
   const int64_t bytes = allowed - in_use - w - kCudaActivationReserve;
@@ -60,8 +60,9 @@ int64_t kv_cache_blocks(const EngineOptions& o, const ModelConfig& model, const 
                 "--num-gpu-blocks-override >= 0");
   }
   if (o.num_gpu_blocks_override > 0) return o.num_gpu_blocks_override;
-  const int64_t per_block = kv_bytes_per_block(parse_device(o.device), model, o.block_size,
-                                               parse_kv_cache_dtype(o.kv_cache_dtype));
+  const int64_t per_block =
+      kv_bytes_per_block(parse_device(o.device), model, o.block_size,
+                         parse_kv_cache_dtype(o.kv_cache_dtype), o.tensor_parallel_size);
   const int64_t budget = kv.bytes;
   const int64_t max_len = o.max_model_len > 0 ? o.max_model_len : model.max_position_embeddings;
   const int64_t needed = o.max_num_seqs * ((max_len + o.block_size - 1) / o.block_size) + 1;
@@ -98,11 +99,12 @@ EngineBundle build_engine(const EngineOptions& o) {
     b.tokenizer = text::Tokenizer::load(o.model_dir);
   }
   b.generation = GenerationConfig::load(o.model_dir);
+  check_tensor_parallel(parse_device(o.device), o.tensor_parallel_size, &c);
   b.kv_budget = kv_cache_budget(o, *b.weights);
   b.kv_blocks = kv_cache_blocks(o, c, b.kv_budget);
   b.kv_tokens = (b.kv_blocks - 1) * o.block_size;
   auto runner = make_runner(parse_device(o.device), *b.weights, b.kv_blocks, o.block_size,
-                            parse_kv_cache_dtype(o.kv_cache_dtype));
+                            parse_kv_cache_dtype(o.kv_cache_dtype), o.tensor_parallel_size);
   b.engine = std::make_unique<AsyncEngine>(engine_config(o, c, b.generation), std::move(runner),
                                            b.tokenizer.get(), c);
   b.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

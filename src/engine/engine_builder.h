@@ -33,6 +33,7 @@ struct EngineOptions {
   int64_t block_size = 16;              // tokens per KV block
   std::string device = "auto";          // cpu | cuda | auto (backends/runner_factory.h)
   std::string kv_cache_dtype = "auto";  // auto | bf16 | fp8 (parse_kv_cache_dtype)
+  int tensor_parallel_size = 1;         // GPUs the model is split over (CUDA + NCCL)
   bool load_tokenizer = true;           // when the folder has tokenizer.json; false: token ids only
 };
 
@@ -49,7 +50,8 @@ struct KvBudget {
 // None with --num-gpu-blocks-override; --kv-cache-memory when given (or on the CPU, its
 // default); on CUDA otherwise vLLM's rule: gpu_memory_utilization x total GPU memory -
 // memory already in use - the weights - kCudaActivationReserve. Throws kOutOfMemory when
-// that leaves nothing.
+// that leaves nothing. With tensor parallelism: one GPU's (device 0's) budget, with its
+// share of the weights; every GPU holds as many blocks, each of its share of the KV heads.
 KvBudget kv_cache_budget(const EngineOptions& o, const Qwen3Weights& weights);
 
 // KV blocks for `o` (the pool's null block included): num_gpu_blocks_override, else

@@ -206,5 +206,19 @@ TEST(Cli, ServeKvCacheDtypeErrorsNameTheFlag) {
   expect_contains(r.out, "--kv-cache-dtype");
 }
 
+// `--tensor-parallel-size` 0, or 2 on the CPU: refused before the model loads, naming
+// the flag, exit 2 (serve and the in-process engine's commands).
+TEST(Cli, TensorParallelSizeErrorsNameTheFlag) {
+  const std::string m = fixture_model("yarn_untied");
+  for (const std::string& cmd :
+       {"serve " + m + " --port 0 --tensor-parallel-size 0",
+        "serve " + m + " --port 0 --device cpu --tensor-parallel-size 2",
+        "bench latency --model " + m + " --device cpu --tensor-parallel-size 2 --num-iters 1"}) {
+    const CliResult r = run_cli(cmd);
+    EXPECT_EQ(r.code, 2) << cmd << ": " << r.out;
+    expect_contains(r.out, "--tensor-parallel-size");
+  }
+}
+
 }  // namespace
 }  // namespace qwen3::test

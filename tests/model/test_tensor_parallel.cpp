@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backends/cpu/cpu_model.h"
+#include "backends/runner_factory.h"
 #include "core/error.h"
 #include "model/fixture.h"
 #include "model/init_random.h"
@@ -139,6 +140,44 @@ TEST(TensorParallel, Fp8ShardsAtScaleBlocksAndRefusesCutsInsideThem) {
     EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
     EXPECT_NE(std::string(e.what()).find("k_proj"), std::string::npos) << e.what();
   }
+}
+
+// --tensor-parallel-size: sizes that cannot run are refused by name before anything is
+// uploaded, and the KV / weight sizes the budget divides by are one GPU's share.
+TEST(TensorParallel, FlagRefusesSizesThatCannotRunAndSizesAreOneGpusShare) {
+  const auto w = Qwen3Weights::load(fixture_model("yarn_untied"));  // 4 heads, 2 KV heads
+  auto refused = [&](Device device, int tp) -> ErrorCode {
+    try {
+      check_tensor_parallel(device, tp, &w->config());
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("--tensor-parallel-size"), std::string::npos)
+          << e.what();
+      return e.code();
+    }
+    ADD_FAILURE() << "TP=" << tp << " accepted";
+    return ErrorCode::kInternal;
+  };
+  EXPECT_NO_THROW(check_tensor_parallel(Device::kCpu, 1, &w->config()));
+  EXPECT_EQ(refused(Device::kCpu, 2), ErrorCode::kUnsupported);  // a GPU feature
+  EXPECT_EQ(refused(Device::kCuda, 0), ErrorCode::kInvalidArgument);
+#ifdef QWEN3_HAVE_NCCL
+  EXPECT_EQ(refused(Device::kCuda, 4096), ErrorCode::kUnavailable);  // more than the GPUs
+#else
+  EXPECT_EQ(refused(Device::kCuda, 2), ErrorCode::kUnsupported);  // no NCCL in this build
+#endif
+  // KV bytes per block: each GPU holds half the KV heads at TP = 2.
+  const ModelConfig& c = w->config();
+  EXPECT_EQ(kv_bytes_per_block(Device::kCpu, c, 16, KvCacheDtype::kAuto, 2) * 2,
+            kv_bytes_per_block(Device::kCpu, c, 16));
+  // Weights on one GPU: the layers' matrices halve, the embedding and lm_head do not.
+  int64_t layers = 0;
+  for (const LayerWeights& l : w->layers()) {
+    for (const WeightMatrix* m :
+         {&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj, &l.up_proj, &l.down_proj})
+      layers += m->rows * m->cols * 2;
+  }
+  EXPECT_EQ(device_weight_bytes(Device::kCuda, *w, 1) - device_weight_bytes(Device::kCuda, *w, 2),
+            layers / 2);
 }
 
 }  // namespace

@@ -14,12 +14,7 @@ log() { echo "== $*" | tee -a "$OUT/cuda_summary.log"; }
 
 if [ -x .gpu-carry-cuda/bin/qwen3_cuda_tests ]; then
   BIN=.gpu-carry-cuda/bin
-  libdirs=.gpu-carry-cuda/lib
-  for f in $(find /usr/local/cuda*/ /usr/lib/x86_64-linux-gnu /opt -name 'libcublas.so.13' 2>/dev/null) \
-           $(python3 -c 'import nvidia.cublas, os; print(os.path.dirname(nvidia.cublas.__file__) + "/lib/libcublas.so.13")' 2>/dev/null); do
-    [ -e "$f" ] && libdirs="$libdirs:$(dirname "$f")"
-  done
-  export LD_LIBRARY_PATH="$libdirs:${LD_LIBRARY_PATH:-}"
+  source tools/gpu/cuda_env.sh
 else
   log "building (no carried binaries)"
   cmake -S . -B build-gpu -G Ninja -DQWEN3_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a >"$OUT/build.log" 2>&1 &&

@@ -8,15 +8,12 @@
 #   run(carry=[".gpu-carry-cuda.txz"], command="bash tools/gpu/cuda_extra_bench.sh")
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-[ -d .gpu-carry-cuda ] || tar -xJf .gpu-carry-cuda.txz
+source tools/gpu/cuda_env.sh
 OUT=${OUT:-/tmp/cuda_extra_out}
 mkdir -p "$OUT"
 BIN=$PWD/.gpu-carry-cuda/bin
 MODEL=/tmp/qwen3-4b-random
 SUM=$OUT/extra_summary.log
-libdirs=$PWD/.gpu-carry-cuda/lib
-cublas=$(python3 -c 'import nvidia.cublas, os; print(os.path.dirname(nvidia.cublas.__file__) + "/lib")' 2>/dev/null)
-export LD_LIBRARY_PATH="$libdirs:$cublas:${LD_LIBRARY_PATH:-}"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee -a "$SUM"
 [ -f "$MODEL/config.json" ] || "$BIN/qwen3" init-random --like qwen3-4b --seed 0 --out "$MODEL" >/dev/null
 run() {  # name, then the qwen3 arguments

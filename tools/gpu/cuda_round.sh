@@ -20,7 +20,7 @@
 #   run(carry=[".gpu-carry-cuda.txz"], command="bash tools/gpu/cuda_round.sh")
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-[ -d .gpu-carry-cuda ] || tar -xJf .gpu-carry-cuda.txz
+source tools/gpu/cuda_env.sh
 OUT=${OUT:-/tmp/cuda_round_out}
 mkdir -p "$OUT"
 START=$(date +%s)
@@ -38,12 +38,6 @@ box() {
   echo $((left < 1 ? 1 : left))
 }
 
-libdirs=$CARRY/lib
-for f in $(find /usr/local/cuda*/ /usr/lib/x86_64-linux-gnu /opt -name 'libcublas.so.13' 2>/dev/null) \
-         $(python3 -c 'import nvidia.cublas, os; print(os.path.dirname(nvidia.cublas.__file__) + "/lib/libcublas.so.13")' 2>/dev/null); do
-  [ -e "$f" ] && libdirs="$libdirs:$(dirname "$f")"
-done
-export LD_LIBRARY_PATH="$libdirs:${LD_LIBRARY_PATH:-}"
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem --format=csv | tee -a "$SUM"
 
 log "1. GPU tests"

@@ -9,13 +9,12 @@
 #   run(carry=[".gpu-carry-cuda.txz"], command="bash tools/gpu/long_context.sh")
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-[ -d .gpu-carry-cuda ] || tar -xJf .gpu-carry-cuda.txz
+source tools/gpu/cuda_env.sh
 OUT=${OUT:-/tmp/long_context_out}
 mkdir -p "$OUT"
 BIN=$PWD/.gpu-carry-cuda/bin
 MODEL=/tmp/qwen3-4b-random
 LOG=$OUT/long_context.log
-export LD_LIBRARY_PATH="$PWD/.gpu-carry-cuda/lib:${LD_LIBRARY_PATH:-}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$LOG"
 [ -f "$MODEL/config.json" ] || "$BIN/qwen3" init-random --like qwen3-4b --seed 0 --out "$MODEL" >/dev/null
 OUTPUT=32

@@ -10,8 +10,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/ncu_decode_out}
 mkdir -p "$OUT"
-[ -d .gpu-carry-cuda ] || tar -xJf .gpu-carry-cuda.txz
-export LD_LIBRARY_PATH="$PWD/.gpu-carry-cuda/lib:${LD_LIBRARY_PATH:-}"
+source tools/gpu/cuda_env.sh
 timeout 240 ncu --clock-control none --cache-control "${NCU_CACHE:-all}" --profile-from-start off --metrics gpu__time_duration.sum \
   --csv .gpu-carry-cuda/bin/qwen3_cuda_bench --model "${MODEL:-/tmp/qwen3-4b-random}" \
   --init-random qwen3-4b --profile-decode 1 >"$OUT/ncu_decode.csv" 2>"$OUT/ncu_decode.err"

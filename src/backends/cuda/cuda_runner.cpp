@@ -213,8 +213,24 @@ void CudaRunner::forward(const StepPlan& p) {
   // LinearContext::fuses_norm) skip the RMSNorm kernels: each writer of the residual stream
   // also sums its squares per row (slot 2 i: layer i's input norm, 2 i + 1: its
   // post-attention norm) and the GEMV that reads it normalises on the fly.
+  // Tensor parallelism: o_proj and down_proj give each rank a partial sum of the branch.
+  // Rank 0 adds its part to the residual stream, the others to zeros, and an all-reduce
+  // of h then leaves h + the whole branch on every rank. The norms' sums of squares
+  // would see partial rows, so tensor-parallel steps run the RMSNorm kernels.
+  const bool tp = static_cast<bool>(options_.all_reduce);
+  auto add_branch = [&](const DeviceMatrix& m, const float* x, float* sum_squares) {
+    if (tp && options_.tp_rank != 0) {
+      QWEN3_CUDA_CHECK(cudaMemsetAsync(h, 0, static_cast<size_t>(n * d) * sizeof(float), stream_));
+    }
+    linear_->run(m, {x}, n, h, LinearOutput::kAddTo, sum_squares);
+    if (tp) {
+      options_.rank_barrier();
+      options_.all_reduce(h, static_cast<size_t>(n * d), stream_);
+      options_.rank_barrier();
+    }
+  };
   const CudaLayerWeights& l0 = w.layers().front();
-  const bool fuse = LinearContext::fuses_norm(l0.qkv, n) && LinearContext::fuses_norm(l0.o, n) &&
+  const bool fuse = !tp && LinearContext::fuses_norm(l0.qkv, n) && LinearContext::fuses_norm(l0.o, n) &&
                     LinearContext::fuses_norm(l0.gate_up, n) &&
                     LinearContext::fuses_norm(l0.down, n);
   float* ss = nullptr;
@@ -252,13 +268,13 @@ void CudaRunner::forward(const StepPlan& p) {
     const bool rope_in_attention = p.attn.items.empty();
     if (!rope_in_attention) launch_qk_norm_rope_kv(rope, stream_);
     attention(i, p, rope_in_attention ? &rope : nullptr);
-    linear_->run(l.o, {s.attn.as<float>()}, n, h, LinearOutput::kAddTo, slot(2 * i + 1));
+    add_branch(l.o, s.attn.as<float>(), slot(2 * i + 1));
     linear_->run(l.gate_up, {h, l.post_attn_norm, eps, slot(2 * i + 1)}, n, s.act.as<float>(),
                  LinearOutput::kSiluPairs);
     // The last layer's sums would feed nothing (the final norm reduces its own rows).
-    linear_->run(l.down, {s.act.as<float>()}, n, h, LinearOutput::kAddTo,
-                 i + 1 < c.num_hidden_layers ? slot(2 * i + 2) : nullptr);
+    add_branch(l.down, s.act.as<float>(), i + 1 < c.num_hidden_layers ? slot(2 * i + 2) : nullptr);
   }
+  if (tp && options_.tp_rank != 0) return;  // rank 0 alone computes the logits
   // Final norm over the rows that want logits, then lm_head.
   const auto out_rows = static_cast<int64_t>(p.logits_rows.size());
   launch_add_rms_norm(
@@ -307,29 +323,39 @@ void CudaRunner::forward_maybe_graph(const StepPlan& p) {
     const cudaError_t err = cudaGraphInstantiate(&e.exec, graph, 0);
     cudaGraphDestroy(graph);
     QWEN3_CUDA_CHECK(err);
+    // Uploaded now, while this GPU is idle: a first launch that uploads could wait on a
+    // peer GPU already spinning in the graph's first all-reduce (tensor parallelism).
+    QWEN3_CUDA_CHECK(cudaGraphUpload(e.exec, stream_));
     ++graphs_captured_;
   }
   if (e.exec == nullptr) return forward(p);
+  // Tensor parallelism: every rank launches its graph (and its all-reduces) between the
+  // same two meetings (TpCudaRunner).
+  if (options_.rank_barrier) options_.rank_barrier();
   QWEN3_CUDA_CHECK(cudaGraphLaunch(e.exec, stream_));
+  if (options_.rank_barrier) options_.rank_barrier();
 }
 
-RunnerOutput CudaRunner::execute(const SchedulerOutput& step) { return run(step, {}); }
+RunnerOutput CudaRunner::execute(const SchedulerOutput& step) {
+  stage(step);
+  return launch({});
+}
 
 RunnerOutput CudaRunner::execute_and_sample(const SchedulerOutput& step,
                                             std::span<const SamplerRow> rows) {
-  if (!options_.gpu_sampling || rows.empty() || !GpuSampler::supports(rows)) return execute(step);
-  return run(step, rows);
+  if (!samples_on_gpu(rows)) return execute(step);
+  stage(step);
+  return launch(rows);
 }
 
-RunnerOutput CudaRunner::run(const SchedulerOutput& step, std::span<const SamplerRow> rows) {
-  RunnerOutput out;
-  out.vocab = config_.vocab_size;
-  if (step.seqs.empty()) return out;
+void CudaRunner::stage(const SchedulerOutput& step) {
+  staged_.reset();
+  if (step.seqs.empty()) return;
   QWEN3_CUDA_CHECK(cudaSetDevice(options_.device));  // the engine may call from its own thread
-  StepPlan plan = plan_step(step);
+  auto plan = std::make_unique<StepPlan>(plan_step(step));
   const ModelConfig& c = config_;
-  const auto n = static_cast<size_t>(plan.rows());
-  const auto out_rows = static_cast<size_t>(plan.logits_rows.size());
+  const auto n = static_cast<size_t>(plan->rows());
+  const auto out_rows = static_cast<size_t>(plan->logits_rows.size());
   const auto f = sizeof(float);
   Workspace& s = *ws_;
   const char* what = "activations; lower --max-num-batched-tokens";
@@ -341,11 +367,11 @@ RunnerOutput CudaRunner::run(const SchedulerOutput& step, std::span<const Sample
   moved |= s.act.ensure(n * c.intermediate_size * f, what);
   moved |= s.xf.ensure(std::max<size_t>(out_rows, 1) * c.hidden_size * f, what);
   moved |= s.logits.ensure(std::max<size_t>(out_rows, 1) * c.vocab_size * f, "logits");
-  const auto partials = static_cast<size_t>(std::max(plan.attn.num_partials, 1));
+  const auto partials = static_cast<size_t>(std::max(plan->attn.num_partials, 1));
   moved |= s.partial_o.ensure(partials * c.q_dim() * f, "split-KV attention partials");
   moved |= s.partial_lse.ensure(partials * c.num_attention_heads * f, "split-KV attention partials");
   const int group = static_cast<int>(c.num_attention_heads / c.num_key_value_heads);
-  const auto counters = static_cast<size_t>(std::max(plan.attn.num_split_rows, 1)) *
+  const auto counters = static_cast<size_t>(std::max(plan->attn.num_split_rows, 1)) *
                         c.num_key_value_heads * decode_attention_quads(group, 1);  // the most CTAs
   if (s.decode_counters.ensure(counters * sizeof(int), "split-KV attention counters")) {
     moved = true;
@@ -353,11 +379,28 @@ RunnerOutput CudaRunner::run(const SchedulerOutput& step, std::span<const Sample
   }
   moved |= linear_->reserve_normed(n * c.hidden_size);
   if (moved) clear_graphs();
+  upload_plan(*plan);  // synchronizes with the previous step first
+  staged_ = std::move(plan);
+}
 
-  upload_plan(plan);  // synchronizes with the previous step first
+RunnerOutput CudaRunner::launch(std::span<const SamplerRow> rows, bool outputs) {
+  RunnerOutput out;
+  out.vocab = config_.vocab_size;
+  if (!staged_) return out;
+  const std::unique_ptr<StepPlan> plan = std::move(staged_);
+  QWEN3_CUDA_CHECK(cudaSetDevice(options_.device));
+  const ModelConfig& c = config_;
+  const auto out_rows = static_cast<size_t>(plan->logits_rows.size());
+  const auto f = sizeof(float);
+  Workspace& s = *ws_;
   QWEN3_CUDA_CHECK(cudaEventRecord(step_begin_, stream_));
-  forward_maybe_graph(plan);
+  forward_maybe_graph(*plan);
   QWEN3_CUDA_CHECK(cudaEventRecord(step_end_, stream_));
+  if (!outputs) {
+    QWEN3_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    QWEN3_CUDA_CHECK(cudaEventElapsedTime(&last_gpu_ms_, step_begin_, step_end_));
+    return out;
+  }
   out.rows = static_cast<int64_t>(out_rows);
   if (!rows.empty()) {  // sampling runs after the graph: its lists change every step
     if (std::ssize(rows) != out.rows) {

@@ -8,6 +8,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -31,6 +32,14 @@ struct CudaRunnerOptions {
   bool cuda_graphs = true;
   // execute_and_sample samples on the GPU (off: it returns logits, the host samples).
   bool gpu_sampling = true;
+  // Tensor parallelism (TpCudaRunner): the weights are rank `tp_rank`'s slices
+  // (tp_shard_weights) and all_reduce sums `count` floats at a device address over the
+  // ranks, in place, on the given stream. Unset: one GPU holds the whole model.
+  // rank_barrier: the ranks' threads meet (TpCudaRunner says why), right before and after
+  // enqueueing each all-reduce or a captured step (all-reduces inside).
+  int tp_rank = 0;
+  std::function<void(float* data, size_t count, cudaStream_t stream)> all_reduce = nullptr;
+  std::function<void()> rank_barrier = nullptr;
 };
 
 class CudaRunner final : public ModelRunner {
@@ -46,6 +55,13 @@ class CudaRunner final : public ModelRunner {
   // it (GpuSampler::supports); else returns logits as execute() does.
   RunnerOutput execute_and_sample(const SchedulerOutput& step,
                                   std::span<const SamplerRow> rows) override;
+  // A step in two phases, for tensor-parallel ranks: stage() checks and plans the step,
+  // sizes the buffers and uploads the plan (everything that can refuse a step); launch()
+  // runs the forward and returns what execute() (rows empty) or execute_and_sample would,
+  // or nothing at all when `outputs` is false (a rank other than 0). Every rank stages
+  // before any launches, so a refused step never leaves a rank waiting in an all-reduce.
+  void stage(const SchedulerOutput& step);
+  RunnerOutput launch(std::span<const SamplerRow> rows, bool outputs = true);
   int64_t num_kv_blocks() const override { return pool_->num_blocks(); }
   int64_t block_size() const override { return pool_->block_size(); }
   const char* name() const override { return "cuda"; }
@@ -55,6 +71,10 @@ class CudaRunner final : public ModelRunner {
   // change of set_pdl_enabled, for instance).
   void set_cuda_graphs(bool on);
   void set_gpu_sampling(bool on) { options_.gpu_sampling = on; }
+  // Whether execute_and_sample samples these rows on the GPU (else it returns logits).
+  bool samples_on_gpu(std::span<const SamplerRow> rows) const {
+    return options_.gpu_sampling && !rows.empty() && GpuSampler::supports(rows);
+  }
   int64_t graphs_captured() const { return graphs_captured_; }
   // GPU time of the last execute(): plan upload to the last kernel, milliseconds.
   float last_step_gpu_ms() const { return last_gpu_ms_; }
@@ -64,8 +84,6 @@ class CudaRunner final : public ModelRunner {
   struct Workspace;
   struct StepPlan;
   StepPlan plan_step(const SchedulerOutput& step) const;
-  // execute(), sampling `rows` on the GPU when not empty.
-  RunnerOutput run(const SchedulerOutput& step, std::span<const SamplerRow> rows);
   void upload_plan(StepPlan& plan);
   void forward(const StepPlan& plan);
   // rope: set when the decode kernel applies q/k-norm + RoPE + KV write (decode-only steps).
@@ -92,6 +110,7 @@ class CudaRunner final : public ModelRunner {
   std::unique_ptr<CudaKvPool> pool_;
   std::unique_ptr<LinearContext> linear_;
   std::unique_ptr<Workspace> ws_;
+  std::unique_ptr<StepPlan> staged_;  // stage() -> launch(); null for an empty step
   std::unique_ptr<GpuSampler> sampler_;
   std::map<GraphKey, GraphEntry> graphs_;
   int64_t graphs_captured_ = 0;

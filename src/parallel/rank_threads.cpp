@@ -1,0 +1,82 @@
+#include "parallel/rank_threads.h"
+
+#include "core/error.h"
+
+namespace qwen3 {
+
+void SpinBarrier::arrive_and_wait() {
+  const uint32_t round = round_.load(std::memory_order_acquire);
+  if (arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 == n_) {
+    arrived_.store(0, std::memory_order_relaxed);  // before the round opens: no one is past it
+    round_.fetch_add(1, std::memory_order_release);
+    return;
+  }
+  for (int spins = 0; round_.load(std::memory_order_acquire) == round; ++spins) {
+    if (spins > 4096) std::this_thread::yield();
+  }
+}
+
+RankThreads::RankThreads(int ranks) : ranks_(ranks), errors_(static_cast<size_t>(ranks)) {
+  if (ranks < 1) QWEN3_THROW(ErrorCode::kInvalidArgument, "{} ranks: need at least 1", ranks);
+  threads_.reserve(static_cast<size_t>(ranks - 1));
+  for (int r = 1; r < ranks; ++r) threads_.emplace_back([this, r] { worker(r); });
+}
+
+RankThreads::~RankThreads() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  start_.notify_all();
+  for (std::thread& t : threads_) t.join();
+}
+
+void RankThreads::worker(int rank) {
+  uint64_t seen = 0;
+  for (;;) {
+    const std::function<void(int)>* job = nullptr;
+    {
+      std::unique_lock lock(mu_);
+      start_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      job = job_;
+    }
+    std::exception_ptr error;
+    try {
+      (*job)(rank);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    {
+      std::lock_guard lock(mu_);
+      errors_[static_cast<size_t>(rank)] = error;
+      --pending_;
+    }
+    done_.notify_one();
+  }
+}
+
+void RankThreads::run(const std::function<void(int)>& fn) {
+  {
+    std::lock_guard lock(mu_);
+    job_ = &fn;
+    pending_ = ranks_ - 1;
+    for (auto& e : errors_) e = nullptr;
+    ++generation_;
+  }
+  start_.notify_all();
+  try {
+    fn(0);
+  } catch (...) {
+    errors_[0] = std::current_exception();  // workers write only their own slots
+  }
+  std::unique_lock lock(mu_);
+  done_.wait(lock, [&] { return pending_ == 0; });
+  job_ = nullptr;
+  for (const std::exception_ptr& e : errors_) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
+}  // namespace qwen3

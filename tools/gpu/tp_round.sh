@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Issue 10 on a machine with 2+ GPUs (device kind nvidia-h200-x2 or larger), one call:
+#   1. how the GPUs are linked (nvidia-smi topo -m) and the NCCL library found;
+#   2. the CUDA GPU tests: CudaTp* first (TP = 2 vs one GPU, greedy tokens vs HF), then
+#      all the others (the runner's stage / launch split touches every step);
+#   3. the Qwen3-4B-geometry random BF16 checkpoint at TP = 1, 2 (and 4 when the GPUs are
+#      there), same call: `bench latency` batch 1 and batch 64 (512 in / 128 out) and
+#      `bench throughput` (512 / 128, TP_PROMPTS prompts, default 1000);
+#   4. the same latency runs for its FP8 twin (init-random --dtype fp8, same seed).
+# Writes tp_summary.log (ends with a table) and one JSON per run to $OUT. Every step is
+# time-boxed inside TP_DEADLINE_S seconds (default 540). Needs .gpu-carry-cuda(.txz)
+# from tools/gpu/cuda_prepare_carry.sh (an NCCL build). NVLink multicast stays off.
+#
+#   run(kind="nvidia-h200-x2", carry=[".gpu-carry-cuda.txz"], command="bash tools/gpu/tp_round.sh")
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+source tools/gpu/cuda_env.sh
+OUT=${OUT:-/tmp/tp_round_out}
+mkdir -p "$OUT"
+START=$(date +%s)
+DEADLINE=${TP_DEADLINE_S:-540}
+SUM=$OUT/tp_summary.log
+BIN=$PWD/.gpu-carry-cuda/bin
+MODEL=/tmp/qwen3-4b-random
+log() { echo "== [$(($(date +%s) - START)) s] $*" | tee -a "$SUM"; }
+box() {
+  local left=$((DEADLINE - ($(date +%s) - START) - 10))
+  left=$((left < $1 ? left : $1))
+  echo $((left < 1 ? 1 : left))
+}
+
+GPUS=$(nvidia-smi --list-gpus | wc -l)
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee -a "$SUM"
+log "1. topology ($GPUS GPUs)"
+nvidia-smi topo -m 2>&1 | tee -a "$SUM"
+ldd "$BIN/qwen3" | grep -E "nccl|cublas" | tee -a "$SUM"
+
+log "2. GPU tests: tensor parallel first, then the rest"
+# Repeated (TP_TEST_REPEAT, default 10): a rank-ordering hang shows up intermittently.
+timeout "$(box 150)" "$BIN/qwen3_cuda_tests" --gtest_filter='*CudaTp*' \
+  --gtest_repeat="${TP_TEST_REPEAT:-10}" >"$OUT/cuda_tests_tp.log" 2>&1
+echo "exit $?" >>"$OUT/cuda_tests_tp.log"
+grep -E '^\[  (PASSED|FAILED)|^\[ +(FAILED|SKIPPED) |^exit|TP=2 vs 1' "$OUT/cuda_tests_tp.log" |
+  sort | uniq -c | tee -a "$SUM"
+timeout "$(box 200)" "$BIN/qwen3_cuda_tests" --gtest_filter='-*CudaTp*' >"$OUT/cuda_tests.log" 2>&1
+echo "exit $?" >>"$OUT/cuda_tests.log"
+grep -E '^\[  (PASSED|FAILED)|tests ran|^exit' "$OUT/cuda_tests.log" | tee -a "$SUM"
+
+log "3. checkpoints"
+[ -f "$MODEL/config.json" ] || "$BIN/qwen3" init-random --like qwen3-4b --seed 0 --out "$MODEL" >/dev/null
+[ -f "$MODEL-fp8/config.json" ] ||
+  "$BIN/qwen3" init-random --like qwen3-4b --dtype fp8 --seed 0 --out "$MODEL-fp8" >/dev/null
+SIZES="1 2"
+[ "$GPUS" -ge 4 ] && SIZES="1 2 4"
+run() {  # name, cap seconds, then the qwen3 arguments
+  local name=$1 cap=$2
+  shift 2
+  if [ "$(box "$cap")" -lt 20 ]; then
+    log "$name skipped: out of time"
+    return
+  fi
+  log "$name: qwen3 $*"
+  timeout "$(box "$cap")" "$BIN/qwen3" "$@" --output-json "$OUT/$name.json" >"$OUT/$name.log" 2>&1 ||
+    echo "exit $?" | tee -a "$SUM"
+  grep -E "Throughput:|Decode throughput|Prefill throughput|tensor_parallel_size|error" \
+    "$OUT/$name.log" | tail -4 | tee -a "$SUM"
+}
+for tp in $SIZES; do
+  run "latency_b1_tp$tp" 60 bench latency --device cuda --model "$MODEL" --tensor-parallel-size "$tp" \
+    --input-len 512 --output-len 128 --batch-size 1 --num-iters-warmup 1 --num-iters 3
+done
+for tp in $SIZES; do
+  run "latency_fp8_b1_tp$tp" 60 bench latency --device cuda --model "$MODEL-fp8" \
+    --tensor-parallel-size "$tp" --input-len 512 --output-len 128 --batch-size 1 \
+    --num-iters-warmup 1 --num-iters 3
+done
+for tp in $SIZES; do
+  run "latency_b64_tp$tp" 60 bench latency --device cuda --model "$MODEL" --tensor-parallel-size "$tp" \
+    --input-len 512 --output-len 128 --batch-size 64 --num-iters-warmup 1 --num-iters 2
+done
+for tp in $SIZES; do
+  run "throughput_tp$tp" 90 bench throughput --device cuda --model "$MODEL" \
+    --tensor-parallel-size "$tp" --input-len 512 --output-len 128 --num-prompts "${TP_PROMPTS:-1000}"
+done
+
+log "summary"
+python3 - "$OUT" <<'EOF' 2>&1 | tee -a "$SUM"
+import json, os, sys
+out = sys.argv[1]
+def load(name):
+    try:
+        with open(os.path.join(out, name + ".json")) as f:
+            return json.load(f)
+    except Exception:
+        return None
+rows = []
+for what, prefix, key in [("batch-1 decode BF16 (tok/s)", "latency_b1", "decode"),
+                          ("batch-1 decode FP8 (tok/s)", "latency_fp8_b1", "decode"),
+                          ("batch-64 decode BF16 (tok/s)", "latency_b64", "decode"),
+                          ("throughput 512/128 total (tok/s)", "throughput", "total")]:
+    base = None
+    for tp in (1, 2, 4):
+        j = load(f"{prefix}_tp{tp}")
+        if j is None:
+            continue
+        if key == "decode":
+            v = j["batch_size"] / j["avg_decode_time_per_step"]
+        else:
+            v = j["tokens_per_second"]
+        base = v if tp == 1 else base
+        ratio = f"x{v / base:.2f} TP=1" if base else "-"
+        rows.append((what, tp, f"{v:,.1f}", ratio))
+print("| what | TP | number | vs TP=1 |\n| --- | --- | --- | --- |")
+for r in rows:
+    print("| " + " | ".join(str(x) for x in r) + " |")
+EOF
