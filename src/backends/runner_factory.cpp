@@ -1,6 +1,7 @@
 #include "backends/runner_factory.h"
 
 #include <algorithm>
+#include <string_view>
 
 #include "backends/cpu/cpu_batch.h"
 #include "backends/cpu/cpu_runner.h"
@@ -154,6 +155,20 @@ void check_tensor_parallel(Device device, int tp, const ModelConfig* config) {
     QWEN3_THROW(ErrorCode::kUnavailable,
                 "--tensor-parallel-size {}: {} GPU(s) are visible (CUDA_VISIBLE_DEVICES)", tp,
                 visible);
+  }
+  // Kernel launchers size grids once per process from the first GPU they run on.
+  cudaDeviceProp first{}, other{};
+  QWEN3_CUDA_CHECK(cudaGetDeviceProperties(&first, 0));
+  for (int d = 1; d < tp; ++d) {
+    QWEN3_CUDA_CHECK(cudaGetDeviceProperties(&other, d));
+    if (std::string_view(other.name) != first.name ||
+        other.multiProcessorCount != first.multiProcessorCount) {
+      QWEN3_THROW(ErrorCode::kUnsupported,
+                  "--tensor-parallel-size {}: GPU {} is a {} ({} SMs) and GPU 0 a {} ({} SMs); "
+                  "the ranks need identical GPUs (pick them with CUDA_VISIBLE_DEVICES)",
+                  tp, d, other.name, other.multiProcessorCount, first.name,
+                  first.multiProcessorCount);
+    }
   }
   if (config != nullptr) tp_shard(*config, 0, tp);  // heads, KV heads and MLP split tp ways
 #endif

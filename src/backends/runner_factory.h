@@ -53,7 +53,8 @@ int64_t kv_bytes_per_block(Device device, const ModelConfig& config, int64_t blo
                            KvCacheDtype kv = KvCacheDtype::kAuto, int tp = 1);
 
 // `--tensor-parallel-size N` against the device and the build: N >= 1, and N > 1 only on
-// CUDA built with NCCL (kUnsupported otherwise) with N GPUs visible (kUnavailable) and,
+// CUDA built with NCCL (kUnsupported otherwise) with N identical GPUs visible
+// (kUnavailable when fewer, kUnsupported when they differ) and,
 // given a config, a model whose heads, KV heads and MLP split N ways (kInvalidArgument,
 // tp_shard). Without a config it runs before the model loads.
 void check_tensor_parallel(Device device, int tp, const ModelConfig* config = nullptr);

@@ -13,6 +13,7 @@
 #include "backends/cuda/kernels/gemv.h"
 #include "core/error.h"
 #include "cuda/cuda_test_util.h"
+#include "cuda/engine_test_util.h"
 #include "cuda/runner_script.h"
 #include "engine/engine.h"
 #include "model/fixture.h"
@@ -148,22 +149,9 @@ TEST_P(CudaGreedyVsHf, TokensMatchTransformers) {
   ec.max_num_seqs = std::min<int64_t>(4, gc.max_batched_tokens);
   Engine engine(ec, w->config(), runner, nullptr);
   // Two copies of the request run side by side: batching must not change the tokens.
-  for (uint64_t id : {1u, 2u}) {
-    EngineRequest req;
-    req.prompt.assign(prompt.begin(), prompt.end());
-    req.params.temperature = 0;
-    req.params.ignore_eos = true;
-    req.params.max_tokens = static_cast<int64_t>(greedy.size());
-    engine.add(id, req);
-  }
-  std::map<uint64_t, std::vector<int64_t>> tokens;
-  while (engine.has_work()) {
-    for (const auto& o : engine.step()) {
-      for (const auto& d : o.choices)
-        tokens[o.request_id].insert(tokens[o.request_id].end(), d.token_ids.begin(),
-                                    d.token_ids.end());
-    }
-  }
+  for (uint64_t id : {1u, 2u})
+    engine.add(id, greedy_request(prompt, static_cast<int64_t>(greedy.size())));
+  std::map<uint64_t, std::vector<int64_t>> tokens = run_to_completion(engine);
   const auto& hf_logits = ref.at("decode_logits").f32;  // [G, V]: logits that chose token g
   const int64_t V = w->config().vocab_size;
   for (uint64_t id : {1u, 2u}) {

@@ -18,6 +18,7 @@
 #include "backends/cuda/gpu_sampler.h"
 #include "core/error.h"
 #include "cuda/cuda_test_util.h"
+#include "cuda/engine_test_util.h"
 #include "engine/engine.h"
 #include "engine/sampler.h"
 #include "model/fixture.h"
@@ -410,15 +411,7 @@ std::map<uint64_t, std::vector<int64_t>> run_engine(const Qwen3Weights& w, Model
   ec.max_num_seqs = 7;  // the scheduler needs max_num_batched_tokens >= max_num_seqs
   Engine engine(ec, w.config(), runner, nullptr);
   for (size_t i = 0; i < reqs.size(); ++i) engine.add(i, reqs[i]);
-  std::map<uint64_t, std::vector<int64_t>> tokens;
-  while (engine.has_work()) {
-    for (const auto& o : engine.step()) {
-      for (const auto& d : o.choices)
-        tokens[o.request_id].insert(tokens[o.request_id].end(), d.token_ids.begin(),
-                                    d.token_ids.end());
-    }
-  }
-  return tokens;
+  return run_to_completion(engine);
 }
 
 std::vector<EngineRequest> engine_requests(int64_t vocab, bool greedy) {

@@ -13,6 +13,7 @@
 
 #include "backends/cuda/cuda_runner.h"
 #include "cuda/cuda_test_util.h"
+#include "cuda/engine_test_util.h"
 #include "cuda/runner_script.h"
 #include "engine/engine.h"
 #include "model/fixture.h"
@@ -140,22 +141,9 @@ TEST(CudaTpEngine, GreedyTokensMatchTransformers) {
     ec.max_num_batched_tokens = 3;
     ec.max_num_seqs = 3;
     Engine engine(ec, w->config(), runner, nullptr);
-    for (uint64_t id : {1u, 2u}) {
-      EngineRequest req;
-      req.prompt.assign(prompt.begin(), prompt.end());
-      req.params.temperature = 0;
-      req.params.ignore_eos = true;
-      req.params.max_tokens = static_cast<int64_t>(greedy.size());
-      engine.add(id, req);
-    }
-    std::map<uint64_t, std::vector<int64_t>> tokens;
-    while (engine.has_work()) {
-      for (const auto& o : engine.step()) {
-        for (const auto& d : o.choices)
-          tokens[o.request_id].insert(tokens[o.request_id].end(), d.token_ids.begin(),
-                                      d.token_ids.end());
-      }
-    }
+    for (uint64_t id : {1u, 2u})
+      engine.add(id, greedy_request(prompt, static_cast<int64_t>(greedy.size())));
+    std::map<uint64_t, std::vector<int64_t>> tokens = run_to_completion(engine);
     for (uint64_t id : {1u, 2u}) {
       EXPECT_EQ(tokens[id], std::vector<int64_t>(greedy.begin(), greedy.end()))
           << model << " request " << id;

@@ -1,7 +1,7 @@
-// RankThreads (parallel/rank_threads.h): every rank runs once per run(), all at the same
-// time, rank 0 on the caller's thread and each other rank on the same thread of its own
-// from run to run; the lowest failing rank's exception comes back and the threads stay
-// usable.
+// RankThreads and SpinBarrier (parallel/rank_threads.h): every rank runs once per run(),
+// all at the same time, rank 0 on the caller's thread and each other rank on the same
+// thread of its own from run to run; the lowest failing rank's exception comes back (a
+// failure's consequences in other ranks do not mask it) and the threads stay usable.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -75,6 +75,37 @@ TEST(SpinBarrier, NoThreadLeavesARoundEarly) {
     }
   });
   EXPECT_EQ(early.load(), 0);
+}
+
+// A rank that fails before the barrier aborts it: the others stop waiting and the
+// failure itself (not the others' BarrierAborted) comes back; after reset() the barrier
+// works again.
+TEST(SpinBarrier, AbortReleasesWaitersAndTheCauseIsRethrown) {
+  RankThreads threads(3);
+  SpinBarrier barrier(3);
+  try {
+    threads.run([&](int r) {
+      try {
+        if (r == 2) throw std::runtime_error("rank 2 failed");
+        barrier.arrive_and_wait();  // would wait forever for rank 2
+      } catch (...) {
+        barrier.abort();
+        throw;
+      }
+    });
+    FAIL() << "run() returned normally";
+  } catch (const BarrierAborted&) {
+    FAIL() << "the consequence was rethrown instead of the cause";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "rank 2 failed");
+  }
+  barrier.reset();
+  std::atomic<int> met{0};
+  threads.run([&](int) {
+    barrier.arrive_and_wait();
+    ++met;
+  });
+  EXPECT_EQ(met.load(), 3);
 }
 
 TEST(RankThreads, OneRankRunsOnTheCaller) {

@@ -65,23 +65,17 @@ run() {  # name, cap seconds, then the qwen3 arguments
   grep -E "Throughput:|Decode throughput|Prefill throughput|tensor_parallel_size|error" \
     "$OUT/$name.log" | tail -4 | tee -a "$SUM"
 }
-for tp in $SIZES; do
-  run "latency_b1_tp$tp" 60 bench latency --device cuda --model "$MODEL" --tensor-parallel-size "$tp" \
-    --input-len 512 --output-len 128 --batch-size 1 --num-iters-warmup 1 --num-iters 3
-done
-for tp in $SIZES; do
-  run "latency_fp8_b1_tp$tp" 60 bench latency --device cuda --model "$MODEL-fp8" \
-    --tensor-parallel-size "$tp" --input-len 512 --output-len 128 --batch-size 1 \
-    --num-iters-warmup 1 --num-iters 3
-done
-for tp in $SIZES; do
-  run "latency_b64_tp$tp" 60 bench latency --device cuda --model "$MODEL" --tensor-parallel-size "$tp" \
-    --input-len 512 --output-len 128 --batch-size 64 --num-iters-warmup 1 --num-iters 2
-done
-for tp in $SIZES; do
-  run "throughput_tp$tp" 90 bench throughput --device cuda --model "$MODEL" \
-    --tensor-parallel-size "$tp" --input-len 512 --output-len 128 --num-prompts "${TP_PROMPTS:-1000}"
-done
+each_tp() {  # name, cap seconds, then the qwen3 arguments: one run per TP size, adjacent
+  local name=$1 cap=$2 tp
+  shift 2
+  for tp in $SIZES; do run "${name}_tp$tp" "$cap" "$@" --tensor-parallel-size "$tp"; done
+}
+LAT=(bench latency --device cuda --input-len 512 --output-len 128 --num-iters-warmup 1)
+each_tp latency_b1 60 "${LAT[@]}" --model "$MODEL" --batch-size 1 --num-iters 3
+each_tp latency_fp8_b1 60 "${LAT[@]}" --model "$MODEL-fp8" --batch-size 1 --num-iters 3
+each_tp latency_b64 60 "${LAT[@]}" --model "$MODEL" --batch-size 64 --num-iters 2
+each_tp throughput 90 bench throughput --device cuda --model "$MODEL" --input-len 512 \
+  --output-len 128 --num-prompts "${TP_PROMPTS:-1000}"
 
 log "summary"
 python3 - "$OUT" <<'EOF' 2>&1 | tee -a "$SUM"

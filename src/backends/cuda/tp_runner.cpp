@@ -43,12 +43,18 @@ RunnerOutput TpCudaRunner::run(const SchedulerOutput& step, std::span<const Samp
   threads_.run([&](int r) { ranks_[static_cast<size_t>(r)]->stage(step); });
   if (!ranks_.front()->samples_on_gpu(rows)) rows = {};  // logits back, as CudaRunner does
   RunnerOutput out;
+  rank_barrier_.reset();  // no rank is at it between steps
   threads_.run([&](int r) {
     CudaRunner& runner = *ranks_[static_cast<size_t>(r)];
-    if (r != 0) {
-      runner.launch({}, /*outputs=*/false);
-    } else {
-      out = runner.launch(rows);
+    try {
+      if (r != 0) {
+        runner.launch({}, /*outputs=*/false);
+      } else {
+        out = runner.launch(rows);
+      }
+    } catch (...) {
+      rank_barrier_.abort();  // the others must not wait for this rank at the barrier
+      throw;
     }
   });
   return out;

@@ -44,6 +44,7 @@ class TpCudaRunner final : public ModelRunner {
   // launch; seen to deadlock here) would otherwise wait on a GPU spinning in an all-reduce
   // whose partner the other rank cannot enqueue, being blocked behind that call. Between
   // the meetings every all-reduce in flight has its partner enqueued, so such waits end.
+  // A rank that fails aborts it, so the others fail the step instead of waiting forever.
   SpinBarrier rank_barrier_;
   RankThreads threads_;
   std::vector<std::unique_ptr<CudaRunner>> ranks_;

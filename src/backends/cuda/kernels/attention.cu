@@ -178,13 +178,7 @@ __global__ void __launch_bounds__(kWarps * 32)
 template <typename KV, int HD>
 void launch_typed(const PagedAttentionParams& p, cudaStream_t stream) {
   constexpr size_t smem = AttnSmem<HD>::kBytes;
-  static bool configured = false;  // the attribute is per function, set once
-  if (!configured) {
-    QWEN3_CUDA_CHECK(cudaFuncSetAttribute(paged_attention_kernel<KV, HD>,
-                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(smem)));
-    configured = true;
-  }
+  allow_dynamic_smem<paged_attention_kernel<KV, HD>>(smem);
   const dim3 grid(static_cast<unsigned>(p.num_items), static_cast<unsigned>(p.kv_heads));
   launch_kernel("paged_attention_kernel", paged_attention_kernel<KV, HD>, grid, dim3(kWarps * 32),
                 smem, stream, p);

@@ -400,13 +400,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_attention_mma_kernel(const 
 template <int HD, bool kFp8>
 void launch_mma(const PagedAttentionParams& p, cudaStream_t stream) {
   constexpr size_t smem = Smem<HD>::kBytes;
-  static bool configured = false;  // the attribute is per function, set once
-  if (!configured) {
-    QWEN3_CUDA_CHECK(cudaFuncSetAttribute(paged_attention_mma_kernel<HD, kFp8>,
-                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(smem)));
-    configured = true;
-  }
+  allow_dynamic_smem<paged_attention_mma_kernel<HD, kFp8>>(smem);
   const dim3 grid(static_cast<unsigned>(p.num_items) * static_cast<unsigned>(p.kv_heads));
   launch_kernel("paged_attention_mma_kernel", paged_attention_mma_kernel<HD, kFp8>, grid,
                 dim3(kThreads), smem, stream, p);

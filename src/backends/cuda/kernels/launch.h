@@ -6,6 +6,9 @@
 
 #include <cuda_runtime.h>
 
+#include <atomic>
+#include <cstdint>
+
 #include "backends/cuda/cuda_check.h"
 
 namespace qwen3::cuda {
@@ -30,9 +33,25 @@ int resident_blocks_per_sm() {
   return n;
 }
 
+// Lets `Kernel` use `bytes` of dynamic shared memory (above the 48 KiB default) on the
+// current device. The attribute is per device, so it is set once per device: tensor-
+// parallel ranks launch the same kernels on several GPUs from several threads.
+template <auto Kernel>
+void allow_dynamic_smem(size_t bytes) {
+  static std::atomic<uint64_t> done{0};  // bit d: set on device d (d < 64)
+  int dev = 0;
+  check_cuda(cudaGetDevice(&dev), "cudaGetDevice", __FILE__, __LINE__);
+  const uint64_t bit = dev < 64 ? uint64_t{1} << dev : 0;
+  if (bit != 0 && (done.load(std::memory_order_acquire) & bit) != 0) return;
+  check_cuda(cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  static_cast<int>(bytes)),
+             "cudaFuncSetAttribute", __FILE__, __LINE__);
+  done.fetch_or(bit, std::memory_order_acq_rel);
+}
+
 template <typename... Params, typename... Args>
-void launch_kernel(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
-                   size_t smem, cudaStream_t stream, Args&&... args) {
+void launch_kernel(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
+                   cudaStream_t stream, Args&&... args) {
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = grid;
   cfg.blockDim = block;
