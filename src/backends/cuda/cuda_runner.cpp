@@ -220,7 +220,8 @@ void CudaRunner::forward(const StepPlan& p) {
   const bool tp = static_cast<bool>(options_.all_reduce);
   auto add_branch = [&](const DeviceMatrix& m, const float* x, float* sum_squares) {
     if (tp && options_.tp_rank != 0) {
-      QWEN3_CUDA_CHECK(cudaMemsetAsync(h, 0, static_cast<size_t>(n * d) * sizeof(float), stream_));
+      QWEN3_CUDA_CHECK(
+          cudaMemsetAsync(h, 0, static_cast<size_t>(n * d) * sizeof(float), stream_));
     }
     linear_->run(m, {x}, n, h, LinearOutput::kAddTo, sum_squares);
     if (tp) {
@@ -230,7 +231,8 @@ void CudaRunner::forward(const StepPlan& p) {
     }
   };
   const CudaLayerWeights& l0 = w.layers().front();
-  const bool fuse = !tp && LinearContext::fuses_norm(l0.qkv, n) && LinearContext::fuses_norm(l0.o, n) &&
+  const bool fuse = !tp && LinearContext::fuses_norm(l0.qkv, n) &&
+                    LinearContext::fuses_norm(l0.o, n) &&
                     LinearContext::fuses_norm(l0.gate_up, n) &&
                     LinearContext::fuses_norm(l0.down, n);
   float* ss = nullptr;
