@@ -81,6 +81,9 @@ void CudaRunner::set_cuda_graphs(bool on) {
 }
 
 CudaRunner::~CudaRunner() {
+  // Its device's resources (cuBLAS handle, graphs) go with that device current: a
+  // tensor-parallel rank's runner may be destroyed from another rank's thread.
+  if (cudaSetDevice(options_.device) != cudaSuccess) cudaGetLastError();
   if (stream_) cudaStreamSynchronize(stream_);
   clear_graphs();
   if (step_begin_) cudaEventDestroy(step_begin_);
