@@ -146,11 +146,7 @@ void check_tensor_parallel(Device device, int tp, const ModelConfig* config) {
               "that ships it)",
               tp);
 #else
-  int visible = 0;
-  if (cudaGetDeviceCount(&visible) != cudaSuccess) {
-    cudaGetLastError();
-    visible = 0;
-  }
+  const int visible = cuda::cuda_device_count();
   if (visible < tp) {
     QWEN3_THROW(ErrorCode::kUnavailable,
                 "--tensor-parallel-size {}: {} GPU(s) are visible (CUDA_VISIBLE_DEVICES)", tp,

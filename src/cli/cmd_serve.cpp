@@ -138,8 +138,7 @@ std::shared_ptr<server::ServedModel> load_model(const ServeFlags& f, const std::
   m->generation = GenerationConfig::load(dir);
   const EngineOptions eo = engine_options(f, dir);
   const Device device = resolve_device(parse_device(f.device));
-  const int tp = f.tensor_parallel_size;
-  check_tensor_parallel(device, tp, &c);
+  const int tp = f.tensor_parallel_size;  // checked by check_flags, then by make_runner
   const KvBudget budget = kv_cache_budget(eo, *weights);
   const int64_t blocks = kv_cache_blocks(eo, c, budget);
   const KvCacheDtype kv = parse_kv_cache_dtype(f.kv_cache_dtype);

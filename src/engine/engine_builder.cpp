@@ -99,7 +99,6 @@ EngineBundle build_engine(const EngineOptions& o) {
     b.tokenizer = text::Tokenizer::load(o.model_dir);
   }
   b.generation = GenerationConfig::load(o.model_dir);
-  check_tensor_parallel(parse_device(o.device), o.tensor_parallel_size, &c);
   b.kv_budget = kv_cache_budget(o, *b.weights);
   b.kv_blocks = kv_cache_blocks(o, c, b.kv_budget);
   b.kv_tokens = (b.kv_blocks - 1) * o.block_size;

@@ -32,18 +32,9 @@ using qwen3::test::fixture_model;
 using qwen3::test::fixtures_dir;
 
 #ifdef QWEN3_HAVE_NCCL
-int visible_gpus() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    cudaGetLastError();
-    return 0;
-  }
-  return n;
-}
-
-#define QWEN3_SKIP_WITHOUT_TWO_GPUS()                                                    \
-  do {                                                                                   \
-    if (visible_gpus() < 2) GTEST_SKIP() << visible_gpus() << " GPU(s); TP = 2 needs 2"; \
+#define QWEN3_SKIP_WITHOUT_TWO_GPUS()                                                              \
+  do {                                                                                             \
+    if (cuda_device_count() < 2) GTEST_SKIP() << cuda_device_count() << " GPU(s); TP = 2 needs 2"; \
   } while (0)
 
 // Fixtures by name, or "fp8_hd128": a block-128 FP8 random model whose q / KV rows and

@@ -30,13 +30,7 @@ EXTRA=$OUT/round_extra.log
 MODEL=/tmp/qwen3-4b-random
 CARRY=$PWD/.gpu-carry-cuda
 BIN=$CARRY/bin
-log() { echo "== [$(($(date +%s) - START)) s] $*" | tee -a "$SUM"; }
-# Seconds for a step: its cap, or what is left before the deadline (minus a margin).
-box() {
-  local left=$((DEADLINE - ($(date +%s) - START) - 10))
-  left=$((left < $1 ? left : $1))
-  echo $((left < 1 ? 1 : left))
-}
+source tools/gpu/round_steps.sh
 
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem --format=csv | tee -a "$SUM"
 

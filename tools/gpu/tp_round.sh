@@ -22,12 +22,7 @@ DEADLINE=${TP_DEADLINE_S:-540}
 SUM=$OUT/tp_summary.log
 BIN=$PWD/.gpu-carry-cuda/bin
 MODEL=/tmp/qwen3-4b-random
-log() { echo "== [$(($(date +%s) - START)) s] $*" | tee -a "$SUM"; }
-box() {
-  local left=$((DEADLINE - ($(date +%s) - START) - 10))
-  left=$((left < $1 ? left : $1))
-  echo $((left < 1 ? 1 : left))
-}
+source tools/gpu/round_steps.sh
 
 GPUS=$(nvidia-smi --list-gpus | wc -l)
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee -a "$SUM"

@@ -24,14 +24,13 @@ void throw_shape_error(const char* kernel, const char* message, bool unsupported
               kernel, message);
 }
 
-bool cuda_device_available() {
+int cuda_device_count() {
   int n = 0;
-  const cudaError_t e = cudaGetDeviceCount(&n);
-  if (e != cudaSuccess) {
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
     cudaGetLastError();
-    return false;
+    return 0;
   }
-  return n > 0;
+  return n;
 }
 
 }  // namespace qwen3::cuda

@@ -27,8 +27,10 @@ inline void check_shape(bool ok, const char* kernel, const char* message,
   if (!ok) throw_shape_error(kernel, message, unsupported);
 }
 
+// CUDA devices this process can use (0 when the driver cannot be asked).
+int cuda_device_count();
 // True when at least one CUDA device can be used (tests skip otherwise).
-bool cuda_device_available();
+inline bool cuda_device_available() { return cuda_device_count() > 0; }
 
 }  // namespace qwen3::cuda
 

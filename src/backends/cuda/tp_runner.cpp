@@ -1,6 +1,5 @@
 #include "backends/cuda/tp_runner.h"
 
-#include "backends/cuda/cuda_check.h"
 #include "parallel/tensor_parallel.h"
 
 namespace qwen3::cuda {

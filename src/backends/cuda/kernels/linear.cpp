@@ -14,6 +14,23 @@ GemvEpilogue gemv_epilogue(LinearOutput out) {
                                            : GemvEpilogue::kStore;
 }
 
+// The streaming GEMV's parameters for `w` (BF16, or FP8 codes with their row scales);
+// the caller adds the norm prologue / sum-of-squares fields it uses.
+GemvParams stream_params(const DeviceMatrix& w, const float* x, float* y, int64_t rows,
+                         LinearOutput out) {
+  GemvParams p{.w = w.data, .x = x, .y = y, .n_out = w.rows, .k = w.cols,
+               .rows = static_cast<int>(rows)};
+  p.epilogue = gemv_epilogue(out);
+  if (w.is_fp8()) {
+    p.w_fp8 = w.fp8;
+    p.row_scales = w.row_scales;
+    p.scale_cols = w.scale_cols();
+    p.block_in = static_cast<int>(w.block_in);
+    p.e5m2 = w.dtype == DType::kF8E5M2;
+  }
+  return p;
+}
+
 }  // namespace
 
 LinearContext::LinearContext(cudaStream_t stream) : stream_(stream) {
@@ -43,9 +60,7 @@ void LinearContext::run(const DeviceMatrix& w, const LinearInput& in, int64_t ro
   if (fused && (in.sum_squares != nullptr || sum_squares_out != nullptr)) {
     // The norm's sum of squares comes with x, so the GEMV normalises x as it reads it
     // (no separate norm kernel, no block reduces the row).
-    GemvParams p{.w = w.data, .x = in.x, .y = y, .n_out = w.rows, .k = w.cols,
-                 .rows = static_cast<int>(rows)};
-    p.epilogue = gemv_epilogue(out);
+    GemvParams p = stream_params(w, in.x, y, rows, out);
     if (in.sum_squares != nullptr) {
       p.norm_weight = in.norm_weight;
       p.norm_eps = in.eps;
@@ -53,15 +68,10 @@ void LinearContext::run(const DeviceMatrix& w, const LinearInput& in, int64_t ro
     }
     p.sum_squares_out = sum_squares_out;
     if (w.is_fp8()) {
-      p.w_fp8 = w.fp8;
-      p.row_scales = w.row_scales;
-      p.scale_cols = w.scale_cols();
-      p.block_in = static_cast<int>(w.block_in);
-      p.e5m2 = w.dtype == DType::kF8E5M2;
       launch_gemv_fp8_stream(p, stream_);
-      return;
+    } else {
+      launch_gemv_bf16(p, stream_);
     }
-    launch_gemv_bf16(p, stream_);
     return;
   }
   if (w.is_fp8() ? gemv_fp8_supports(rows, w.cols, w.block_in)
@@ -86,10 +96,7 @@ void LinearContext::run(const DeviceMatrix& w, const LinearInput& in, int64_t ro
                       stream_);
       return;
     }
-    GemvParams p{.w = w.data, .x = x, .y = y, .n_out = w.rows, .k = w.cols,
-                 .rows = static_cast<int>(rows)};
-    p.epilogue = gemv_epilogue(out);
-    launch_gemv_bf16(p, stream_);
+    launch_gemv_bf16(stream_params(w, x, y, rows, out), stream_);
     return;
   }
   run_cublas(w, in, rows, y, out);
@@ -98,8 +105,7 @@ void LinearContext::run(const DeviceMatrix& w, const LinearInput& in, int64_t ro
 void LinearContext::run_gemv_fused_norm(const DeviceMatrix& w, const LinearInput& in,
                                         int64_t rows, float* y) {
   check_shape(!w.is_fp8(), "run_gemv_fused_norm", "BF16 weights only");
-  GemvParams p{.w = w.data, .x = in.x, .y = y, .n_out = w.rows, .k = w.cols,
-               .rows = static_cast<int>(rows)};
+  GemvParams p = stream_params(w, in.x, y, rows, LinearOutput::kStore);
   p.norm_weight = in.norm_weight;
   p.norm_eps = in.eps;
   launch_gemv_bf16(p, stream_);
