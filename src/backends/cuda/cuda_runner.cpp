@@ -217,16 +217,14 @@ void CudaRunner::forward(const StepPlan& p) {
   // also sums its squares per row (slot 2 i: layer i's input norm, 2 i + 1: its
   // post-attention norm) and the GEMV that reads it normalises on the fly.
   // Tensor parallelism: o_proj and down_proj give each rank a partial sum of the branch.
-  // Rank 0 adds its part to the residual stream, the others to zeros, and an all-reduce
-  // of h then leaves h + the whole branch on every rank. The norms' sums of squares
-  // would see partial rows, so tensor-parallel steps run the RMSNorm kernels.
+  // Rank 0 adds its part to the residual stream, the others overwrite h with theirs, and
+  // an all-reduce of h then leaves h + the whole branch on every rank. The norms' sums of
+  // squares would see partial rows, so tensor-parallel steps run the RMSNorm kernels.
   const bool tp = static_cast<bool>(options_.all_reduce);
+  const LinearOutput branch_out =
+      tp && options_.tp_rank != 0 ? LinearOutput::kStore : LinearOutput::kAddTo;
   auto add_branch = [&](const DeviceMatrix& m, const float* x, float* sum_squares) {
-    if (tp && options_.tp_rank != 0) {
-      QWEN3_CUDA_CHECK(
-          cudaMemsetAsync(h, 0, static_cast<size_t>(n * d) * sizeof(float), stream_));
-    }
-    linear_->run(m, {x}, n, h, LinearOutput::kAddTo, sum_squares);
+    linear_->run(m, {x}, n, h, branch_out, sum_squares);
     if (tp) {
       options_.rank_barrier();
       options_.all_reduce(h, static_cast<size_t>(n * d), stream_);
