@@ -94,35 +94,8 @@ fi
 
 if [ "${ROUND_SERVE:-1}" = 1 ] && [ "$(box 100)" -ge 60 ]; then
   log "4. qwen3 serve --device cuda + qwen3 bench serve"
-  t0=$(date +%s.%N)
-  "$BIN/qwen3" serve "$MODEL" --device cuda --host 127.0.0.1 --port 8300 \
-    --served-model-name qwen3-4b-random >"$OUT/serve.tmp" 2>&1 &
-  server=$!
-  ready=0
-  for _ in $(seq 1 1200); do  # 60 s
-    curl -fs http://127.0.0.1:8300/health >/dev/null 2>&1 && { ready=1; break; }
-    kill -0 $server 2>/dev/null || break
-    sleep 0.05
-  done
-  if [ $ready = 1 ]; then
-    log "serving after $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.2f", b-a}') s"
-    grep -E "loaded|KV cache" "$OUT/serve.tmp" | tee -a "$SUM"
-    timeout "$(box 120)" "$BIN/qwen3" bench serve --base-url http://127.0.0.1:8300 \
-      --model qwen3-4b-random --tokenizer "$MODEL" --random-input-len 512 --random-output-len 128 \
-      --num-prompts 200 --request-rate inf --ignore-eos --seed 0 --no-progress \
-      --result-file "$OUT/bench_serve.json" >"$OUT/bench_serve.tmp" 2>&1 || log "bench serve exit $?"
-    cat "$OUT/bench_serve.tmp" | tee -a "$SUM"
-  else
-    log "server not ready"
-    tail -20 "$OUT/serve.tmp" | tee -a "$SUM"
-  fi
-  kill -TERM $server 2>/dev/null
-  for _ in $(seq 1 100); do kill -0 $server 2>/dev/null || break; sleep 0.1; done
-  kill -KILL $server 2>/dev/null
-  wait $server 2>/dev/null
-  { echo "===== qwen3 serve log"; cat "$OUT/serve.tmp"; echo "===== bench serve";
-    cat "$OUT/bench_serve.tmp" 2>/dev/null; } >>"$EXTRA"
-  rm -f "$OUT/serve.tmp" "$OUT/bench_serve.tmp"
+  serve_bench bench_serve 8300 200
+  cat "$OUT/bench_serve.log" >>"$EXTRA" && rm -f "$OUT/bench_serve.log"
 fi
 
 if [ "$(box 100)" -ge 45 ]; then

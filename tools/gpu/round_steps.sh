@@ -10,3 +10,41 @@ box() {
   left=$((left < $1 ? left : $1))
   echo $((left < 1 ? 1 : left))
 }
+# serve_bench NAME PORT PROMPTS [serve flags...]: starts `qwen3 serve $MODEL --device cuda`
+# with the flags on loopback PORT, waits for /health (60 s), logs the start-up time and the
+# KV capacity, runs `qwen3 bench serve` (512 in / 128 out, PROMPTS prompts, all at once,
+# result $OUT/NAME.json), then stops the server with SIGTERM (SIGKILL after 10 s). The
+# server's and the client's output go to $OUT/NAME.log. Needs BIN, MODEL (with the
+# tokenizer files in it) and OUT.
+serve_bench() {
+  local name=$1 port=$2 prompts=$3 server ready=0 t0
+  shift 3
+  t0=$(date +%s.%N)
+  "$BIN/qwen3" serve "$MODEL" --device cuda --host 127.0.0.1 --port "$port" \
+    --served-model-name qwen3-4b-random "$@" >"$OUT/$name.serve.tmp" 2>&1 &
+  server=$!
+  for _ in $(seq 1 1200); do
+    curl -fs "http://127.0.0.1:$port/health" >/dev/null 2>&1 && { ready=1; break; }
+    kill -0 $server 2>/dev/null || break
+    sleep 0.05
+  done
+  if [ $ready = 1 ]; then
+    log "$name: serving after $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.2f", b-a}') s"
+    grep -E "loaded|KV cache" "$OUT/$name.serve.tmp" | tee -a "$SUM"
+    timeout "$(box 120)" "$BIN/qwen3" bench serve --base-url "http://127.0.0.1:$port" \
+      --model qwen3-4b-random --tokenizer "$MODEL" --random-input-len 512 --random-output-len 128 \
+      --num-prompts "$prompts" --request-rate inf --ignore-eos --seed 0 --no-progress \
+      --result-file "$OUT/$name.json" >"$OUT/$name.bench.tmp" 2>&1 || log "$name: bench serve exit $?"
+    tee -a "$SUM" <"$OUT/$name.bench.tmp"
+  else
+    log "$name: server not ready"
+    tail -20 "$OUT/$name.serve.tmp" | tee -a "$SUM"
+  fi
+  kill -TERM $server 2>/dev/null
+  for _ in $(seq 1 100); do kill -0 $server 2>/dev/null || break; sleep 0.1; done
+  kill -KILL $server 2>/dev/null
+  wait $server 2>/dev/null
+  { echo "===== qwen3 serve log"; cat "$OUT/$name.serve.tmp"; echo "===== bench serve";
+    cat "$OUT/$name.bench.tmp" 2>/dev/null; } >"$OUT/$name.log"
+  rm -f "$OUT/$name.serve.tmp" "$OUT/$name.bench.tmp"
+}

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Issue 10 on a machine with 2+ GPUs (device kind nvidia-h200-x2 or larger), one call:
-#   1. how the GPUs are linked (nvidia-smi topo -m) and the NCCL library found;
-#   2. the CUDA GPU tests: CudaTp* first (TP = 2 vs one GPU, greedy tokens vs HF), then
-#      all the others (the runner's stage / launch split touches every step);
+#   1. how the GPUs are linked (nvidia-smi topo -m), the NCCL library found, and the
+#      device-to-device copy bandwidth of GPU 0 (torch, 2 GiB: the roofline's ceiling);
+#   2. the CUDA GPU tests: CudaTp* repeated (TP_TEST_REPEAT, default 10: a rank-ordering
+#      hang shows up intermittently), the sampling tests then CudaTp* in one process (an
+#      order that once hung: the kernels' per-device setup), then the whole binary once;
 #   3. the Qwen3-4B-geometry random BF16 checkpoint at TP = 1, 2 (and 4 when the GPUs are
 #      there), same call: `bench latency` batch 1 and batch 64 (512 in / 128 out) and
 #      `bench throughput` (512 / 128, TP_PROMPTS prompts, default 1000);
-#   4. the same latency runs for its FP8 twin (init-random --dtype fp8, same seed).
+#   4. the same latency runs for its FP8 twin (init-random --dtype fp8, same seed);
+#   5. `qwen3 serve --tensor-parallel-size N` + `qwen3 bench serve` (512 / 128, 500
+#      prompts at once) per TP size.
 # Writes tp_summary.log (ends with a table) and one JSON per run to $OUT. Every step is
 # time-boxed inside TP_DEADLINE_S seconds (default 540). Needs .gpu-carry-cuda(.txz)
 # from tools/gpu/cuda_prepare_carry.sh (an NCCL build). NVLink multicast stays off.
@@ -30,16 +34,36 @@ log "1. topology ($GPUS GPUs)"
 nvidia-smi topo -m 2>&1 | tee -a "$SUM"
 ldd "$BIN/qwen3" | grep -E "nccl|cublas" | tee -a "$SUM"
 
-log "2. GPU tests: tensor parallel first, then the rest"
-# Repeated (TP_TEST_REPEAT, default 10): a rank-ordering hang shows up intermittently.
-timeout "$(box 150)" "$BIN/qwen3_cuda_tests" --gtest_filter='*CudaTp*' \
-  --gtest_repeat="${TP_TEST_REPEAT:-10}" >"$OUT/cuda_tests_tp.log" 2>&1
-echo "exit $?" >>"$OUT/cuda_tests_tp.log"
-grep -E '^\[  (PASSED|FAILED)|^\[ +(FAILED|SKIPPED) |^exit|TP=2 vs 1' "$OUT/cuda_tests_tp.log" |
-  sort | uniq -c | tee -a "$SUM"
-timeout "$(box 200)" "$BIN/qwen3_cuda_tests" --gtest_filter='-*CudaTp*' >"$OUT/cuda_tests.log" 2>&1
-echo "exit $?" >>"$OUT/cuda_tests.log"
-grep -E '^\[  (PASSED|FAILED)|tests ran|^exit' "$OUT/cuda_tests.log" | tee -a "$SUM"
+python3 - <<'EOF' 2>&1 | tee -a "$SUM"
+import torch
+n = 2 << 30
+a = torch.empty(n, dtype=torch.uint8, device="cuda")
+b = torch.empty_like(a)
+for _ in range(3):
+    b.copy_(a)
+s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+s.record()
+for _ in range(20):
+    b.copy_(a)
+e.record()
+torch.cuda.synchronize()
+gb_s = 2 * n * 20 / (s.elapsed_time(e) / 1e3) / 1e9
+print(f"device-to-device copy (GPU 0, torch, 2 GiB): {gb_s:,.0f} GB/s (read + write)")
+EOF
+
+log "2. GPU tests: tensor parallel repeated, sampling then tensor parallel, then all"
+tests() {  # name, cap seconds, then the test binary's flags
+  local name=$1 cap=$2
+  shift 2
+  timeout "$(box "$cap")" "$BIN/qwen3_cuda_tests" "$@" >"$OUT/$name.log" 2>&1
+  echo "exit $?" >>"$OUT/$name.log"
+  echo "$name:" | tee -a "$SUM"
+  grep -E '^\[  (PASSED|FAILED)|^\[ +(FAILED|SKIPPED) |^exit|TP=2 vs 1' "$OUT/$name.log" |
+    sort | uniq -c | tee -a "$SUM"
+}
+tests cuda_tests_tp 150 --gtest_filter='*CudaTp*' --gtest_repeat="${TP_TEST_REPEAT:-10}"
+tests cuda_tests_sampling_tp 60 --gtest_filter='CudaSampling*:*CudaTp*' --gtest_repeat=2
+tests cuda_tests 200
 
 log "3. checkpoints"
 [ -f "$MODEL/config.json" ] || "$BIN/qwen3" init-random --like qwen3-4b --seed 0 --out "$MODEL" >/dev/null
@@ -72,6 +96,16 @@ each_tp latency_b64 60 "${LAT[@]}" --model "$MODEL" --batch-size 64 --num-iters 
 each_tp throughput 90 bench throughput --device cuda --model "$MODEL" --input-len 512 \
   --output-len 128 --num-prompts "${TP_PROMPTS:-1000}"
 
+cp .gpu-carry-cuda/tokenizer/tokenizer.json .gpu-carry-cuda/tokenizer/tokenizer_config.json "$MODEL"/
+for tp in $SIZES; do
+  if [ "$(box 90)" -ge 60 ]; then
+    log "5. serve_tp$tp: qwen3 serve --tensor-parallel-size $tp + bench serve 512/128 x500"
+    serve_bench "serve_tp$tp" $((8300 + tp)) 500 --tensor-parallel-size "$tp"
+  else
+    log "serve_tp$tp skipped: out of time"
+  fi
+done
+
 log "summary"
 python3 - "$OUT" <<'EOF' 2>&1 | tee -a "$SUM"
 import json, os, sys
@@ -86,7 +120,8 @@ rows = []
 for what, prefix, key in [("batch-1 decode BF16 (tok/s)", "latency_b1", "decode"),
                           ("batch-1 decode FP8 (tok/s)", "latency_fp8_b1", "decode"),
                           ("batch-64 decode BF16 (tok/s)", "latency_b64", "decode"),
-                          ("throughput 512/128 total (tok/s)", "throughput", "total")]:
+                          ("throughput 512/128 total (tok/s)", "throughput", "total"),
+                          ("serve 512/128 x500 total (tok/s)", "serve", "serve")]:
     base = None
     for tp in (1, 2, 4):
         j = load(f"{prefix}_tp{tp}")
@@ -94,6 +129,8 @@ for what, prefix, key in [("batch-1 decode BF16 (tok/s)", "latency_b1", "decode"
             continue
         if key == "decode":
             v = j["batch_size"] / j["avg_decode_time_per_step"]
+        elif key == "serve":
+            v = j["total_token_throughput"]
         else:
             v = j["tokens_per_second"]
         base = v if tp == 1 else base
