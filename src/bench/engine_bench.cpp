@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <random>
 
 #include "bench/dataset.h"
@@ -247,6 +248,7 @@ int run_bench_latency(const LatencyConfig& c) {
     run_latency_iteration(b, c, c.seed + 1000003 * static_cast<uint64_t>(i + 1));
   }
   std::vector<double> lat, pre, dec;
+  const std::optional<DeviceTimeline> dev0 = b.engine->stats().device;
   for (int64_t i = 0; i < c.num_iters; ++i) {
     const IterTiming it = run_latency_iteration(b, c, c.seed + static_cast<uint64_t>(i));
     lat.push_back(it.latency);
@@ -270,11 +272,23 @@ int run_bench_latency(const LatencyConfig& c) {
       {"Prefill throughput (tok/s):", f2(bs * static_cast<double>(c.input_len) / sp.mean)},
       {"Avg decode time per step (ms):", steps > 0 ? f2(sd.mean / steps * 1e3) : "-"},
       {"Decode throughput (tok/s):", steps > 0 ? f2(bs * steps / sd.mean) : "-"}};
+  // The device's share of the timed iterations' steps (CUDA): busy per step, and idle
+  // between one step's last GPU operation and the next one's first (host time per step).
+  const std::optional<DeviceTimeline> dev1 = b.engine->stats().device;
+  std::optional<DeviceTimeline> dev;
+  if (dev0 && dev1 && dev1->steps > dev0->steps) {
+    dev = DeviceTimeline{dev1->steps - dev0->steps, dev1->busy_ms - dev0->busy_ms,
+                         dev1->idle_ms - dev0->idle_ms};
+    rows.emplace_back("GPU busy per step (ms):",
+                      fmt::format("{:.3f}", dev->busy_ms / static_cast<double>(dev->steps)));
+    rows.emplace_back("GPU idle between steps (%):",
+                      f2(100 * dev->idle_ms / (dev->idle_ms + dev->busy_ms)));
+  }
   fmt::print("{}", format_result_block("Offline Latency Result", rows));
   if (!c.output_json.empty()) {
     json pct = json::object();
     for (const auto& [p, v] : sl.percentiles) pct[fmt::format("{:.0f}", p)] = v;
-    const json j = {{"avg_latency", sl.mean},
+    json j = {{"avg_latency", sl.mean},
                     {"latencies", lat},
                     {"percentiles", pct},
                     {"prefill_latencies", pre},
@@ -286,6 +300,11 @@ int run_bench_latency(const LatencyConfig& c) {
                     {"output_len", c.output_len},
                     {"model", eo.model_dir},
                     {"tensor_parallel_size", eo.tensor_parallel_size}};
+    if (dev) {
+      j["gpu_steps"] = dev->steps;
+      j["gpu_busy_ms_per_step"] = dev->busy_ms / static_cast<double>(dev->steps);
+      j["gpu_idle_pct"] = 100 * dev->idle_ms / (dev->idle_ms + dev->busy_ms);
+    }
     write_text_file(c.output_json, j.dump(2) + "\n", "--output-json");
   }
   return 0;

@@ -255,6 +255,7 @@ std::vector<RequestOutput> Engine::step() {
     if (it != requests_.end()) finish_request_if_done(*it->second, o);
     result.push_back(std::move(o));
   }
+  if (!scheduler_.has_work()) runner_.end_of_work();
   return result;
 }
 
@@ -269,6 +270,7 @@ EngineStats Engine::stats() const {
   s.prefix_queries = scheduler_.kv().prefix_queries();
   s.prefix_hits = scheduler_.kv().prefix_hits();
   s.preemptions_total = scheduler_.num_preemptions();
+  s.device = runner_.device_timeline();
   return s;
 }
 

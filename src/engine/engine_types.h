@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "sched/batch.h"
 #include "sched/sampling_params.h"
 
 namespace qwen3 {
@@ -72,6 +73,7 @@ struct EngineStats {
   int64_t requests_finished_total = 0;
   int64_t requests_rejected_total = 0;
   int64_t steps_total = 0;
+  std::optional<DeviceTimeline> device;  // the runner's (ModelRunner::device_timeline)
 };
 
 }  // namespace qwen3

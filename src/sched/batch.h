@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -48,6 +49,16 @@ struct RunnerOutput {
   bool sampled() const { return !sampled_tokens.empty(); }
 };
 
+// Where a device's time went over the steps a runner ran: busy from each step's first
+// operation on the device to its last (the plan upload before it not included), idle from
+// one step's last operation to the next step's first. Gaps across end_of_work() are not
+// counted (the engine had nothing to run).
+struct DeviceTimeline {
+  int64_t steps = 0;
+  double busy_ms = 0;
+  double idle_ms = 0;
+};
+
 // A backend's executor of SchedulerOutputs over its own paged KV storage.
 class ModelRunner {
  public:
@@ -61,6 +72,10 @@ class ModelRunner {
     (void)rows;
     return execute(step);
   }
+  // Cumulative since construction; nullopt for a backend without a device (the CPU).
+  virtual std::optional<DeviceTimeline> device_timeline() const { return std::nullopt; }
+  // The engine ran out of work: the next step's wait is not device idle time.
+  virtual void end_of_work() {}
   virtual int64_t num_kv_blocks() const = 0;  // the pool the scheduler may hand out
   virtual int64_t block_size() const = 0;     // tokens per KV block
   virtual const char* name() const = 0;       // "cpu", "cuda"

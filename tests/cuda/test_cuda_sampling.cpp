@@ -12,6 +12,7 @@
 #include <map>
 #include <numeric>
 #include <random>
+#include <span>
 
 #include "backends/cpu/cpu_runner.h"
 #include "backends/cuda/cuda_runner.h"
@@ -154,10 +155,10 @@ bool check_row(const Sampled& s, const std::vector<RowSpec>& specs, size_t i, in
 }
 
 // Parameter combinations, cycled over the rows.
-std::vector<SamplingParams> random_combos() {
+std::vector<SamplingParams> random_combos(std::span<const int64_t> top_ks) {
   std::vector<SamplingParams> out;
   for (double t : {0.4, 1.0, 1.7}) {
-    for (int64_t k : {0L, 1L, 20L, 1000L, kVocab}) {
+    for (int64_t k : top_ks) {
       for (double top_p : {1.0, 0.95, 0.5}) {
         for (double min_p : {0.0, 0.05}) {
           SamplingParams p;
@@ -227,9 +228,10 @@ TEST(GpuSampling, GreedyMatchesTheHostExactly) {
   }
 }
 
-TEST(GpuSampling, SeededSamplingMatchesTheHost) {
-  QWEN3_SKIP_WITHOUT_GPU();
-  const std::vector<SamplingParams> combos = random_combos();
+// Seeded random rows with every parameter combination over `top_ks`: tokens the host could
+// have drawn, and the host's own in >= 99 % of the rows (rounding at a boundary aside).
+void seeded_rows_match(std::span<const int64_t> top_ks, const char* label) {
+  const std::vector<SamplingParams> combos = random_combos(top_ks);
   int64_t rows_total = 0, rows_same = 0;
   for (int64_t vocab : {kVocab, 16L}) {
     for (int64_t batch : {1L, 17L, 64L, 130L, 300L}) {
@@ -252,23 +254,36 @@ TEST(GpuSampling, SeededSamplingMatchesTheHost) {
           ++rows_total;
           rows_same += check_row(s, specs, i, vocab, batch);
         }
-        std::printf("[seeded vocab %lld batch %lld edits %d] GPU sampling %.3f ms\n",
+        std::printf("[%s vocab %lld batch %lld edits %d] GPU sampling %.3f ms\n", label,
                     static_cast<long long>(vocab), static_cast<long long>(batch), edits,
                     s.gpu_ms);
       }
     }
   }
-  std::printf("seeded rows: %lld of %lld tokens equal to the host's\n",
+  std::printf("%s rows: %lld of %lld tokens equal to the host's\n", label,
               static_cast<long long>(rows_same), static_cast<long long>(rows_total));
   EXPECT_GE(static_cast<double>(rows_same), 0.99 * static_cast<double>(rows_total));
 }
 
-// Chunks whose random rows all ask 1 <= top_k <= 1024 take the selection path instead of
-// the sort (kernels/sampling.cu): the same candidates in the same order, so the same tokens
-// as the host, also with ties at the top_k-th value (odd rows on a 0.25 grid, a constant
-// row: the lowest ids win), NaN and all -inf rows, greedy rows mixed in.
-TEST(GpuSampling, TopKSelectionMatchesTheHost) {
+// No top_k (0 or the vocabulary: mass selection), small ones (radix selection): no sort.
+TEST(GpuSampling, SeededSamplingMatchesTheHost) {
   QWEN3_SKIP_WITHOUT_GPU();
+  const int64_t top_ks[] = {0, 1, 20, 1000, kVocab};
+  seeded_rows_match(top_ks, "seeded");
+}
+
+// A top_k above 1024 (below the vocabulary) sorts its chunk's random rows.
+TEST(GpuSampling, SeededSamplingWithALargeTopKMatchesTheHost) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  const int64_t top_ks[] = {0, 20, 5000};
+  seeded_rows_match(top_ks, "seeded sort");
+}
+
+// Rows with ties (odd rows on a 0.25 grid, a constant row), NaNs, an all -inf row, greedy
+// rows mixed in, top_k cycling over `top_ks` (0: none): the host's tokens (>= 99 %). On the
+// constant row every candidate weighs the same: the draw is the id the host's inverse CDF
+// reaches in id order, below top_k and top_p's share of the vocabulary.
+void tie_rows_match(std::span<const int64_t> top_ks, const char* label) {
   int64_t rows_total = 0, rows_same = 0;
   for (int64_t vocab : {kVocab, 3000L, 40L}) {
     for (int64_t batch : {1L, 17L, 64L, 130L}) {
@@ -283,8 +298,8 @@ TEST(GpuSampling, TopKSelectionMatchesTheHost) {
       std::vector<RowSpec> specs(static_cast<size_t>(batch));
       for (size_t i = 0; i < specs.size(); ++i) {
         SamplingParams& p = specs[i].params;
-        const int64_t ks[] = {1, 20, 50, 1024};
-        p.top_k = std::min<int64_t>(ks[i % 4], vocab - 1);
+        const int64_t k = top_ks[i % top_ks.size()];
+        p.top_k = k == 0 ? 0 : (k >= kVocab ? vocab : std::min<int64_t>(k, vocab - 1));
         p.temperature = i % 9 == 8 ? 0.0 : (i % 3 == 0 ? 0.7 : 1.3);
         p.top_p = i % 2 == 0 ? 0.8 : 1.0;
         p.min_p = i % 5 == 4 ? 0.05 : 0.0;
@@ -297,16 +312,37 @@ TEST(GpuSampling, TopKSelectionMatchesTheHost) {
         ++rows_total;
         rows_same += check_row(s, specs, i, vocab, batch);
         if (batch > 3 && i == 3) {
-          EXPECT_LT(s.gpu.sampled_tokens[i], specs[i].params.top_k) << "constant row";
+          const SamplingParams& p = specs[i].params;
+          const int64_t bound = std::min<int64_t>(
+              p.top_k > 0 ? p.top_k : vocab,
+              static_cast<int64_t>(std::ceil(p.top_p * static_cast<double>(vocab))));
+          EXPECT_LT(s.gpu.sampled_tokens[i], bound) << "constant row, vocab " << vocab;
+          EXPECT_EQ(s.gpu.sampled_tokens[i], s.host[i].token) << "constant row, vocab " << vocab;
         }
       }
-      std::printf("[top_k select vocab %lld batch %lld] GPU sampling %.3f ms\n",
+      std::printf("[%s vocab %lld batch %lld] GPU sampling %.3f ms\n", label,
                   static_cast<long long>(vocab), static_cast<long long>(batch), s.gpu_ms);
     }
   }
-  std::printf("top_k select rows: %lld of %lld tokens equal to the host's\n",
+  std::printf("%s rows: %lld of %lld tokens equal to the host's\n", label,
               static_cast<long long>(rows_same), static_cast<long long>(rows_total));
   EXPECT_GE(static_cast<double>(rows_same), 0.99 * static_cast<double>(rows_total));
+}
+
+// Chunks whose random rows all ask 1 <= top_k <= 1024 take the selection path instead of
+// the sort (kernels/sampling.cu): the same candidates in the same order.
+TEST(GpuSampling, TopKSelectionMatchesTheHost) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  const int64_t top_ks[] = {1, 20, 50, 1024};
+  tie_rows_match(top_ks, "top_k select");
+}
+
+// Rows without top_k take the mass selection (kernels/sampling_mass.cu): ties at the
+// crossing key resolved by arithmetic (the lowest id) or, past the first, by a scan.
+TEST(GpuSampling, MassSelectionMatchesTheHost) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  const int64_t top_ks[] = {0, 0, 0, kVocab};
+  tie_rows_match(top_ks, "mass select");
 }
 
 // The full-vocabulary path (top_k off, top_p 1) draws by the softmax: many seeds over a small

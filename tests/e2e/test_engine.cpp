@@ -295,6 +295,58 @@ TEST(Engine, ParallelSamplingSharesThePromptBlocks) {
   EXPECT_EQ(r.stats.prefix_hits, 3 * full);
 }
 
+// A runner that reports a device timeline (one "busy" millisecond per step) and records
+// each end_of_work: the engine must call it when, and only when, it has run out of work.
+class TimelineRunner final : public ModelRunner {
+ public:
+  explicit TimelineRunner(ModelRunner& inner) : inner_(inner) {}
+  RunnerOutput execute(const SchedulerOutput& step) override {
+    ++timeline_.steps;
+    timeline_.busy_ms += 1;
+    return inner_.execute(step);
+  }
+  std::optional<DeviceTimeline> device_timeline() const override { return timeline_; }
+  void end_of_work() override { ends.push_back(timeline_.steps); }
+  int64_t num_kv_blocks() const override { return inner_.num_kv_blocks(); }
+  int64_t block_size() const override { return inner_.block_size(); }
+  const char* name() const override { return "timeline"; }
+  std::vector<int64_t> ends;  // the step count at each end_of_work
+
+ private:
+  ModelRunner& inner_;
+  DeviceTimeline timeline_;
+};
+
+TEST(Engine, TellsTheRunnerWhenItRunsOutOfWork) {
+  const Qwen3Weights& w = small_model();
+  cpu::CpuRunner cpu(w, 64, 16);
+  TimelineRunner runner(cpu);
+  Engine engine(EngineConfig{}, w.config(), runner, nullptr);
+  EXPECT_FALSE(cpu.device_timeline().has_value());  // no device on the CPU
+  auto request = [](int32_t first, int64_t max_tokens) {
+    EngineRequest r;
+    r.prompt = {first, 2, 3, 4};
+    r.params.temperature = 0;
+    r.params.max_tokens = max_tokens;
+    r.params.ignore_eos = true;
+    return r;
+  };
+  engine.add(1, request(1, 5));
+  int64_t steps = 0;
+  while (engine.has_work()) {
+    engine.step();
+    ++steps;
+    if (steps == 2) engine.add(2, request(7, 6));  // joins while the first runs
+  }
+  ASSERT_TRUE(engine.stats().device.has_value());
+  EXPECT_EQ(engine.stats().device->steps, steps);
+  EXPECT_EQ(runner.ends, std::vector<int64_t>{steps});  // once, after the last step
+  engine.add(3, request(9, 2));
+  while (engine.has_work()) engine.step();
+  EXPECT_EQ(runner.ends.size(), 2u);
+  EXPECT_EQ(runner.ends.back(), engine.stats().device->steps);
+}
+
 TEST(Engine, RejectsRequestsThatCannotFit) {
   const Qwen3Weights& w = small_model();
   cpu::CpuRunner runner(w, 64, 16);  // 1008 tokens of KV

@@ -5,6 +5,8 @@
 #   2. qwen3_cuda_bench: copy-bandwidth roofline, GEMV bandwidth, batch-1 decode at
 #      context 512, batched decode, prefill 512/4096, attention alone, for the BF16
 #      checkpoint and (ROUND_FP8=1, default) its FP8 twin (makes /tmp/qwen3-4b-random{,-fp8});
+#   2b. `qwen3 bench latency` (the engine) batch 1 and 64, and FP8 batch 1, 512 in / 128
+#      out: tokens/s and the GPU's busy / idle time per step;
 #   3a. (ROUND_FP8=1) `qwen3 quantize` of the BF16 checkpoint, HF FineGrainedFP8 loading
 #      the result (tools/gpu/check_quantize_hf.py), `qwen3 bench accuracy` FP8 vs BF16;
 #   3. (ROUND_HF=1, default) tools/gpu/cuda_vs_hf.py: HF transformers on the same
@@ -45,6 +47,21 @@ FP8_ARGS=()
 timeout "$(box 200)" "$BIN/qwen3_cuda_bench" --model "$MODEL" ${FP8_ARGS[@]+"${FP8_ARGS[@]}"} \
   --init-random qwen3-4b --json "$OUT/cuda_bench.json" 2>&1 | tee "$OUT/cuda_bench.log" |
   grep -v '^linear' | tee -a "$SUM"
+
+# Issue 7's host overhead: the same decode through the engine (scheduler, GPU sampling at
+# temperature 1 with no top_k / top_p cut, detokenizing), with the GPU's busy and idle time
+# per step from CUDA events around each step.
+for lat in "latency_b1 1 3 $MODEL" "latency_b64 64 2 $MODEL" "latency_fp8_b1 1 3 $MODEL-fp8"; do
+  read -r name batch iters dir <<<"$lat"
+  [ -f "$dir/config.json" ] && [ "$(box 60)" -ge 30 ] || continue
+  log "2b. $name: qwen3 bench latency --batch-size $batch (engine)"
+  timeout "$(box 60)" "$BIN/qwen3" bench latency --device cuda --model "$dir" --input-len 512 \
+    --output-len 128 --batch-size "$batch" --num-iters-warmup 1 --num-iters "$iters" \
+    --output-json "$OUT/$name.json" >"$OUT/$name.tmp" 2>&1 || log "$name exit $?"
+  grep -E "Decode throughput|per step|GPU" "$OUT/$name.tmp" | tee -a "$SUM"
+  { echo "===== $name"; cat "$OUT/$name.tmp"; } >>"$EXTRA"
+  rm -f "$OUT/$name.tmp"
+done
 
 if [ "${ROUND_FP8:-1}" = 1 ] && [ -f "$MODEL/config.json" ] && [ "$(box 120)" -ge 60 ]; then
   # Issue 8: our quantizer on the 4B checkpoint (its bytes must equal init-random --dtype fp8
@@ -146,6 +163,16 @@ for n in (512, 4096):
                  f"{f(g(pre, n, 'tflop_s'))} TFLOP/s linears = {f(100 * g(pre, n, 'tflop_s') / mm if mm and g(pre, n, 'tflop_s') else None)} % of matmul; "
                  f"x{f(ours / hf if ours and hf else None, '{:.2f}')} HF"))
     rows.append((f"HF prefill {n} tok/s", f(hf), ""))
+for name, what in (("latency_b1", "engine decode b=1 (bench latency) tok/s"),
+                   ("latency_b64", "engine decode b=64 (bench latency) tok/s"),
+                   ("latency_fp8_b1", "engine decode b=1 FP8 weights tok/s")):
+    j = load(name + ".json")
+    if "avg_decode_time_per_step" in j:
+        v = j["batch_size"] / j["avg_decode_time_per_step"]
+        rows.append((what, f(v), f"step {1e3 * j['avg_decode_time_per_step']:.3f} ms; GPU busy "
+                     f"{f(j.get('gpu_busy_ms_per_step'), '{:.3f}')} ms/step, idle "
+                     f"{f(j.get('gpu_idle_pct'), '{:.1f}')} %; "
+                     f"{f(100 * v / roof if roof and j['batch_size'] == 1 and 'fp8' not in name else None)} % of roofline"))
 for x in b.get("decode_batched", []):
     rows.append((f"ours batched decode b={x['batch']} tok/s", f(x["tok_s"]), f"step {x['step_ms']} ms, GPU {x['gpu_ms']} ms"))
 rows.append(("serve 512/128 x200 total tok/s", f(s.get("total_token_throughput")),

@@ -70,8 +70,8 @@ CudaRunner::CudaRunner(const Qwen3Weights& weights, int64_t num_blocks, int64_t 
   pool_ = std::make_unique<CudaKvPool>(config_, num_blocks, block_size, options.kv_dtype);
   linear_ = std::make_unique<LinearContext>(stream_);
   linear_->reserve_dequant(weights_->largest_fp8_matrix());  // FP8 prefill scratch
-  QWEN3_CUDA_CHECK(cudaEventCreate(&step_begin_));
-  QWEN3_CUDA_CHECK(cudaEventCreate(&step_end_));
+  for (cudaEvent_t* e : {&step_begin_, &step_end_, &step_done_, &prev_done_})
+    QWEN3_CUDA_CHECK(cudaEventCreate(e));
   QWEN3_CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 
@@ -86,8 +86,8 @@ CudaRunner::~CudaRunner() {
   if (cudaSetDevice(options_.device) != cudaSuccess) cudaGetLastError();
   if (stream_) cudaStreamSynchronize(stream_);
   clear_graphs();
-  if (step_begin_) cudaEventDestroy(step_begin_);
-  if (step_end_) cudaEventDestroy(step_end_);
+  for (cudaEvent_t e : {step_begin_, step_end_, step_done_, prev_done_})
+    if (e) cudaEventDestroy(e);
   linear_.reset();
   sampler_.reset();
   ws_.reset();
@@ -400,8 +400,9 @@ RunnerOutput CudaRunner::launch(std::span<const SamplerRow> rows, bool outputs) 
   forward_maybe_graph(*plan);
   QWEN3_CUDA_CHECK(cudaEventRecord(step_end_, stream_));
   if (!outputs) {
+    QWEN3_CUDA_CHECK(cudaEventRecord(step_done_, stream_));
     QWEN3_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    QWEN3_CUDA_CHECK(cudaEventElapsedTime(&last_gpu_ms_, step_begin_, step_end_));
+    note_step();
     return out;
   }
   out.rows = static_cast<int64_t>(out_rows);
@@ -411,8 +412,8 @@ RunnerOutput CudaRunner::launch(std::span<const SamplerRow> rows, bool outputs) 
                   out_rows);
     }
     if (!sampler_) sampler_ = std::make_unique<GpuSampler>(c.vocab_size);
-    sampler_->sample(s.logits.as<float>(), rows, stream_, out);  // synchronizes
-    QWEN3_CUDA_CHECK(cudaEventElapsedTime(&last_gpu_ms_, step_begin_, step_end_));
+    sampler_->sample(s.logits.as<float>(), rows, stream_, out, step_done_);  // synchronizes
+    note_step();
     return out;
   }
   if (out_rows > 0) {
@@ -421,13 +422,29 @@ RunnerOutput CudaRunner::launch(std::span<const SamplerRow> rows, bool outputs) 
     QWEN3_CUDA_CHECK(cudaMemcpyAsync(s.logits_host.get(), s.logits.get(), bytes,
                                      cudaMemcpyDeviceToHost, stream_));
   }
+  QWEN3_CUDA_CHECK(cudaEventRecord(step_done_, stream_));
   QWEN3_CUDA_CHECK(cudaStreamSynchronize(stream_));
-  QWEN3_CUDA_CHECK(cudaEventElapsedTime(&last_gpu_ms_, step_begin_, step_end_));
+  note_step();
   if (out_rows > 0) {
     const float* src = s.logits_host.as<float>();
     out.logits.assign(src, src + out_rows * c.vocab_size);
   }
   return out;
+}
+
+void CudaRunner::note_step() {
+  QWEN3_CUDA_CHECK(cudaEventElapsedTime(&last_gpu_ms_, step_begin_, step_end_));
+  float busy = 0;
+  QWEN3_CUDA_CHECK(cudaEventElapsedTime(&busy, step_begin_, step_done_));
+  timeline_.busy_ms += busy;
+  ++timeline_.steps;
+  if (have_prev_done_) {
+    float idle = 0;
+    QWEN3_CUDA_CHECK(cudaEventElapsedTime(&idle, prev_done_, step_begin_));
+    timeline_.idle_ms += idle;
+  }
+  std::swap(prev_done_, step_done_);
+  have_prev_done_ = true;
 }
 
 }  // namespace qwen3::cuda

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -62,6 +63,8 @@ class CudaRunner final : public ModelRunner {
   // before any launches, so a refused step never leaves a rank waiting in an all-reduce.
   void stage(const SchedulerOutput& step);
   RunnerOutput launch(std::span<const SamplerRow> rows, bool outputs = true);
+  std::optional<DeviceTimeline> device_timeline() const override { return timeline_; }
+  void end_of_work() override { have_prev_done_ = false; }
   int64_t num_kv_blocks() const override { return pool_->num_blocks(); }
   int64_t block_size() const override { return pool_->block_size(); }
   const char* name() const override { return "cuda"; }
@@ -91,6 +94,8 @@ class CudaRunner final : public ModelRunner {
   // Runs forward(plan) through a cached graph when the step is decode-shaped.
   void forward_maybe_graph(const StepPlan& plan);
   void clear_graphs();
+  // After a step's stream drained: last_gpu_ms_ and the device timeline.
+  void note_step();
 
   struct GraphKey {
     int64_t rows, out_rows, seqs, items, decode_items, partials, split_rows, max_blocks,
@@ -114,8 +119,12 @@ class CudaRunner final : public ModelRunner {
   std::unique_ptr<GpuSampler> sampler_;
   std::map<GraphKey, GraphEntry> graphs_;
   int64_t graphs_captured_ = 0;
-  cudaEvent_t step_begin_ = nullptr;
-  cudaEvent_t step_end_ = nullptr;
+  cudaEvent_t step_begin_ = nullptr;  // the forward's first kernel
+  cudaEvent_t step_end_ = nullptr;    // its last
+  cudaEvent_t step_done_ = nullptr;   // the step's last operation (sampling, copies)
+  cudaEvent_t prev_done_ = nullptr;   // the previous step's
+  bool have_prev_done_ = false;
+  DeviceTimeline timeline_;
   float last_gpu_ms_ = 0;
 };
 

@@ -23,7 +23,7 @@ bool GpuSampler::supports(std::span<const SamplerRow> rows) {
 }
 
 void GpuSampler::sample(float* logits, std::span<const SamplerRow> rows, cudaStream_t stream,
-                        RunnerOutput& out) {
+                        RunnerOutput& out, cudaEvent_t done) {
   const auto n = static_cast<int64_t>(rows.size());
   QWEN3_CHECK(n >= 1 && supports(rows));
   row_params_.assign(rows.size(), {});
@@ -129,6 +129,7 @@ void GpuSampler::sample(float* logits, std::span<const SamplerRow> rows, cudaStr
                   stream);
   QWEN3_CUDA_CHECK(cudaMemcpyAsync(results_host_.get(), tokens, result_bytes,
                                    cudaMemcpyDeviceToHost, stream));
+  if (done != nullptr) QWEN3_CUDA_CHECK(cudaEventRecord(done, stream));
   QWEN3_CUDA_CHECK(cudaStreamSynchronize(stream));  // also frees up_host_ for the next call
   const auto* th = results_host_.as<int32_t>();
   const auto* lh = reinterpret_cast<const float*>(th + n);

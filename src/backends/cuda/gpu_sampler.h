@@ -24,10 +24,11 @@ class GpuSampler {
   static bool supports(std::span<const SamplerRow> rows);
 
   // logits: [rows.size(), vocab] float32 on the device, clobbered. Enqueues on `stream`,
-  // waits for it and fills out.sampled_tokens / out.sampled_logprobs (logits untouched).
-  // Token ids out of the vocabulary in a row throw as the host sampler does.
+  // records `done` (when set) after the last operation, waits for the stream and fills
+  // out.sampled_tokens / out.sampled_logprobs (logits untouched). Token ids out of the
+  // vocabulary in a row throw as the host sampler does.
   void sample(float* logits, std::span<const SamplerRow> rows, cudaStream_t stream,
-              RunnerOutput& out);
+              RunnerOutput& out, cudaEvent_t done = nullptr);
 
  private:
   int64_t vocab_;

@@ -27,6 +27,13 @@ class TpCudaRunner final : public ModelRunner {
   RunnerOutput execute(const SchedulerOutput& step) override;
   RunnerOutput execute_and_sample(const SchedulerOutput& step,
                                   std::span<const SamplerRow> rows) override;
+  // Rank 0's GPU (which also computes the logits and samples).
+  std::optional<DeviceTimeline> device_timeline() const override {
+    return ranks_.front()->device_timeline();
+  }
+  void end_of_work() override {
+    for (auto& r : ranks_) r->end_of_work();
+  }
   int64_t num_kv_blocks() const override { return ranks_.front()->num_kv_blocks(); }
   int64_t block_size() const override { return ranks_.front()->block_size(); }
   const char* name() const override { return "cuda"; }

@@ -8,43 +8,18 @@
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/kernels/sampling.h"
+#include "backends/cuda/kernels/sampling_common.cuh"
+#include "backends/cuda/kernels/sampling_mass.h"
 
 namespace qwen3::cuda {
 namespace {
+
+using namespace sampling_detail;  // NOLINT(google-build-using-namespace)
 
 constexpr int kThreads = 512;  // one block per row
 constexpr int kItems = 4;      // consecutive elements per thread in a scan tile
 constexpr int kTile = kThreads * kItems;
 constexpr size_t kAlign = 256;
-
-__device__ __forceinline__ float neg_inf() { return -__int_as_float(0x7f800000); }
-
-// The host's exp_nonpositive (src/engine/logits_ops.cpp): exp(x) for x <= 0 within ~2 ulp,
-// 0 below -87, the same arithmetic so that weights match to rounding.
-__device__ __forceinline__ float exp_nonpositive(float x) {
-  constexpr float kLog2e = 1.44269504088896341f;
-  constexpr float kRound = 12582912.0f;
-  const bool live = x >= -87.0f;
-  x = live ? x : 0.0f;
-  const float n = __fsub_rn(__fadd_rn(__fmul_rn(x, kLog2e), kRound), kRound);
-  const float r = __fadd_rn(__fsub_rn(x, __fmul_rn(n, 0.693359375f)), __fmul_rn(n, 2.12194440e-4f));
-  float y = 1.9875691500e-4f;
-  y = y * r + 1.3981999507e-3f;
-  y = y * r + 8.3334519073e-3f;
-  y = y * r + 4.1665795894e-2f;
-  y = y * r + 1.6666665459e-1f;
-  y = y * r + 5.0000001201e-1f;
-  y = y * r * r + r + 1.0f;
-  const float scale = __int_as_float((static_cast<int>(n) + 127) << 23);
-  return live ? y * scale : 0.0f;
-}
-
-// The full-row weight of the host's weighted_candidates: float, relative to the best logit.
-__device__ __forceinline__ double full_weight(float v, float top, double inv_t) {
-  if (v == top) return 1.0;
-  const double x = (static_cast<double>(v) - top) * inv_t;
-  return exp_nonpositive(static_cast<float>(x > -100.0 ? x : -100.0));
-}
 
 // The top_k weight of the host's candidate_weights: double.
 __device__ __forceinline__ double top_k_weight(float v, float top, double inv_t) {
@@ -121,13 +96,14 @@ __global__ void __launch_bounds__(kThreads) sampling_edit_kernel(EditArgs a) {
     a.seg_begin[i] = static_cast<int32_t>(i * vocab);
     a.seg_end[i] = static_cast<int32_t>(random ? (i + 1) * vocab : i * vocab);
   }
-  if (!random) return;
+  // Only the sort needs the row cleaned in place (NaN -> -inf, -0 -> +0: equal logits)
+  // and its ids; the selections clean as they read.
+  if (!random || a.sort_ids == nullptr) return;
   __syncthreads();
-  int32_t* ids = a.sort_ids == nullptr ? nullptr : a.sort_ids + i * vocab;  // null: no sort
+  int32_t* ids = a.sort_ids + i * vocab;
   for (int64_t j = threadIdx.x; j < vocab; j += kThreads) {
-    const float v = row[j];
-    row[j] = isnan(v) ? neg_inf() : (v == 0.0f ? 0.0f : v);  // -0 sorts as +0: equal logits
-    if (ids != nullptr) ids[j] = static_cast<int32_t>(j);
+    row[j] = clean_logit(row[j]);
+    ids[j] = static_cast<int32_t>(j);
   }
 }
 
@@ -244,6 +220,7 @@ struct DrawArgs {
   int64_t row0;
   const float* keys;  // [chunk, vocab] each random row sorted, best first
   const int32_t* ids; // [chunk, vocab] their token ids
+  bool selected;      // keys / ids hold the selection's top_k entries: only kSelect rows
 };
 
 template <typename Weight>
@@ -286,6 +263,7 @@ __global__ void __launch_bounds__(kThreads) sampling_draw_kernel(DrawArgs a) {
   const SamplingRowParams rp = a.p.rows[r];
   if (rp.temperature == 0.0) return;
   const int64_t vocab = a.p.vocab;
+  if (a.selected && row_path(rp, vocab) != RowPath::kSelect) return;
   const float* s = a.keys + i * vocab;
   const int32_t* ids = a.ids + i * vocab;
   __shared__ BlockScan::TempStorage temp;
@@ -317,18 +295,6 @@ __global__ void __launch_bounds__(kThreads) sampling_draw_kernel(DrawArgs a) {
 // gathers the keys above it and, in id order, as many equal to it as top_k still needs,
 // and sorts those few in shared memory. Same output as the sort for those entries.
 
-constexpr int kSelectMax = 1024;
-
-// The radix sort's order of float keys as unsigned integers (-0 < +0; cleaned rows hold
-// no NaN), and back.
-__device__ __forceinline__ uint32_t order_key(float v) {
-  const uint32_t b = __float_as_uint(v);
-  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
-}
-__device__ __forceinline__ float key_value(uint32_t u) {
-  return __uint_as_float((u & 0x80000000u) ? (u ^ 0x80000000u) : ~u);
-}
-
 struct SelectArgs {
   SamplingParamsGpu p;
   int64_t row0;
@@ -342,8 +308,8 @@ __global__ void __launch_bounds__(kThreads) sampling_select_kernel(SelectArgs a)
   const int64_t i = blockIdx.x;
   const int64_t r = a.row0 + i;
   const SamplingRowParams rp = a.p.rows[r];
-  if (rp.temperature == 0.0) return;
   const int64_t vocab = a.p.vocab;
+  if (row_path(rp, vocab) != RowPath::kSelect) return;
   const float* row = a.p.logits + r * vocab;
   const int k = static_cast<int>(rp.top_k);
   __shared__ uint32_t hist[256];
@@ -360,7 +326,7 @@ __global__ void __launch_bounds__(kThreads) sampling_select_kernel(SelectArgs a)
     for (int t = threadIdx.x; t < 256; t += kThreads) hist[t] = 0;
     __syncthreads();
     for (int64_t j = threadIdx.x; j < vocab; j += kThreads) {
-      const uint32_t u = order_key(row[j]);
+      const uint32_t u = order_key(clean_logit(row[j]));
       if ((u & mask) == prefix) atomicAdd(&hist[(u >> shift) & 255u], 1u);
     }
     __syncthreads();
@@ -397,7 +363,7 @@ __global__ void __launch_bounds__(kThreads) sampling_select_kernel(SelectArgs a)
   if (threadIdx.x == 0) s_count = 0;
   __syncthreads();
   for (int64_t j = threadIdx.x; j < vocab; j += kThreads) {
-    const uint32_t u = order_key(row[j]);
+    const uint32_t u = order_key(clean_logit(row[j]));
     if (u > prefix || (u == prefix && ties == need)) {
       const uint32_t slot = atomicAdd(&s_count, 1u);
       skey[slot] = u;
@@ -410,7 +376,7 @@ __global__ void __launch_bounds__(kThreads) sampling_select_kernel(SelectArgs a)
     int taken = 0;
     for (int64_t base = 0; base < vocab && taken < static_cast<int>(need); base += kThreads) {
       const int64_t j = base + threadIdx.x;
-      const int tie = j < vocab && order_key(row[j]) == prefix ? 1 : 0;
+      const int tie = j < vocab && order_key(clean_logit(row[j])) == prefix ? 1 : 0;
       int rank = 0, tile_ties = 0;
       CountScan(scan_temp).ExclusiveSum(tie, rank, tile_ties);
       if (tie && taken + rank < static_cast<int>(need)) {
@@ -496,6 +462,7 @@ struct Workspace {
   int32_t* seg_end;
   void* cub_temp;
   size_t cub_bytes;
+  void* mass;  // launch_mass_draw's scratch
   size_t total;
 };
 
@@ -530,6 +497,7 @@ Workspace layout(void* base, int64_t rows, int64_t vocab) {
   w.seg_end = static_cast<int32_t*>(take(static_cast<size_t>(chunk) * sizeof(int32_t)));
   w.cub_bytes = cub_sort_bytes(chunk, vocab);
   w.cub_temp = take(w.cub_bytes);
+  w.mass = take(mass_draw_bytes(chunk));
   w.total = off;
   return w;
 }
@@ -573,15 +541,17 @@ void launch_sampling(const SamplingParamsGpu& p, cudaStream_t stream) {
   for (int64_t row0 = 0; row0 < p.num_rows; row0 += kSamplingSortRows) {
     const int64_t chunk = std::min(kSamplingSortRows, p.num_rows - row0);
     const auto cv = static_cast<size_t>(chunk * p.vocab);
-    bool any_random = false, any_logprob = false, select = true;
+    bool any_logprob = false, any_select = false, any_mass = false, any_sort = false,
+         any_top_p = false;
     for (int64_t r = row0; r < row0 + chunk; ++r) {
       const SamplingRowParams& hr = p.host_rows[r];
-      any_random |= hr.temperature != 0.0;
+      const RowPath path = row_path(hr, p.vocab);
       any_logprob |= hr.want_logprob != 0;
-      if (hr.temperature != 0.0)
-        select &= hr.top_k >= 1 && hr.top_k < p.vocab && hr.top_k <= kSelectMax;
+      any_select |= path == RowPath::kSelect;
+      any_mass |= path == RowPath::kMass;
+      any_sort |= path == RowPath::kSort;
+      any_top_p |= path == RowPath::kMass && hr.top_p < 1.0;
     }
-    select &= any_random;
     float* logits = p.logits + row0 * p.vocab;
     if (any_logprob) {
       QWEN3_CUDA_CHECK(cudaMemcpyAsync(w.raw, logits, cv * sizeof(float),
@@ -589,18 +559,11 @@ void launch_sampling(const SamplingParamsGpu& p, cudaStream_t stream) {
     }
     const dim3 grid(static_cast<unsigned>(chunk));
     sampling_edit_kernel<<<grid, kThreads, 0, stream>>>(
-        EditArgs{p, row0, select ? nullptr : w.ids_a, w.seg_begin, w.seg_end});
+        EditArgs{p, row0, any_sort ? w.ids_a : nullptr, w.seg_begin, w.seg_end});
     QWEN3_CUDA_CHECK_LAUNCH("sampling_edit_kernel");
     sampling_argmax_kernel<<<grid, kThreads, 0, stream>>>(p, row0);
     QWEN3_CUDA_CHECK_LAUNCH("sampling_argmax_kernel");
-    if (select) {
-      sampling_select_kernel<<<grid, kThreads, 0, stream>>>(
-          SelectArgs{p, row0, w.keys_alt, w.ids_b});
-      QWEN3_CUDA_CHECK_LAUNCH("sampling_select_kernel");
-      sampling_draw_kernel<<<grid, kThreads, 0, stream>>>(
-          DrawArgs{p, row0, w.keys_alt, w.ids_b});
-      QWEN3_CUDA_CHECK_LAUNCH("sampling_draw_kernel");
-    } else if (any_random) {
+    if (any_sort) {  // a top_k above kSelectMax: every random row of the chunk sorted
       cub::DoubleBuffer<float> keys(logits, w.keys_alt);
       cub::DoubleBuffer<int32_t> vals(w.ids_a, w.ids_b);
       size_t bytes = w.cub_bytes;
@@ -609,8 +572,18 @@ void launch_sampling(const SamplingParamsGpu& p, cudaStream_t stream) {
           static_cast<const int32_t*>(w.seg_begin), static_cast<const int32_t*>(w.seg_end), 0,
           static_cast<int>(sizeof(float) * 8), stream));
       sampling_draw_kernel<<<grid, kThreads, 0, stream>>>(
-          DrawArgs{p, row0, keys.Current(), vals.Current()});
+          DrawArgs{p, row0, keys.Current(), vals.Current(), false});
       QWEN3_CUDA_CHECK_LAUNCH("sampling_draw_kernel");
+    } else {
+      if (any_select) {
+        sampling_select_kernel<<<grid, kThreads, 0, stream>>>(
+            SelectArgs{p, row0, w.keys_alt, w.ids_b});
+        QWEN3_CUDA_CHECK_LAUNCH("sampling_select_kernel");
+        sampling_draw_kernel<<<grid, kThreads, 0, stream>>>(
+            DrawArgs{p, row0, w.keys_alt, w.ids_b, true});
+        QWEN3_CUDA_CHECK_LAUNCH("sampling_draw_kernel");
+      }
+      if (any_mass) launch_mass_draw(p, row0, chunk, w.mass, any_top_p, stream);
     }
     sampling_logprob_kernel<<<grid, kThreads, 0, stream>>>(p, row0, w.raw);
     QWEN3_CUDA_CHECK_LAUNCH("sampling_logprob_kernel");

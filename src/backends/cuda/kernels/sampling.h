@@ -2,21 +2,24 @@
 // order and semantics) over float32 logits rows [rows, vocab] already on the device, so
 // that only one int32 token (+ its float logprob) per row comes back to the host.
 //
-// The stages, each one launch over the rows (one block per row):
+// The stages, each one launch over the rows (one block per row unless said):
 //   1. raw copy      (only when a row wants its logprob): logits -> raw
 //   2. edits         logit_bias, eos/stop masking below min_tokens, repetition penalty,
 //                    frequency/presence penalties: sparse lists the host built (each
-//                    penalty list holds distinct ids); random rows are then cleaned
-//                    (NaN -> -inf, -0 -> +0) so that a radix sort gives candidate order
+//                    penalty list holds distinct ids); when the chunk sorts, its random
+//                    rows are then cleaned (NaN -> -inf, -0 -> +0) for the radix sort
 //   3. argmax        greedy rows: the largest logit, lowest id on ties
-//   4. sort          random rows: CUB segmented radix sort, descending and stable, so ties
-//                    come out by lower id (the host's candidate order); chunks of rows.
-//                    When every random row of a chunk has 1 <= top_k <= 1024 (< vocab),
-//                    instead a radix selection of each row's top_k entries in that order
-//                    (Qwen3's generation_config asks top_k 20: ~0.8 ms -> tens of us)
-//   5. draw          random rows: weights of the sorted row (top_k cut first), then the
-//                    top_p prefix, the min_p prefix and the inverse-CDF draw of u, by
-//                    block scans that stop as soon as the target mass is reached
+//   4-5. the draw of random rows, by the host's rule: the first token of the candidate
+//                    order (logit descending, ties by lower id) whose running weight
+//                    exceeds u times the kept mass (after the top_k, top_p, min_p cuts):
+//        no top_k    mass selection (sampling_mass.h): many blocks per row build radix
+//                    histograms of weight mass, so nothing is sorted (the sort cost
+//                    ~0.9 ms per chunk of rows on an H200)
+//        1 <= top_k <= 1024 (< vocab): a radix selection of each row's top_k entries
+//                    in that order (Qwen3's generation_config asks top_k 20), then the
+//                    draw over them by block scans
+//        a larger top_k: the chunk's random rows sorted (CUB segmented radix sort,
+//                    descending and stable), then the same draw
 //   6. logprob       log_softmax of the raw row at the chosen token
 // Nothing here is captured in a CUDA graph: it runs after the forward's graph replay.
 #pragma once
@@ -47,8 +50,8 @@ struct SamplingRowParams {
 };
 
 struct SamplingParamsGpu {
-  float* logits;                   // [rows, vocab], modified in place (edits, then clobbered
-                                   // by the sort)
+  float* logits;                   // [rows, vocab], modified in place (edits, then
+                                   // clobbered by a sort)
   const SamplingRowParams* rows;   // [rows], device
   const int32_t* ids;              // [num_ids] mask / repetition / frequency ids, device
   const int32_t* counts;           // [num_ids] occurrence counts (frequency ranges), device
