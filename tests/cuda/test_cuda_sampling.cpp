@@ -265,18 +265,18 @@ void seeded_rows_match(std::span<const int64_t> top_ks, const char* label) {
   EXPECT_GE(static_cast<double>(rows_same), 0.99 * static_cast<double>(rows_total));
 }
 
-// No top_k (0 or the vocabulary: mass selection), small ones (radix selection): no sort.
+// No top_k (0 or the vocabulary), small ones.
 TEST(GpuSampling, SeededSamplingMatchesTheHost) {
   QWEN3_SKIP_WITHOUT_GPU();
   const int64_t top_ks[] = {0, 1, 20, 1000, kVocab};
   seeded_rows_match(top_ks, "seeded");
 }
 
-// A top_k above 1024 (below the vocabulary) sorts its chunk's random rows.
+// Large top_k values (above what one block could hold, below the vocabulary).
 TEST(GpuSampling, SeededSamplingWithALargeTopKMatchesTheHost) {
   QWEN3_SKIP_WITHOUT_GPU();
   const int64_t top_ks[] = {0, 20, 5000};
-  seeded_rows_match(top_ks, "seeded sort");
+  seeded_rows_match(top_ks, "seeded large top_k");
 }
 
 // Rows with ties (odd rows on a 0.25 grid, a constant row), NaNs, an all -inf row, greedy
@@ -329,20 +329,20 @@ void tie_rows_match(std::span<const int64_t> top_ks, const char* label) {
   EXPECT_GE(static_cast<double>(rows_same), 0.99 * static_cast<double>(rows_total));
 }
 
-// Chunks whose random rows all ask 1 <= top_k <= 1024 take the selection path instead of
-// the sort (kernels/sampling.cu): the same candidates in the same order.
-TEST(GpuSampling, TopKSelectionMatchesTheHost) {
+// top_k rows: the top_k prefix found by counting (kernels/sampling_mass.cu), ties at the
+// top_k-th value taken in id order; 5000 is larger than any one block's share of a row.
+TEST(GpuSampling, TopKRowsWithTiesMatchTheHost) {
   QWEN3_SKIP_WITHOUT_GPU();
-  const int64_t top_ks[] = {1, 20, 50, 1024};
-  tie_rows_match(top_ks, "top_k select");
+  const int64_t top_ks[] = {1, 20, 50, 1024, 5000};
+  tie_rows_match(top_ks, "top_k ties");
 }
 
-// Rows without top_k take the mass selection (kernels/sampling_mass.cu): ties at the
-// crossing key resolved by arithmetic (the lowest id) or, past the first, by a scan.
-TEST(GpuSampling, MassSelectionMatchesTheHost) {
+// Rows without top_k: ties at the drawn key resolved by arithmetic (the lowest id) or,
+// past the first, by a scan.
+TEST(GpuSampling, FullRowsWithTiesMatchTheHost) {
   QWEN3_SKIP_WITHOUT_GPU();
   const int64_t top_ks[] = {0, 0, 0, kVocab};
-  tie_rows_match(top_ks, "mass select");
+  tie_rows_match(top_ks, "full-row ties");
 }
 
 // The full-vocabulary path (top_k off, top_p 1) draws by the softmax: many seeds over a small

@@ -6,20 +6,14 @@
 //   1. raw copy      (only when a row wants its logprob): logits -> raw
 //   2. edits         logit_bias, eos/stop masking below min_tokens, repetition penalty,
 //                    frequency/presence penalties: sparse lists the host built (each
-//                    penalty list holds distinct ids); when the chunk sorts, its random
-//                    rows are then cleaned (NaN -> -inf, -0 -> +0) for the radix sort
+//                    penalty list holds distinct ids)
 //   3. argmax        greedy rows: the largest logit, lowest id on ties
-//   4-5. the draw of random rows, by the host's rule: the first token of the candidate
+//   4-5. draw        random rows, by the host's rule: the first token of the candidate
 //                    order (logit descending, ties by lower id) whose running weight
-//                    exceeds u times the kept mass (after the top_k, top_p, min_p cuts):
-//        no top_k    mass selection (sampling_mass.h): many blocks per row build radix
-//                    histograms of weight mass, so nothing is sorted (the sort cost
-//                    ~0.9 ms per chunk of rows on an H200)
-//        1 <= top_k <= 1024 (< vocab): a radix selection of each row's top_k entries
-//                    in that order (Qwen3's generation_config asks top_k 20), then the
-//                    draw over them by block scans
-//        a larger top_k: the chunk's random rows sorted (CUB segmented radix sort,
-//                    descending and stable), then the same draw
+//                    exceeds u times the kept weight (the top_k, top_p and min_p cuts):
+//                    radix selections over many blocks per row (sampling_mass.h), so
+//                    nothing is sorted (a CUB sort of the 151,936-entry rows cost ~0.9 ms
+//                    per chunk of rows on an H200)
 //   6. logprob       log_softmax of the raw row at the chosen token
 // Nothing here is captured in a CUDA graph: it runs after the forward's graph replay.
 #pragma once
@@ -50,8 +44,7 @@ struct SamplingRowParams {
 };
 
 struct SamplingParamsGpu {
-  float* logits;                   // [rows, vocab], modified in place (edits, then
-                                   // clobbered by a sort)
+  float* logits;                   // [rows, vocab], modified in place (the edits)
   const SamplingRowParams* rows;   // [rows], device
   const int32_t* ids;              // [num_ids] mask / repetition / frequency ids, device
   const int32_t* counts;           // [num_ids] occurrence counts (frequency ranges), device
@@ -62,7 +55,7 @@ struct SamplingParamsGpu {
   int64_t num_bias;
   int64_t num_rows;
   int64_t vocab;
-  // Scratch (see sampling_workspace_bytes): raw rows for logprobs, sort buffers.
+  // Scratch (see sampling_workspace_bytes): raw rows for logprobs, the draw's histograms.
   void* workspace;
   size_t workspace_bytes;
   // Outputs, device: one token and its raw logprob (0 unless want_logprob) per row.
@@ -70,10 +63,10 @@ struct SamplingParamsGpu {
   float* logprobs;   // [rows]
 };
 
-// Rows sorted per CUB call: bounds the sort buffers to this many rows of the vocabulary.
-constexpr int64_t kSamplingSortRows = 64;
+// Rows per chunk of launches: bounds the workspace to this many rows.
+constexpr int64_t kSamplingChunkRows = 64;
 
-// Bytes of workspace for `rows` x `vocab` (raw copy + sort buffers + CUB temp storage).
+// Bytes of workspace for `rows` x `vocab` (raw copy + the draw's histograms).
 size_t sampling_workspace_bytes(int64_t rows, int64_t vocab);
 
 // Runs stages 1-6 on `stream`. Host-side checks: shapes, the ranges of every row's

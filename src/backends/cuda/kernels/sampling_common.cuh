@@ -52,19 +52,15 @@ __device__ __forceinline__ float key_value(uint32_t u) {
   return __uint_as_float((u & 0x80000000u) ? (u ^ 0x80000000u) : ~u);
 }
 
-// Random rows whose top_k is at most this take the selection path (sampling.cu).
-constexpr int kSelectMax = 1024;
+// The top_k weight of the host's candidate_weights: double.
+__device__ __forceinline__ double top_k_weight(float v, float top, double inv_t) {
+  return v == top ? 1.0 : exp((static_cast<double>(v) - top) * inv_t);
+}
 
-// How a row is drawn. kSelect: 1 <= top_k <= kSelectMax (< vocab), the top_k entries by
-// radix selection; kMass: no top_k cut (0 or >= vocab), the inverse CDF found by mass
-// selection without ordering the row (sampling_mass.cu); kSort: a larger top_k, the
-// row sorted.
-enum class RowPath { kGreedy, kSelect, kMass, kSort };
-
-__host__ __device__ inline RowPath row_path(const SamplingRowParams& r, int64_t vocab) {
-  if (r.temperature == 0.0) return RowPath::kGreedy;
-  if (r.top_k < 1 || r.top_k >= vocab) return RowPath::kMass;
-  return r.top_k <= kSelectMax ? RowPath::kSelect : RowPath::kSort;
+// Whether a random row takes the host's top_k path (1 <= top_k < vocab): its candidates
+// are the top_k best, weighed by top_k_weight; otherwise the whole row, by full_weight.
+__host__ __device__ inline bool top_k_path(const SamplingRowParams& r, int64_t vocab) {
+  return r.top_k >= 1 && r.top_k < vocab;
 }
 
 }  // namespace qwen3::cuda::sampling_detail

@@ -1,4 +1,4 @@
-// Full-row draws by mass selection (see sampling_mass.h).
+// Random rows' draws by radix selection over many blocks per row (see sampling_mass.h).
 #include <algorithm>
 #include <cub/block/block_scan.cuh>
 
@@ -20,27 +20,34 @@ __host__ __device__ constexpr int level_shift(int level) {
   return level == 0 ? 21 : level == 1 ? 10 : 0;
 }
 __host__ __device__ constexpr int level_bins(int level) { return level < 2 ? 2048 : 1024; }
-constexpr int kTopP = 0, kDraw = 1;  // the two selections: the top_p prefix, then the draw
+// The selections, in launch order: the top_k prefix (by count), the top_p prefix (by mass),
+// then the draw (by mass, strictly above its target).
+constexpr int kTopK = 0, kTopP = 1, kDraw = 2, kSelections = 3;
+// Fixed point: a weight (<= 1) is 2^shift units, shift <= this (weights below 2^-45 count
+// as zero; doubles summing a row lose them too).
+constexpr int kMaxShift = 44;
 
 // One row's state across the passes (zeroed before the first).
 struct MassRow {
-  uint32_t max_key;                // order key of the best logit (atomicMax)
-  uint32_t arrivals[2 * kLevels];  // blocks done with each selection's level
-  u64 total;                       // mass of the whole row
-  u64 minp_mass;                   // mass of the tokens with weight >= float(min_p)
-  u64 kept_p;                      // mass of the top_p prefix
-  u64 target[2];                   // each selection's target mass
-  u64 acc[2];                      // mass of the keys above the current digits
-  uint32_t prefix[2], mask[2];     // the key bits fixed so far
-  uint32_t tie_key, tie_m;         // tie_m > 0: the draw is the tie_m-th id at tie_key
+  uint32_t max_key;                                 // order key of the best logit (atomicMax)
+  uint32_t arrivals[kSelections * kLevels];         // blocks done with each selection's level
+  u64 total;                                        // mass of the whole row
+  u64 minp_mass;                                    // mass of the tokens at or above min_p's floor
+  u64 mass_above_k;                                 // mass of the keys above the top_k-th
+  u64 kept_p;                                       // mass of the top_p prefix
+  u64 target[kSelections];                          // each selection's target (count or mass)
+  u64 acc[kSelections];                             // what the keys above the fixed digits hold
+  uint32_t prefix[kSelections], mask[kSelections];  // the key bits fixed so far
+  uint32_t key_k, n_k;      // the top_k-th key; how many tokens at it are among the top_k
+  uint32_t tie_key, tie_m;  // tie_m > 0: the draw is the tie_m-th id at tie_key
 };
-constexpr size_t kRowStateBytes = 128;
+constexpr size_t kRowStateBytes = 256;
 static_assert(sizeof(MassRow) <= kRowStateBytes);
 
-// Per row: the state, then [2 selections][kLevels][kBins] masses, then [1024] inverted
-// lowest ids (the draw's last level).
-constexpr size_t kRowBytes =
-    kRowStateBytes + 2 * kLevels * kBins * sizeof(u64) + 1024 * sizeof(uint32_t);
+// Per row: the state, [kSelections][kLevels][kBins] histograms (counts for top_k, masses
+// for the others), [1024] inverted lowest ids (the draw's last level).
+constexpr size_t kHistEntries = kSelections * kLevels * kBins;
+constexpr size_t kRowBytes = kRowStateBytes + kHistEntries * sizeof(u64) + 1024 * sizeof(uint32_t);
 
 struct MassArgs {
   SamplingParamsGpu p;
@@ -51,24 +58,31 @@ struct MassArgs {
 
 struct RowView {
   MassRow* st;
-  u64* hist;          // [2][kLevels][kBins]
+  u64* hist;          // [kSelections][kLevels][kBins]
   uint32_t* min_inv;  // [1024]
 };
 
 __device__ RowView row_view(const MassArgs& a, int64_t i) {
   uint8_t* base = a.scratch + static_cast<size_t>(i) * kRowBytes;
   u64* hist = reinterpret_cast<u64*>(base + kRowStateBytes);
-  return {reinterpret_cast<MassRow*>(base), hist,
-          reinterpret_cast<uint32_t*>(hist + 2 * kLevels * kBins)};
+  return {reinterpret_cast<MassRow*>(base), hist, reinterpret_cast<uint32_t*>(hist + kHistEntries)};
 }
 
-__device__ __forceinline__ u64 fixed_mass(double w, double scale) {
-  return __double2ull_rn(w * scale);
-}
+// A row's weight of logit v, as the host weighs it on the row's path.
+struct Weigh {
+  float top;
+  double inv_t, scale;
+  bool top_k;
+  __device__ double weight(float v) const {
+    return top_k ? top_k_weight(v, top, inv_t) : full_weight(v, top, inv_t);
+  }
+  __device__ u64 mass(float v) const { return __double2ull_rn(weight(v) * scale); }
+};
 
 template <typename T, typename Op>
 __device__ T block_reduce(T v, Op op, T* scratch) {  // scratch: kThreads / 32 entries
   for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
+  __syncthreads();  // scratch may still be read by a previous call
   if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = v;
   __syncthreads();
   v = scratch[0];
@@ -76,23 +90,34 @@ __device__ T block_reduce(T v, Op op, T* scratch) {  // scratch: kThreads / 32 e
   return v;
 }
 
-// The block's slice of row r, or false when r is not drawn here.
+// Row r of the launch when it is a random row: its parameters and the block's slice.
 struct Slice {
+  SamplingRowParams rp;
   const float* row;
   int64_t begin, end;
 };
-__device__ bool mass_row(const MassArgs& a, int64_t r, Slice& s) {
-  if (row_path(a.p.rows[r], a.p.vocab) != RowPath::kMass) return false;
+__device__ bool random_row(const MassArgs& a, int64_t r, Slice& s) {
+  s.rp = a.p.rows[r];
+  if (s.rp.temperature == 0.0) return false;
   s.row = a.p.logits + r * a.p.vocab;
   s.begin = static_cast<int64_t>(blockIdx.x) * kSlice;
   s.end = s.begin + kSlice < a.p.vocab ? s.begin + kSlice : a.p.vocab;
   return true;
 }
 
+// The row's best logit, and the weighing relative to it (false: everything is masked).
+__device__ bool weigh_row(const MassArgs& a, const Slice& s, const MassRow& st, Weigh& w) {
+  w.top = key_value(st.max_key);
+  w.inv_t = 1.0 / s.rp.temperature;
+  w.scale = ldexp(1.0, a.shift);
+  w.top_k = top_k_path(s.rp, a.p.vocab);
+  return w.top > neg_inf();
+}
+
 __global__ void __launch_bounds__(kThreads) mass_max_kernel(MassArgs a) {
   const int64_t i = blockIdx.y;
   Slice s;
-  if (!mass_row(a, a.row0 + i, s)) return;
+  if (!random_row(a, a.row0 + i, s)) return;
   uint32_t m = 0;
   for (int64_t j = s.begin + threadIdx.x; j < s.end; j += kThreads)
     m = max(m, order_key(clean_logit(s.row[j])));
@@ -105,27 +130,31 @@ __global__ void __launch_bounds__(kThreads) mass_max_kernel(MassArgs a) {
 __global__ void __launch_bounds__(kThreads) mass_total_kernel(MassArgs a) {
   const int64_t i = blockIdx.y, r = a.row0 + i;
   Slice s;
-  if (!mass_row(a, r, s)) return;
-  const SamplingRowParams rp = a.p.rows[r];
+  if (!random_row(a, r, s)) return;
   const RowView v = row_view(a, i);
-  const float top = key_value(v.st->max_key);
-  if (!(top > neg_inf())) {  // everything masked: the lowest id, as the host
+  Weigh w;
+  if (!weigh_row(a, s, *v.st, w)) {  // everything masked: the lowest id, as the host
     if (blockIdx.x == 0 && threadIdx.x == 0) a.p.tokens[r] = 0;
     return;
   }
-  const double inv_t = 1.0 / rp.temperature, scale = ldexp(1.0, a.shift);
-  const double min_p_floor = static_cast<float>(rp.min_p);  // the host's float floor
-  u64 total = 0, minp = 0;
+  // min_p's floor: the host compares top_k weights (double) with min_p, full-row weights
+  // (float) with float(min_p). Logits more than a margin below where the weight reaches the
+  // floor are skipped (their exp is not needed; weights only grow with the logit).
+  const bool min_p = s.rp.min_p > 0.0;
+  const double floor = w.top_k ? s.rp.min_p : static_cast<double>(static_cast<float>(s.rp.min_p));
+  const double cut = min_p ? (log(floor) - 1e-3) / w.inv_t : 0.0;  // in logit units
+  u64 total = 0, minp = 0;  // top_k rows need no total: their candidates' mass comes later
   for (int64_t j = s.begin + threadIdx.x; j < s.end; j += kThreads) {
-    const double w = full_weight(clean_logit(s.row[j]), top, inv_t);
-    const u64 m = fixed_mass(w, scale);
+    const float v = clean_logit(s.row[j]);
+    if (w.top_k && !(min_p && static_cast<double>(v) - w.top >= cut)) continue;
+    const double x = w.weight(v);
+    const u64 m = __double2ull_rn(x * w.scale);
     total += m;
-    if (rp.min_p > 0.0 && w >= min_p_floor) minp += m;
+    if (min_p && x >= floor) minp += m;
   }
   __shared__ u64 scratch[kThreads / 32];
   auto add = [](u64 x, u64 y) { return x + y; };
   total = block_reduce(total, add, scratch);
-  __syncthreads();
   minp = block_reduce(minp, add, scratch);
   if (threadIdx.x == 0) {
     atomicAdd(&v.st->total, total);
@@ -135,23 +164,43 @@ __global__ void __launch_bounds__(kThreads) mass_total_kernel(MassArgs a) {
 
 using WalkScan = cub::BlockScan<u64, kThreads>;
 
-// One digit pass of selection `sel` at `level`: histogram of the mass of the row's keys
-// that share the digits fixed so far, by their next digit; the last block to finish picks
-// the digit where the running mass (best first) crosses the target.
+// The first target of selection `sel` (its level 0), from what earlier kernels summed.
+__device__ u64 first_target(int sel, const SamplingRowParams& rp, const MassRow& st,
+                            const Weigh& w) {
+  if (sel == kTopK) return static_cast<u64>(rp.top_k);
+  // The candidates' mass: the top_k prefix's, or the whole row's.
+  const u64 base = w.top_k ? __ldcg(&st.mass_above_k) +
+                                 u64{__ldcg(&st.n_k)} * w.mass(key_value(__ldcg(&st.key_k)))
+                           : __ldcg(&st.total);
+  if (sel == kTopP) {  // the first prefix whose mass reaches top_p of the candidates'
+    const double t = ceil(rp.top_p * static_cast<double>(base));
+    return t < 1.0 ? 1 : (t >= static_cast<double>(base) ? base : static_cast<u64>(t));
+  }
+  u64 kept = base;
+  if (rp.top_p < 1.0) kept = min(kept, __ldcg(&st.kept_p));
+  if (rp.min_p > 0.0) kept = min(kept, __ldcg(&st.minp_mass));
+  const u64 t = static_cast<u64>(floor(rp.u * static_cast<double>(kept)));
+  return t < kept ? t : kept - 1;  // the draw: the first token whose running mass exceeds it
+}
+
+// One digit pass of selection `sel` at `level`: a histogram of what the row's keys that
+// share the digits fixed so far hold (one each for top_k, their mass otherwise) by their
+// next digit; the last block to finish picks the digit where the running sum, best first,
+// reaches the target, and after the last digit resolves the tokens at that key.
 __global__ void __launch_bounds__(kThreads) mass_level_kernel(MassArgs a, int sel, int level) {
   const int64_t i = blockIdx.y, r = a.row0 + i;
   Slice s;
-  if (!mass_row(a, r, s)) return;
-  const SamplingRowParams rp = a.p.rows[r];
-  if (sel == kTopP && !(rp.top_p < 1.0)) return;
+  if (!random_row(a, r, s)) return;
+  if (sel == kTopK && !top_k_path(s.rp, a.p.vocab)) return;
+  if (sel == kTopP && !(s.rp.top_p < 1.0)) return;
   const RowView v = row_view(a, i);
   MassRow& st = *v.st;
-  const float top = key_value(st.max_key);
-  if (!(top > neg_inf())) return;
-  const double inv_t = 1.0 / rp.temperature, scale = ldexp(1.0, a.shift);
+  Weigh w;
+  if (!weigh_row(a, s, st, w)) return;
   const int shift = level_shift(level), bins = level_bins(level);
   const uint32_t prefix = level == 0 ? 0u : st.prefix[sel];
   const uint32_t mask = level == 0 ? 0u : st.mask[sel];
+  const bool counting = sel == kTopK;  // every candidate counts, whatever its weight
   const bool want_min = sel == kDraw && level == kLevels - 1;
   u64* g_hist = v.hist + (sel * kLevels + level) * kBins;
 
@@ -161,13 +210,21 @@ __global__ void __launch_bounds__(kThreads) mass_level_kernel(MassArgs a, int se
   if (want_min)
     for (int b = threadIdx.x; b < 1024; b += kThreads) min_inv[b] = 0;
   __syncthreads();
+  // On top_k rows, top_p and the draw see only the candidates: keys at or above the
+  // top_k-th (ties there past the top_k come after the target, whose mass is below the
+  // candidates').
+  const uint32_t floor_key = !counting && w.top_k ? st.key_k : 0u;
   for (int64_t j = s.begin + threadIdx.x; j < s.end; j += kThreads) {
     const float x = clean_logit(s.row[j]);
     const uint32_t k = order_key(x);
-    if ((k & mask) != prefix) continue;
-    const u64 m = fixed_mass(full_weight(x, top, inv_t), scale);
-    if (m == 0) continue;  // never drawn
+    if ((k & mask) != prefix || k < floor_key) continue;
     const uint32_t d = (k >> shift) & static_cast<uint32_t>(bins - 1);
+    if (counting) {
+      atomicAdd(&hist[d], 1ull);
+      continue;
+    }
+    const u64 m = w.mass(x);
+    if (m == 0) continue;  // never reached by a mass target
     atomicAdd(&hist[d], m);
     if (want_min) atomicMax(&min_inv[d], ~static_cast<uint32_t>(j));
   }
@@ -179,47 +236,30 @@ __global__ void __launch_bounds__(kThreads) mass_level_kernel(MassArgs a, int se
   __threadfence();
   __syncthreads();
   __shared__ bool last;
-  if (threadIdx.x == 0) last = atomicAdd(&st.arrivals[sel * kLevels + level], 1u) == gridDim.x - 1;
+  if (threadIdx.x == 0) {
+    last = atomicAdd(&st.arrivals[sel * kLevels + level], 1u) == gridDim.x - 1;
+  }
   __syncthreads();
   if (!last) return;
   __threadfence();
 
-  // The last block: the target (first level), then the walk over the digits, best first.
-  const bool strict = sel == kDraw;  // the draw: mass > u * kept; top_p: mass >= p * total
-  u64 target, acc;
-  if (level == 0) {
-    const u64 total = __ldcg(&st.total);
-    if (sel == kTopP) {
-      const double t = ceil(rp.top_p * static_cast<double>(total));
-      target = t < 1.0 ? 1 : (t >= static_cast<double>(total) ? total : static_cast<u64>(t));
-    } else {
-      u64 kept = total;
-      if (rp.top_p < 1.0) kept = min(kept, __ldcg(&st.kept_p));
-      if (rp.min_p > 0.0) kept = min(kept, __ldcg(&st.minp_mass));
-      const u64 t = static_cast<u64>(floor(rp.u * static_cast<double>(kept)));
-      target = t < kept ? t : kept - 1;
-    }
-    acc = 0;
-  } else {
-    target = __ldcg(&st.target[sel]);
-    acc = __ldcg(&st.acc[sel]);
-  }
-  const int per = bins / kThreads;  // bins per thread: 8 or 4, highest digits first
+  // The last block: the walk over the digits, best (highest) first.
+  const bool strict = sel == kDraw;  // the draw: sum > target; the prefixes: sum >= target
+  const u64 target = level == 0 ? first_target(sel, s.rp, st, w) : __ldcg(&st.target[sel]);
+  const u64 acc = level == 0 ? 0 : __ldcg(&st.acc[sel]);
+  const int per = bins / kThreads;  // bins per thread: 8 or 4
   const int d0 = bins - 1 - per * static_cast<int>(threadIdx.x);
-  u64 m[8];
+  u64 h[8];
   u64 local = 0;
 #pragma unroll
   for (int k = 0; k < 8; ++k) {
-    m[k] = k < per ? __ldcg(&g_hist[d0 - k]) : 0;
-    local += m[k];
+    h[k] = k < per ? __ldcg(&g_hist[d0 - k]) : 0;
+    local += h[k];
   }
   __shared__ typename WalkScan::TempStorage scan;
   __shared__ int s_digit;
   __shared__ u64 s_acc;
-  if (threadIdx.x == 0) {
-    s_digit = -1;
-    s_acc = acc;
-  }
+  if (threadIdx.x == 0) s_digit = -1;
   u64 before = 0;
   WalkScan(scan).ExclusiveSum(local, before);
   __syncthreads();
@@ -227,36 +267,59 @@ __global__ void __launch_bounds__(kThreads) mass_level_kernel(MassArgs a, int se
   auto reached = [&](u64 x) { return strict ? x > target : x >= target; };
 #pragma unroll
   for (int k = 0; k < 8; ++k) {
-    if (k < per && !reached(cum) && reached(cum + m[k])) {
+    if (k < per && !reached(cum) && reached(cum + h[k])) {
       s_digit = d0 - k;
       s_acc = cum;
     }
-    cum += k < per ? m[k] : 0;
+    cum += k < per ? h[k] : 0;
   }
   __syncthreads();
   if (threadIdx.x != 0 || s_digit < 0) return;  // no crossing: cannot happen with exact sums
-  const uint32_t key = prefix | (static_cast<uint32_t>(s_digit) << shift);
-  acc = s_acc;
+  const int digit = s_digit;
+  const uint32_t key = prefix | (static_cast<uint32_t>(digit) << shift);
   if (level == 0) st.target[sel] = target;
   if (level + 1 < kLevels) {
     st.prefix[sel] = key;
     st.mask[sel] = mask | (static_cast<uint32_t>(bins - 1) << shift);
-    st.acc[sel] = acc;
+    st.acc[sel] = s_acc;
     return;
   }
-  // The key is fixed: its tokens have one weight each, so the target is reached at the
-  // n-th of them in id order, n from the arithmetic.
-  const u64 w = fixed_mass(full_weight(key_value(key), top, inv_t), scale);
-  const u64 gap = target - acc;
-  const u64 n = strict ? gap / w + 1 : (gap + w - 1) / w;
-  if (sel == kTopP) {
-    st.kept_p = acc + n * w;
+  // The key is fixed: its tokens count one each / weigh the same, so the target is
+  // reached at the n-th of them in id order, n by arithmetic.
+  const u64 each = counting ? 1 : w.mass(key_value(key));
+  const u64 gap = target - s_acc;
+  const u64 n = strict ? gap / each + 1 : (gap + each - 1) / each;
+  if (sel == kTopK) {
+    st.key_k = key;
+    st.n_k = static_cast<uint32_t>(n);
+  } else if (sel == kTopP) {
+    st.kept_p = s_acc + n * each;
   } else if (n == 1) {
-    a.p.tokens[r] = static_cast<int32_t>(~__ldcg(&v.min_inv[s_digit]));
+    a.p.tokens[r] = static_cast<int32_t>(~__ldcg(&v.min_inv[digit]));
   } else {
     st.tie_key = key;
     st.tie_m = static_cast<uint32_t>(n);
   }
+}
+
+// top_k rows, once their top_k-th key is known: the mass of the keys above it.
+__global__ void __launch_bounds__(kThreads) mass_above_kernel(MassArgs a) {
+  const int64_t i = blockIdx.y, r = a.row0 + i;
+  Slice s;
+  if (!random_row(a, r, s) || !top_k_path(s.rp, a.p.vocab)) return;
+  MassRow& st = *row_view(a, i).st;
+  Weigh w;
+  if (!weigh_row(a, s, st, w)) return;
+  const uint32_t key_k = st.key_k;
+  u64 sum = 0;
+  for (int64_t j = s.begin + threadIdx.x; j < s.end; j += kThreads) {
+    const float x = clean_logit(s.row[j]);
+    if (order_key(x) > key_k) sum += w.mass(x);
+  }
+  __shared__ u64 scratch[kThreads / 32];
+  sum = block_reduce(
+      sum, [](u64 x, u64 y) { return x + y; }, scratch);
+  if (threadIdx.x == 0 && sum != 0) atomicAdd(&st.mass_above_k, sum);
 }
 
 using CountScan = cub::BlockScan<int, kThreads>;
@@ -264,7 +327,7 @@ using CountScan = cub::BlockScan<int, kThreads>;
 // The draw landed on the n-th (n > 1) of several equal logits: that one in id order.
 __global__ void __launch_bounds__(kThreads) mass_tie_kernel(MassArgs a) {
   const int64_t i = blockIdx.x, r = a.row0 + i;
-  if (row_path(a.p.rows[r], a.p.vocab) != RowPath::kMass) return;
+  if (a.p.rows[r].temperature == 0.0) return;
   const MassRow& st = *row_view(a, i).st;
   const auto n = static_cast<int>(st.tie_m);
   if (n == 0) return;
@@ -288,23 +351,27 @@ __global__ void __launch_bounds__(kThreads) mass_tie_kernel(MassArgs a) {
 size_t mass_draw_bytes(int64_t rows) { return static_cast<size_t>(rows) * kRowBytes; }
 
 void launch_mass_draw(const SamplingParamsGpu& p, int64_t row0, int64_t chunk, void* scratch,
-                      bool any_top_p, cudaStream_t stream) {
+                      bool any_top_k, bool any_top_p, cudaStream_t stream) {
   QWEN3_CUDA_CHECK(cudaMemsetAsync(scratch, 0, mass_draw_bytes(chunk), stream));
   // Fixed point: the row's mass (<= vocab, weights <= 1) stays below 2^62.
   int log2_vocab = 0;
   while ((int64_t{1} << log2_vocab) < p.vocab) ++log2_vocab;
-  const MassArgs a{p, row0, static_cast<uint8_t*>(scratch), std::min(52, 62 - log2_vocab)};
+  const MassArgs a{p, row0, static_cast<uint8_t*>(scratch), std::min(kMaxShift, 62 - log2_vocab)};
   const dim3 grid(static_cast<unsigned>((p.vocab + kSlice - 1) / kSlice),
                   static_cast<unsigned>(chunk));
   mass_max_kernel<<<grid, kThreads, 0, stream>>>(a);
   QWEN3_CUDA_CHECK_LAUNCH("mass_max_kernel");
   mass_total_kernel<<<grid, kThreads, 0, stream>>>(a);
   QWEN3_CUDA_CHECK_LAUNCH("mass_total_kernel");
-  for (const int sel : {kTopP, kDraw}) {
-    if (sel == kTopP && !any_top_p) continue;
+  for (int sel = 0; sel < kSelections; ++sel) {
+    if ((sel == kTopK && !any_top_k) || (sel == kTopP && !any_top_p)) continue;
     for (int level = 0; level < kLevels; ++level) {
       mass_level_kernel<<<grid, kThreads, 0, stream>>>(a, sel, level);
       QWEN3_CUDA_CHECK_LAUNCH("mass_level_kernel");
+    }
+    if (sel == kTopK) {
+      mass_above_kernel<<<grid, kThreads, 0, stream>>>(a);
+      QWEN3_CUDA_CHECK_LAUNCH("mass_above_kernel");
     }
   }
   mass_tie_kernel<<<static_cast<unsigned>(chunk), kThreads, 0, stream>>>(a);
