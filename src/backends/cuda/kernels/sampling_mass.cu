@@ -143,7 +143,8 @@ __global__ void __launch_bounds__(kThreads) mass_total_kernel(MassArgs a) {
   const bool min_p = s.rp.min_p > 0.0;
   const double floor = w.top_k ? s.rp.min_p : static_cast<double>(static_cast<float>(s.rp.min_p));
   const double cut = min_p ? (log(floor) - 1e-3) / w.inv_t : 0.0;  // in logit units
-  u64 total = 0, minp = 0;  // top_k rows need no total: their candidates' mass comes later
+  if (w.top_k && !min_p) return;  // no total needed: the candidates' mass comes later
+  u64 total = 0, minp = 0;
   for (int64_t j = s.begin + threadIdx.x; j < s.end; j += kThreads) {
     const float v = clean_logit(s.row[j]);
     if (w.top_k && !(min_p && static_cast<double>(v) - w.top >= cut)) continue;
@@ -205,6 +206,7 @@ __global__ void __launch_bounds__(kThreads) mass_level_kernel(MassArgs a, int se
   u64* g_hist = v.hist + (sel * kLevels + level) * kBins;
 
   __shared__ u64 hist[kBins];
+  auto* counts = reinterpret_cast<uint32_t*>(hist);  // counting: 32-bit (faster atomics)
   __shared__ uint32_t min_inv[1024];
   for (int b = threadIdx.x; b < bins; b += kThreads) hist[b] = 0;
   if (want_min)
@@ -214,24 +216,37 @@ __global__ void __launch_bounds__(kThreads) mass_level_kernel(MassArgs a, int se
   // top_k-th (ties there past the top_k come after the target, whose mass is below the
   // candidates').
   const uint32_t floor_key = !counting && w.top_k ? st.key_k : 0u;
+  // The first mass selection on a top_k row also sums the mass above the top_k-th key (its
+  // target needs the candidates' mass: that plus the ties taken at the key).
+  const bool sum_above =
+      w.top_k && level == 0 && (sel == kTopP || (sel == kDraw && !(s.rp.top_p < 1.0)));
+  u64 above = 0;
   for (int64_t j = s.begin + threadIdx.x; j < s.end; j += kThreads) {
     const float x = clean_logit(s.row[j]);
     const uint32_t k = order_key(x);
     if ((k & mask) != prefix || k < floor_key) continue;
     const uint32_t d = (k >> shift) & static_cast<uint32_t>(bins - 1);
     if (counting) {
-      atomicAdd(&hist[d], 1ull);
+      atomicAdd(&counts[d], 1u);
       continue;
     }
     const u64 m = w.mass(x);
     if (m == 0) continue;  // never reached by a mass target
     atomicAdd(&hist[d], m);
+    if (sum_above && k > floor_key) above += m;
     if (want_min) atomicMax(&min_inv[d], ~static_cast<uint32_t>(j));
   }
   __syncthreads();
   for (int b = threadIdx.x; b < bins; b += kThreads) {
-    if (hist[b] != 0) atomicAdd(&g_hist[b], hist[b]);
+    const u64 h = counting ? counts[b] : hist[b];
+    if (h != 0) atomicAdd(&g_hist[b], h);
     if (want_min && min_inv[b] != 0) atomicMax(&v.min_inv[b], min_inv[b]);
+  }
+  if (sum_above) {  // before this block arrives: the last block reads the sum
+    __shared__ u64 scratch[kThreads / 32];
+    above = block_reduce(
+        above, [](u64 x, u64 y) { return x + y; }, scratch);
+    if (threadIdx.x == 0 && above != 0) atomicAdd(&st.mass_above_k, above);
   }
   __threadfence();
   __syncthreads();
@@ -302,26 +317,6 @@ __global__ void __launch_bounds__(kThreads) mass_level_kernel(MassArgs a, int se
   }
 }
 
-// top_k rows, once their top_k-th key is known: the mass of the keys above it.
-__global__ void __launch_bounds__(kThreads) mass_above_kernel(MassArgs a) {
-  const int64_t i = blockIdx.y, r = a.row0 + i;
-  Slice s;
-  if (!random_row(a, r, s) || !top_k_path(s.rp, a.p.vocab)) return;
-  MassRow& st = *row_view(a, i).st;
-  Weigh w;
-  if (!weigh_row(a, s, st, w)) return;
-  const uint32_t key_k = st.key_k;
-  u64 sum = 0;
-  for (int64_t j = s.begin + threadIdx.x; j < s.end; j += kThreads) {
-    const float x = clean_logit(s.row[j]);
-    if (order_key(x) > key_k) sum += w.mass(x);
-  }
-  __shared__ u64 scratch[kThreads / 32];
-  sum = block_reduce(
-      sum, [](u64 x, u64 y) { return x + y; }, scratch);
-  if (threadIdx.x == 0 && sum != 0) atomicAdd(&st.mass_above_k, sum);
-}
-
 using CountScan = cub::BlockScan<int, kThreads>;
 
 // The draw landed on the n-th (n > 1) of several equal logits: that one in id order.
@@ -368,10 +363,6 @@ void launch_mass_draw(const SamplingParamsGpu& p, int64_t row0, int64_t chunk, v
     for (int level = 0; level < kLevels; ++level) {
       mass_level_kernel<<<grid, kThreads, 0, stream>>>(a, sel, level);
       QWEN3_CUDA_CHECK_LAUNCH("mass_level_kernel");
-    }
-    if (sel == kTopK) {
-      mass_above_kernel<<<grid, kThreads, 0, stream>>>(a);
-      QWEN3_CUDA_CHECK_LAUNCH("mass_above_kernel");
     }
   }
   mass_tie_kernel<<<static_cast<unsigned>(chunk), kThreads, 0, stream>>>(a);
