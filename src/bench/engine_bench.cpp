@@ -289,17 +289,17 @@ int run_bench_latency(const LatencyConfig& c) {
     json pct = json::object();
     for (const auto& [p, v] : sl.percentiles) pct[fmt::format("{:.0f}", p)] = v;
     json j = {{"avg_latency", sl.mean},
-                    {"latencies", lat},
-                    {"percentiles", pct},
-                    {"prefill_latencies", pre},
-                    {"decode_latencies", dec},
-                    {"avg_prefill_latency", sp.mean},
-                    {"avg_decode_time_per_step", steps > 0 ? sd.mean / steps : 0.0},
-                    {"batch_size", c.batch_size},
-                    {"input_len", c.input_len},
-                    {"output_len", c.output_len},
-                    {"model", eo.model_dir},
-                    {"tensor_parallel_size", eo.tensor_parallel_size}};
+              {"latencies", lat},
+              {"percentiles", pct},
+              {"prefill_latencies", pre},
+              {"decode_latencies", dec},
+              {"avg_prefill_latency", sp.mean},
+              {"avg_decode_time_per_step", steps > 0 ? sd.mean / steps : 0.0},
+              {"batch_size", c.batch_size},
+              {"input_len", c.input_len},
+              {"output_len", c.output_len},
+              {"model", eo.model_dir},
+              {"tensor_parallel_size", eo.tensor_parallel_size}};
     if (dev) {
       j["gpu_steps"] = dev->steps;
       j["gpu_busy_ms_per_step"] = dev->busy_ms / static_cast<double>(dev->steps);

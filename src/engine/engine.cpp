@@ -181,6 +181,7 @@ std::optional<RequestOutput> Engine::abort(uint64_t id, FinishReason reason) {
     --r.open;
   }
   finish_request_if_done(r, o);
+  if (!scheduler_.has_work()) runner_.end_of_work();
   return o;
 }
 

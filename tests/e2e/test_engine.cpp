@@ -345,6 +345,12 @@ TEST(Engine, TellsTheRunnerWhenItRunsOutOfWork) {
   while (engine.has_work()) engine.step();
   EXPECT_EQ(runner.ends.size(), 2u);
   EXPECT_EQ(runner.ends.back(), engine.stats().device->steps);
+  // Aborting the only request between steps leaves the engine without work too.
+  engine.add(4, request(3, 50));
+  engine.step();
+  engine.abort(4);
+  EXPECT_FALSE(engine.has_work());
+  EXPECT_EQ(runner.ends.size(), 3u);
 }
 
 TEST(Engine, RejectsRequestsThatCannotFit) {
