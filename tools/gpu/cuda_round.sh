@@ -54,13 +54,9 @@ timeout "$(box 200)" "$BIN/qwen3_cuda_bench" --model "$MODEL" ${FP8_ARGS[@]+"${F
 for lat in "latency_b1 1 3 $MODEL" "latency_b64 64 2 $MODEL" "latency_fp8_b1 1 3 $MODEL-fp8"; do
   read -r name batch iters dir <<<"$lat"
   [ -f "$dir/config.json" ] && [ "$(box 60)" -ge 30 ] || continue
-  log "2b. $name: qwen3 bench latency --batch-size $batch (engine)"
-  timeout "$(box 60)" "$BIN/qwen3" bench latency --device cuda --model "$dir" --input-len 512 \
-    --output-len 128 --batch-size "$batch" --num-iters-warmup 1 --num-iters "$iters" \
-    --output-json "$OUT/$name.json" >"$OUT/$name.tmp" 2>&1 || log "$name exit $?"
-  grep -E "Decode throughput|per step|GPU" "$OUT/$name.tmp" | tee -a "$SUM"
-  { echo "===== $name"; cat "$OUT/$name.tmp"; } >>"$EXTRA"
-  rm -f "$OUT/$name.tmp"
+  qwen3_run "$name" 60 bench latency --device cuda --model "$dir" --input-len 512 \
+    --output-len 128 --batch-size "$batch" --num-iters-warmup 1 --num-iters "$iters"
+  { echo "===== $name"; cat "$OUT/$name.log"; } >>"$EXTRA" 2>/dev/null && rm -f "$OUT/$name.log"
 done
 
 if [ "${ROUND_FP8:-1}" = 1 ] && [ -f "$MODEL/config.json" ] && [ "$(box 120)" -ge 60 ]; then

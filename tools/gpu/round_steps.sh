@@ -10,6 +10,22 @@ box() {
   left=$((left < $1 ? left : $1))
   echo $((left < 1 ? 1 : left))
 }
+# qwen3_run NAME CAP ARGS...: `qwen3 ARGS --output-json $OUT/NAME.json`, output in
+# $OUT/NAME.log, time-boxed to CAP seconds (skipped when under 20 are left); its result
+# lines (throughput, the GPU's busy / idle time, errors) go to SUM. Needs BIN and OUT.
+qwen3_run() {
+  local name=$1 cap=$2
+  shift 2
+  if [ "$(box "$cap")" -lt 20 ]; then
+    log "$name skipped: out of time"
+    return
+  fi
+  log "$name: qwen3 $*"
+  timeout "$(box "$cap")" "$BIN/qwen3" "$@" --output-json "$OUT/$name.json" >"$OUT/$name.log" 2>&1 ||
+    echo "exit $?" | tee -a "$SUM"
+  grep -E "Throughput:|Decode throughput|Prefill throughput|GPU (busy|idle)|tensor_parallel_size|error" \
+    "$OUT/$name.log" | tail -6 | tee -a "$SUM"
+}
 # serve_bench NAME PORT PROMPTS [serve flags...]: starts `qwen3 serve $MODEL --device cuda`
 # with the flags on loopback PORT, waits for /health (60 s), logs the start-up time and the
 # KV capacity, runs `qwen3 bench serve` (512 in / 128 out, PROMPTS prompts, all at once,

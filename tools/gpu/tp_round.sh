@@ -71,23 +71,10 @@ log "3. checkpoints"
   "$BIN/qwen3" init-random --like qwen3-4b --dtype fp8 --seed 0 --out "$MODEL-fp8" >/dev/null
 SIZES="1 2"
 [ "$GPUS" -ge 4 ] && SIZES="1 2 4"
-run() {  # name, cap seconds, then the qwen3 arguments
-  local name=$1 cap=$2
-  shift 2
-  if [ "$(box "$cap")" -lt 20 ]; then
-    log "$name skipped: out of time"
-    return
-  fi
-  log "$name: qwen3 $*"
-  timeout "$(box "$cap")" "$BIN/qwen3" "$@" --output-json "$OUT/$name.json" >"$OUT/$name.log" 2>&1 ||
-    echo "exit $?" | tee -a "$SUM"
-  grep -E "Throughput:|Decode throughput|Prefill throughput|tensor_parallel_size|error" \
-    "$OUT/$name.log" | tail -4 | tee -a "$SUM"
-}
 each_tp() {  # name, cap seconds, then the qwen3 arguments: one run per TP size, adjacent
   local name=$1 cap=$2 tp
   shift 2
-  for tp in $SIZES; do run "${name}_tp$tp" "$cap" "$@" --tensor-parallel-size "$tp"; done
+  for tp in $SIZES; do qwen3_run "${name}_tp$tp" "$cap" "$@" --tensor-parallel-size "$tp"; done
 }
 LAT=(bench latency --device cuda --input-len 512 --output-len 128 --num-iters-warmup 1)
 each_tp latency_b1 60 "${LAT[@]}" --model "$MODEL" --batch-size 1 --num-iters 3

@@ -1,5 +1,6 @@
 // Device helpers the sampling kernels share (sampling.cu, sampling_mass.cu): the host
-// sampler's weight arithmetic, the radix order of float keys, and which path draws a row.
+// sampler's weight arithmetic, the order of float keys as integers, and whether a row
+// takes the top_k path.
 #pragma once
 
 #include <cstdint>
@@ -42,8 +43,8 @@ __device__ __forceinline__ float clean_logit(float v) {
   return isnan(v) ? neg_inf() : (v == 0.0f ? 0.0f : v);
 }
 
-// The radix sort's order of float keys as unsigned integers (-0 < +0; cleaned values hold
-// no NaN), and back.
+// Float keys as unsigned integers in the same order (-0 < +0; cleaned values hold no NaN),
+// and back: the radix selections' digits.
 __device__ __forceinline__ uint32_t order_key(float v) {
   const uint32_t b = __float_as_uint(v);
   return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
