@@ -9,6 +9,8 @@
 //
 //   qwen3_cuda_bench --model DIR [--fp8-model DIR] [--init-random qwen3-4b] [--json out.json]
 //   qwen3_cuda_bench --attention-only 1   (paged attention alone: no model, no --model)
+//   qwen3_cuda_bench --model DIR --profile-decode N [--profile-batch B] [--profile-sampled 1]
+//     (N decode steps of B rows, sampled on the GPU, between cudaProfilerStart / Stop: ncu)
 #include <cuda_profiler_api.h>
 #include <cuda_runtime_api.h>
 #include <fmt/core.h>
@@ -339,7 +341,26 @@ double run_prefill(CudaRunner& runner, int64_t vocab, int64_t tokens) {
 
 // The benchmarks of one checkpoint (BF16 or FP8): GEMV bandwidth at its shapes, decode
 // batch 1 and batched, prefill. Prints as it goes; returns the JSON members (no braces).
-std::string bench_model(const std::string& dir, double copy_bw, int64_t context, int profile_steps) {
+// What --profile-decode runs between cudaProfilerStart / Stop: `steps` decode steps of
+// `batch` rows, sampled on the GPU as served requests are (Qwen3's generation_config) when
+// `sampled`.
+struct ProfileRun {
+  int steps = 0;
+  int batch = 1;
+  bool sampled = false;
+};
+
+// Qwen3's generation_config sampling (what `serve` applies by default).
+SamplingParams qwen3_default_sampling() {
+  SamplingParams sp;
+  sp.temperature = 0.7;
+  sp.top_k = 20;
+  sp.top_p = 0.8;
+  return sp;
+}
+
+std::string bench_model(const std::string& dir, double copy_bw, int64_t context,
+                        const ProfileRun& profile) {
   auto t0 = Clock::now();
   const auto weights = Qwen3Weights::load(dir);
   const double map_s = seconds_since(t0);
@@ -350,11 +371,13 @@ std::string bench_model(const std::string& dir, double copy_bw, int64_t context,
   CudaRunner runner(*weights, std::min<int64_t>(blocks, 6000), 16);
   const double upload_s = seconds_since(t0);
   const double weight_bytes = static_cast<double>(weights->matrix_bytes());
-  if (profile_steps > 0) {  // for ncu --profile-from-start off: decode steps, no graphs
+  if (profile.steps > 0) {  // for ncu --profile-from-start off: decode steps, no graphs
     runner.set_cuda_graphs(false);
-    run_decode(runner, c.vocab_size, 1, context, 2, 2048);
+    const SamplingParams sp = qwen3_default_sampling();
+    const SamplingParams* sample = profile.sampled ? &sp : nullptr;
+    run_decode(runner, c.vocab_size, profile.batch, context, 2, 2048, sample);
     QWEN3_CUDA_CHECK(cudaProfilerStart());
-    run_decode(runner, c.vocab_size, 1, context, profile_steps, 2048);
+    run_decode(runner, c.vocab_size, profile.batch, context, profile.steps, 2048, sample);
     QWEN3_CUDA_CHECK(cudaProfilerStop());
     return {};
   }
@@ -426,11 +449,8 @@ std::string bench_model(const std::string& dir, double copy_bw, int64_t context,
     batch_json += fmt::format("{}{{\"batch\":{},\"tok_s\":{:.1f},\"step_ms\":{:.3f},\"gpu_ms\":{:.3f}}}",
                               batch_json.empty() ? "" : ",", n, db.tok_s, db.step_ms, db.gpu_ms);
   }
-  {  // with sampling on the GPU (temperature, top_k, top_p: the sort path), as the engine runs
-    SamplingParams sp;
-    sp.temperature = 0.7;
-    sp.top_k = 20;
-    sp.top_p = 0.8;
+  {  // with sampling on the GPU, as served requests are
+    const SamplingParams sp = qwen3_default_sampling();
     for (int n : {1, 64}) {
       const DecodeResult ds = run_decode(runner, c.vocab_size, n, context, 32, 8192, &sp);
       fmt::print("decode batch {} @ context {} + GPU sampling: {:.0f} tok/s ({:.2f} ms/step)\n", n,
@@ -469,12 +489,14 @@ int run(int argc, char** argv) {
   std::string model, fp8_model, like, json_path;
   int64_t context = 512;
   bool attention_only = false;
-  int profile_steps = 0;  // > 0: only run that many decode steps inside cudaProfilerStart/Stop
+  ProfileRun profile;  // steps > 0: only run that many decode steps inside cudaProfilerStart/Stop
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--model") model = argv[i + 1];
     else if (a == "--fp8-model") fp8_model = argv[i + 1];
-    else if (a == "--profile-decode") profile_steps = std::stoi(argv[i + 1]);
+    else if (a == "--profile-decode") profile.steps = std::stoi(argv[i + 1]);
+    else if (a == "--profile-batch") profile.batch = std::stoi(argv[i + 1]);
+    else if (a == "--profile-sampled") profile.sampled = std::string(argv[i + 1]) == "1";
     else if (a == "--init-random") like = argv[i + 1];
     else if (a == "--json") json_path = argv[i + 1];
     else if (a == "--context") context = std::stoll(argv[i + 1]);
@@ -509,11 +531,11 @@ int run(int argc, char** argv) {
   const double copy_bw = copy_bandwidth(size_t{2} << 30);
   fmt::print("device-to-device copy: {:.0f} GB/s (read + write)\n", copy_bw / 1e9);
 
-  const std::string main_json = bench_model(model, copy_bw, context, profile_steps);
-  if (profile_steps > 0) return 0;
+  const std::string main_json = bench_model(model, copy_bw, context, profile);
+  if (profile.steps > 0) return 0;
   bench_attention(prop.multiProcessorCount);
   std::string fp8_json;
-  if (!fp8_model.empty()) fp8_json = bench_model(fp8_model, copy_bw, context, 0);
+  if (!fp8_model.empty()) fp8_json = bench_model(fp8_model, copy_bw, context, ProfileRun{});
   if (!json_path.empty()) {
     FILE* f = std::fopen(json_path.c_str(), "w");
     if (!f) QWEN3_THROW(ErrorCode::kIo, "cannot write {}", json_path);

@@ -26,6 +26,14 @@ constexpr int kTopK = 0, kTopP = 1, kDraw = 2, kSelections = 3;
 // Fixed point: a weight (<= 1) is 2^shift units, shift <= this (weights below 2^-45 count
 // as zero; doubles summing a row lose them too).
 constexpr int kMaxShift = 44;
+// A top_k row's keys are gathered into a list when at most this many qualify, so that its
+// selections read the list with one block instead of the whole row with many: first the
+// keys at or above a bound that cannot exceed the top_k-th key (the top_k-th largest of the
+// slices' maxima: those top_k slices hold top_k keys at least that large), for every
+// selection; failing that (top_k above the slice count, or too many keys at the bound),
+// after the top_k selection the keys at or above the top_k-th, for top_p and the draw.
+constexpr uint32_t kCandCap = 1024;
+constexpr int kMaxSlices = 64;  // rows of up to 64 slices (262,144 entries) get the bound
 
 // One row's state across the passes (zeroed before the first).
 struct MassRow {
@@ -40,14 +48,18 @@ struct MassRow {
   uint32_t prefix[kSelections], mask[kSelections];  // the key bits fixed so far
   uint32_t key_k, n_k;      // the top_k-th key; how many tokens at it are among the top_k
   uint32_t tie_key, tie_m;  // tie_m > 0: the draw is the tie_m-th id at tie_key
+  uint32_t n_pre;           // keys gathered at or above the bound (over kCandCap: unused)
+  uint32_t n_post;          // keys gathered at or above the top_k-th (over kCandCap: unused)
 };
 constexpr size_t kRowStateBytes = 256;
 static_assert(sizeof(MassRow) <= kRowStateBytes);
 
 // Per row: the state, [kSelections][kLevels][kBins] histograms (counts for top_k, masses
-// for the others), [1024] inverted lowest ids (the draw's last level).
+// for the others), [1024] inverted lowest ids (the draw's last level), [kCandCap] ids of
+// the gathered keys, [kMaxSlices] the slices' largest keys.
 constexpr size_t kHistEntries = kSelections * kLevels * kBins;
-constexpr size_t kRowBytes = kRowStateBytes + kHistEntries * sizeof(u64) + 1024 * sizeof(uint32_t);
+constexpr size_t kRowBytes = kRowStateBytes + kHistEntries * sizeof(u64) +
+                             (1024 + kCandCap + kMaxSlices) * sizeof(uint32_t);
 
 struct MassArgs {
   SamplingParamsGpu p;
@@ -60,12 +72,16 @@ struct RowView {
   MassRow* st;
   u64* hist;          // [kSelections][kLevels][kBins]
   uint32_t* min_inv;  // [1024]
+  uint32_t* cand;       // [kCandCap]
+  uint32_t* slice_max;  // [kMaxSlices]
 };
 
 __device__ RowView row_view(const MassArgs& a, int64_t i) {
   uint8_t* base = a.scratch + static_cast<size_t>(i) * kRowBytes;
   u64* hist = reinterpret_cast<u64*>(base + kRowStateBytes);
-  return {reinterpret_cast<MassRow*>(base), hist, reinterpret_cast<uint32_t*>(hist + kHistEntries)};
+  auto* min_inv = reinterpret_cast<uint32_t*>(hist + kHistEntries);
+  return {reinterpret_cast<MassRow*>(base), hist, min_inv, min_inv + 1024,
+          min_inv + 1024 + kCandCap};
 }
 
 // A row's weight of logit v, as the host weighs it on the row's path.
@@ -96,6 +112,7 @@ struct Slice {
   const float* row;
   int64_t begin, end;
 };
+// The block's slice is blockIdx.x's (the one-block list kernel reads lists, not slices).
 __device__ bool random_row(const MassArgs& a, int64_t r, Slice& s) {
   s.rp = a.p.rows[r];
   if (s.rp.temperature == 0.0) return false;
@@ -104,6 +121,26 @@ __device__ bool random_row(const MassArgs& a, int64_t r, Slice& s) {
   s.end = s.begin + kSlice < a.p.vocab ? s.begin + kSlice : a.p.vocab;
   return true;
 }
+
+// A thread's share of its block's slice: elements begin + threadIdx.x + q * kThreads, all
+// loaded before any is used (a loop that loads one at a time waits a memory latency per
+// element: the passes took 15-60 us each at 64 rows before). Past the row's end: index -1.
+constexpr int kPerThread = static_cast<int>(kSlice / kThreads);
+static_assert(kSlice % kThreads == 0);
+struct SliceVals {
+  float x[kPerThread];
+  __device__ explicit SliceVals(const Slice& s) {
+#pragma unroll
+    for (int q = 0; q < kPerThread; ++q) {
+      const int64_t j = s.begin + threadIdx.x + q * kThreads;
+      x[q] = j < s.end ? s.row[j] : 0.0f;
+    }
+  }
+  __device__ static int64_t index(const Slice& s, int q) {
+    const int64_t j = s.begin + threadIdx.x + q * kThreads;
+    return j < s.end ? j : -1;
+  }
+};
 
 // The row's best logit, and the weighing relative to it (false: everything is masked).
 __device__ bool weigh_row(const MassArgs& a, const Slice& s, const MassRow& st, Weigh& w) {
@@ -119,12 +156,18 @@ __global__ void __launch_bounds__(kThreads) mass_max_kernel(MassArgs a) {
   Slice s;
   if (!random_row(a, a.row0 + i, s)) return;
   uint32_t m = 0;
-  for (int64_t j = s.begin + threadIdx.x; j < s.end; j += kThreads)
-    m = max(m, order_key(clean_logit(s.row[j])));
+  const SliceVals vals(s);
+#pragma unroll
+  for (int q = 0; q < kPerThread; ++q)
+    if (SliceVals::index(s, q) >= 0) m = max(m, order_key(clean_logit(vals.x[q])));
   __shared__ uint32_t scratch[kThreads / 32];
   m = block_reduce(
       m, [](uint32_t x, uint32_t y) { return max(x, y); }, scratch);
-  if (threadIdx.x == 0) atomicMax(&row_view(a, i).st->max_key, m);
+  if (threadIdx.x == 0) {
+    const RowView v = row_view(a, i);
+    atomicMax(&v.st->max_key, m);
+    if (blockIdx.x < kMaxSlices) v.slice_max[blockIdx.x] = m;
+  }
 }
 
 __global__ void __launch_bounds__(kThreads) mass_total_kernel(MassArgs a) {
@@ -145,8 +188,11 @@ __global__ void __launch_bounds__(kThreads) mass_total_kernel(MassArgs a) {
   const double cut = min_p ? (log(floor) - 1e-3) / w.inv_t : 0.0;  // in logit units
   if (w.top_k && !min_p) return;  // no total needed: the candidates' mass comes later
   u64 total = 0, minp = 0;
-  for (int64_t j = s.begin + threadIdx.x; j < s.end; j += kThreads) {
-    const float v = clean_logit(s.row[j]);
+  const SliceVals vals(s);
+#pragma unroll
+  for (int q = 0; q < kPerThread; ++q) {
+    if (SliceVals::index(s, q) < 0) continue;
+    const float v = clean_logit(vals.x[q]);
     if (w.top_k && !(min_p && static_cast<double>(v) - w.top >= cut)) continue;
     const double x = w.weight(v);
     const u64 m = __double2ull_rn(x * w.scale);
@@ -161,6 +207,79 @@ __global__ void __launch_bounds__(kThreads) mass_total_kernel(MassArgs a) {
     atomicAdd(&v.st->total, total);
     if (minp > 0) atomicAdd(&v.st->minp_mass, minp);
   }
+}
+
+// Slices per row, and whether a row's top_k has the bound (see kCandCap).
+__host__ __device__ int64_t slices_of(int64_t vocab) { return (vocab + kSlice - 1) / kSlice; }
+__device__ bool has_bound(const SamplingRowParams& rp, int64_t vocab) {
+  return slices_of(vocab) <= kMaxSlices && rp.top_k <= slices_of(vocab);
+}
+
+// Where selection `sel` of a row reads its keys: its slices (many blocks) or one of its
+// lists (one block; `n` keys).
+enum class Source { kSlices, kPreList, kPostList };
+struct Items {
+  Source from = Source::kSlices;
+  uint32_t n = 0;
+};
+__device__ Items list_items(int sel, const Weigh& w, const MassRow& st,
+                            const SamplingRowParams& rp, int64_t vocab) {
+  if (!w.top_k) return {};
+  if (has_bound(rp, vocab) && st.n_pre >= 1 && st.n_pre <= kCandCap)
+    return {Source::kPreList, st.n_pre};
+  if (sel != kTopK && st.n_post >= 1 && st.n_post <= kCandCap)
+    return {Source::kPostList, st.n_post};
+  return {};
+}
+
+// Appends the block's keys at or above `floor_key` to the row's list (count `n`).
+__device__ void gather_slice(const Slice& s, const RowView& v, uint32_t floor_key, uint32_t* n) {
+  const SliceVals vals(s);
+#pragma unroll
+  for (int q = 0; q < kPerThread; ++q) {
+    const int64_t j = SliceVals::index(s, q);
+    if (j < 0 || order_key(clean_logit(vals.x[q])) < floor_key) continue;
+    const uint32_t at = atomicAdd(n, 1u);
+    if (at < kCandCap) v.cand[at] = static_cast<uint32_t>(j);
+  }
+}
+
+// Before the top_k selection: a top_k row's keys at or above the bound into its list.
+__global__ void __launch_bounds__(kThreads) mass_pre_gather_kernel(MassArgs a) {
+  const int64_t i = blockIdx.y;
+  Slice s;
+  if (!random_row(a, a.row0 + i, s)) return;
+  const RowView v = row_view(a, i);
+  Weigh w;
+  if (!weigh_row(a, s, *v.st, w) || !w.top_k || !has_bound(s.rp, a.p.vocab)) return;
+  // The bound: the top_k-th largest slice maximum (ties in slice order).
+  __shared__ uint32_t bound;
+  const auto slices = static_cast<int>(slices_of(a.p.vocab));
+  if (threadIdx.x < slices) {
+    const uint32_t m = v.slice_max[threadIdx.x];
+    int rank = 0;
+    for (int b = 0; b < slices; ++b) {
+      const uint32_t o = v.slice_max[b];
+      rank += o > m || (o == m && b < static_cast<int>(threadIdx.x));
+    }
+    if (rank == s.rp.top_k - 1) bound = m;
+  }
+  __syncthreads();
+  gather_slice(s, v, bound, &v.st->n_pre);
+}
+
+// After the top_k selection, for the rows without a list: keys at or above the top_k-th
+// (ties past the top_k included, as the level kernels see them).
+__global__ void __launch_bounds__(kThreads) mass_post_gather_kernel(MassArgs a) {
+  const int64_t i = blockIdx.y;
+  Slice s;
+  if (!random_row(a, a.row0 + i, s)) return;
+  const RowView v = row_view(a, i);
+  Weigh w;
+  if (!weigh_row(a, s, *v.st, w) || !w.top_k ||
+      list_items(kTopK, w, *v.st, s.rp, a.p.vocab).from != Source::kSlices)
+    return;
+  gather_slice(s, v, v.st->key_k, &v.st->n_post);
 }
 
 using WalkScan = cub::BlockScan<u64, kThreads>;
@@ -184,12 +303,16 @@ __device__ u64 first_target(int sel, const SamplingRowParams& rp, const MassRow&
   return t < kept ? t : kept - 1;  // the draw: the first token whose running mass exceeds it
 }
 
-// One digit pass of selection `sel` at `level`: a histogram of what the row's keys that
-// share the digits fixed so far hold (one each for top_k, their mass otherwise) by their
-// next digit; the last block to finish picks the digit where the running sum, best first,
-// reaches the target, and after the last digit resolves the tokens at that key.
-__global__ void __launch_bounds__(kThreads) mass_level_kernel(MassArgs a, int sel, int level) {
-  const int64_t i = blockIdx.y, r = a.row0 + i;
+// One digit pass of selection `sel` at `level` over row i of the chunk: a histogram of
+// what the row's keys that share the digits fixed so far hold (one each for top_k, their
+// mass otherwise) by their next digit; the last block to finish picks the digit where the
+// running sum, best first, reaches the target, and after the last digit resolves the
+// tokens at that key. Blocks of the many-block kernel read slices of the row; a listed
+// row (listed_row) is read from its list by one block (in any order: the histograms are
+// sums and min_inv a maximum, so the result is the same). Block-uniform: every thread
+// returns together or reaches the end.
+__device__ void level_pass(const MassArgs& a, int64_t i, int sel, int level, Source source) {
+  const int64_t r = a.row0 + i;
   Slice s;
   if (!random_row(a, r, s)) return;
   if (sel == kTopK && !top_k_path(s.rp, a.p.vocab)) return;
@@ -198,6 +321,11 @@ __global__ void __launch_bounds__(kThreads) mass_level_kernel(MassArgs a, int se
   MassRow& st = *v.st;
   Weigh w;
   if (!weigh_row(a, s, st, w)) return;
+  const Items items = list_items(sel, w, st, s.rp, a.p.vocab);
+  if (items.from != source) return;  // another kernel's row
+  const bool listed = source != Source::kSlices;
+  const uint32_t n_list = items.n;
+  const unsigned blocks = listed ? 1u : gridDim.x;
   const int shift = level_shift(level), bins = level_bins(level);
   const uint32_t prefix = level == 0 ? 0u : st.prefix[sel];
   const uint32_t mask = level == 0 ? 0u : st.mask[sel];
@@ -221,20 +349,47 @@ __global__ void __launch_bounds__(kThreads) mass_level_kernel(MassArgs a, int se
   const bool sum_above =
       w.top_k && level == 0 && (sel == kTopP || (sel == kDraw && !(s.rp.top_p < 1.0)));
   u64 above = 0;
-  for (int64_t j = s.begin + threadIdx.x; j < s.end; j += kThreads) {
-    const float x = clean_logit(s.row[j]);
+  // One key: into the histogram (and the draw's lowest ids) when it shares the fixed digits.
+  auto add_mass = [&](int64_t j, float x) {
     const uint32_t k = order_key(x);
-    if ((k & mask) != prefix || k < floor_key) continue;
+    if ((k & mask) != prefix || k < floor_key) return;
     const uint32_t d = (k >> shift) & static_cast<uint32_t>(bins - 1);
-    if (counting) {
-      atomicAdd(&counts[d], 1u);
-      continue;
-    }
     const u64 m = w.mass(x);
-    if (m == 0) continue;  // never reached by a mass target
+    if (m == 0) return;  // never reached by a mass target
     atomicAdd(&hist[d], m);
     if (sum_above && k > floor_key) above += m;
     if (want_min) atomicMax(&min_inv[d], ~static_cast<uint32_t>(j));
+  };
+  if (listed) {
+    for (uint32_t t = threadIdx.x; t < n_list; t += kThreads) {
+      const int64_t j = v.cand[t];
+      const float x = clean_logit(s.row[j]);
+      if (!counting) {
+        add_mass(j, x);
+      } else if ((order_key(x) & mask) == prefix) {
+        atomicAdd(&counts[(order_key(x) >> shift) & static_cast<uint32_t>(bins - 1)], 1u);
+      }
+    }
+  } else {
+    const SliceVals vals(s);
+#pragma unroll
+    for (int q = 0; q < kPerThread; ++q) {
+      const int64_t j = SliceVals::index(s, q);
+      if (!counting) {
+        if (j >= 0) add_mass(j, clean_logit(vals.x[q]));
+        continue;
+      }
+      // Counting: the lanes of a warp that share a digit add once (the first digits of a
+      // row's keys fall in few bins).
+      uint32_t d = ~0u;
+      if (j >= 0) {
+        const uint32_t k = order_key(clean_logit(vals.x[q]));
+        if ((k & mask) == prefix) d = (k >> shift) & static_cast<uint32_t>(bins - 1);
+      }
+      const unsigned peers = __match_any_sync(0xffffffffu, d);
+      if (d != ~0u && static_cast<int>(threadIdx.x & 31) == __ffs(static_cast<int>(peers)) - 1)
+        atomicAdd(&counts[d], static_cast<uint32_t>(__popc(peers)));
+    }
   }
   __syncthreads();
   for (int b = threadIdx.x; b < bins; b += kThreads) {
@@ -252,7 +407,7 @@ __global__ void __launch_bounds__(kThreads) mass_level_kernel(MassArgs a, int se
   __syncthreads();
   __shared__ bool last;
   if (threadIdx.x == 0) {
-    last = atomicAdd(&st.arrivals[sel * kLevels + level], 1u) == gridDim.x - 1;
+    last = atomicAdd(&st.arrivals[sel * kLevels + level], 1u) == blocks - 1;
   }
   __syncthreads();
   if (!last) return;
@@ -317,6 +472,21 @@ __global__ void __launch_bounds__(kThreads) mass_level_kernel(MassArgs a, int se
   }
 }
 
+// Many blocks per row: every row but the listed ones' top_p and draw.
+__global__ void __launch_bounds__(kThreads) mass_level_kernel(MassArgs a, int sel, int level) {
+  level_pass(a, blockIdx.y, sel, level, Source::kSlices);
+}
+
+// One block per row whose list is `source`: its selections (top_k too for the list taken
+// before it), every level, in turn.
+__global__ void __launch_bounds__(kThreads) mass_list_kernel(MassArgs a, Source source) {
+  for (int sel = source == Source::kPreList ? kTopK : kTopP; sel <= kDraw; ++sel)
+    for (int level = 0; level < kLevels; ++level) {
+      level_pass(a, blockIdx.x, sel, level, source);
+      __syncthreads();  // the next pass reads what this one's walk wrote
+    }
+}
+
 using CountScan = cub::BlockScan<int, kThreads>;
 
 // The draw landed on the n-th (n > 1) of several equal logits: that one in id order.
@@ -358,11 +528,27 @@ void launch_mass_draw(const SamplingParamsGpu& p, int64_t row0, int64_t chunk, v
   QWEN3_CUDA_CHECK_LAUNCH("mass_max_kernel");
   mass_total_kernel<<<grid, kThreads, 0, stream>>>(a);
   QWEN3_CUDA_CHECK_LAUNCH("mass_total_kernel");
+  // top_k rows: gather under the bound; every selection of the rows whose list holds runs
+  // in the list kernel, the top_k selection of the others over their slices, then those
+  // gather at the top_k-th key for top_p and the draw (the list kernel again).
+  const auto chunk_blocks = static_cast<unsigned>(chunk);
+  if (any_top_k) {
+    mass_pre_gather_kernel<<<grid, kThreads, 0, stream>>>(a);
+    QWEN3_CUDA_CHECK_LAUNCH("mass_pre_gather_kernel");
+    mass_list_kernel<<<chunk_blocks, kThreads, 0, stream>>>(a, Source::kPreList);
+    QWEN3_CUDA_CHECK_LAUNCH("mass_list_kernel");
+  }
   for (int sel = 0; sel < kSelections; ++sel) {
     if ((sel == kTopK && !any_top_k) || (sel == kTopP && !any_top_p)) continue;
     for (int level = 0; level < kLevels; ++level) {
       mass_level_kernel<<<grid, kThreads, 0, stream>>>(a, sel, level);
       QWEN3_CUDA_CHECK_LAUNCH("mass_level_kernel");
+    }
+    if (sel == kTopK) {
+      mass_post_gather_kernel<<<grid, kThreads, 0, stream>>>(a);
+      QWEN3_CUDA_CHECK_LAUNCH("mass_post_gather_kernel");
+      mass_list_kernel<<<chunk_blocks, kThreads, 0, stream>>>(a, Source::kPostList);
+      QWEN3_CUDA_CHECK_LAUNCH("mass_list_kernel");
     }
   }
   mass_tie_kernel<<<static_cast<unsigned>(chunk), kThreads, 0, stream>>>(a);

@@ -10,6 +10,9 @@
 // many of them the target reaches is arithmetic, and the drawn token is the lowest id
 // among them (or, rarely, the n-th, found by one scan). Weights are summed as 64-bit fixed
 // point (times 2^shift, exactly), so every order of the blocks gives the same result.
+// A top_k row's keys are gathered into a list of up to 1,024 (those at or above a bound
+// below the top_k-th key, or failing that, after the top_k selection, those at or above
+// the top_k-th), and one block per row runs the remaining selections over the list.
 #pragma once
 
 #include <cuda_runtime_api.h>
