@@ -39,6 +39,7 @@ struct Fp8Matrix {
   std::vector<float> dense;       // [rows, cols] dequantized by the CPU
   DeviceBuffer d_bytes;
   DeviceBuffer d_scales;
+  DeviceBuffer d_lt_scales;  // row_scales transposed (DeviceMatrix::lt_scales)
 
   // subnormal_only: every weight a nonzero subnormal code (a kernel that flushes them
   // to zero returns zeros).
@@ -72,6 +73,10 @@ struct Fp8Matrix {
     for (int64_t r = 0; r < rows; ++r) host.row_to_f32(r, dense.data() + r * cols);
     d_bytes = to_device(bytes);
     d_scales = to_device(row_scales);
+    std::vector<float> lt(row_scales.size());  // [scols, rows], as CudaWeights lays it out
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < scols; ++j) lt[j * rows + r] = row_scales[r * scols + j];
+    d_lt_scales = to_device(lt);
   }
 
   DeviceMatrix device() const {
@@ -81,6 +86,12 @@ struct Fp8Matrix {
             .fp8 = d_bytes.as<uint8_t>(),
             .row_scales = d_scales.as<float>(),
             .block_in = host.block_in};
+  }
+  // With the block-scaled FP8 GEMM's scales (E4M3, cols % 128 == 0).
+  DeviceMatrix device_lt() const {
+    DeviceMatrix d = device();
+    d.lt_scales = d_lt_scales.as<float>();
+    return d;
   }
   GemvFp8Params params(const float* x, float* y, int rows) const {
     return {.w = d_bytes.as<uint8_t>(),
@@ -396,6 +407,93 @@ TEST(CudaFp8, WeightsKeepFp8BytesAndRowScales) {
   float s = 0;
   QWEN3_CUDA_CHECK(cudaMemcpy(&s, d.qkv.row_scales + q_rows * sc, 4, cudaMemcpyDeviceToHost));
   EXPECT_EQ(s, l.k_proj.scale_inv[0]);
+}
+
+}  // namespace
+}  // namespace qwen3::cuda::test
+
+namespace qwen3::cuda::test {
+namespace {
+
+// x quantized as the FP8 GEMM's activations (fp8_act_quant.h), back in float: per row and
+// 128-wide group, scale = max|x| / 448, value = e4m3(x / scale) * scale.
+std::vector<float> act_quant_ref(const std::vector<float>& x, int64_t rows, int64_t k) {
+  std::vector<float> q(x.size());
+  for (int64_t m = 0; m < rows; ++m)
+    for (int64_t g = 0; g < k; g += 128) {
+      const float* v = x.data() + m * k + g;
+      float amax = 0.0f;
+      for (int i = 0; i < 128; ++i) amax = std::max(amax, std::abs(v[i]));
+      const float scale = amax > 0.0f ? amax / 448.0f : 1.0f;
+      for (int i = 0; i < 128; ++i)
+        q[m * k + g + i] = fp8_e4m3_to_f32(f32_to_fp8_e4m3(v[i] / scale)) * scale;
+    }
+  return q;
+}
+
+// Above the GEMV's rows, E4M3 weights with 128-wide blocks take cuBLASLt's block-scaled
+// FP8 GEMM on Hopper: against the float64 product of the dequantized weights and the
+// quantized activations (so a wrong scale layout or group shows at once: scales vary per
+// row block, column block and activation group), for every epilogue and the fused norm,
+// at row counts that are and are not multiples of 4 / 16.
+TEST(CudaFp8, BlockScaledGemmMatchesTheQuantizedProduct) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  const int64_t n_out = 2 * 176, k = 640;
+  const Fp8Matrix w(n_out, k, DType::kF8E4M3, 31);
+  LinearContext ctx(nullptr);
+  if (!ctx.takes_fp8_gemm(w.device_lt(), 40)) {
+    GTEST_SKIP() << "no block-scaled FP8 GEMM on this GPU (needs compute capability 9.0)";
+  }
+  EXPECT_FALSE(ctx.takes_fp8_gemm(w.device(), 40)) << "without lt_scales";
+  const auto norm_w = random_floats(k, 77);
+  for (const int64_t rows : {int64_t{9}, int64_t{40}, int64_t{64}, int64_t{100}, int64_t{333}}) {
+    ASSERT_TRUE(ctx.takes_fp8_gemm(w.device_lt(), rows)) << rows;
+    auto x = random_floats(rows * k, 60 + rows);
+    for (int64_t i = 0; i < rows * k; ++i)  // group magnitudes from 2^-6 to 2^6
+      x[i] *= std::ldexp(1.0f, static_cast<int>((i / 128 * 5 + i / k) % 13) - 6);
+    auto d_x = to_device(x);
+    // The norm's input: RMSNorm(x) * norm_w in the CPU's order, then quantized.
+    std::vector<float> normed(x.size());
+    for (int64_t m = 0; m < rows; ++m) {
+      double ss = 0;
+      for (int64_t i = 0; i < k; ++i) ss += static_cast<double>(x[m * k + i]) * x[m * k + i];
+      const float inv = 1.0f / std::sqrt(static_cast<float>(ss) / static_cast<float>(k) + 1e-6f);
+      for (int64_t i = 0; i < k; ++i) normed[m * k + i] = norm_w[i] * (x[m * k + i] * inv);
+    }
+    auto d_norm = to_device(norm_w);
+    for (const bool norm : {false, true}) {
+      const auto ref =
+          linear_ref(w.dense, act_quant_ref(norm ? normed : x, rows, k), rows, n_out, k);
+      const LinearInput in{.x = d_x.as<float>(),
+                           .norm_weight = norm ? d_norm.as<float>() : nullptr,
+                           .eps = 1e-6f};
+      const std::string where = fmt::format("rows {} norm {}", rows, norm);
+      auto d_y = poisoned<float>(rows * n_out);
+      ctx.run(w.device_lt(), in, rows, d_y.as<float>());
+      const auto y = to_host<float>(d_y, rows * n_out);
+      EXPECT_LT(rel_error(y, ref), 2e-3) << where;
+      // Against the unquantized activations: the cost of quantizing them (E4M3: 3 bits).
+      const auto exact = linear_ref(w.dense, norm ? normed : x, rows, n_out, k);
+      const double q_err = rel_error(y, exact);
+      EXPECT_LT(q_err, 6e-2) << where;
+      std::printf("[fp8 gemm %s] vs quantized-x product %.2e, vs float x %.2e\n", where.c_str(),
+                  rel_error(y, ref), q_err);
+      const auto r0 = random_floats(rows * n_out, 90 + rows);
+      auto d_r = to_device(r0);
+      ctx.run(w.device_lt(), in, rows, d_r.as<float>(), LinearOutput::kAddTo);
+      std::vector<double> ref_add(ref.size());
+      for (size_t i = 0; i < ref.size(); ++i) ref_add[i] = ref[i] + r0[i];
+      EXPECT_LT(rel_error(to_host<float>(d_r, rows * n_out), ref_add), 2e-3) << where << " add";
+      auto d_a = poisoned<float>(rows * n_out / 2);
+      ctx.run(w.device_lt(), in, rows, d_a.as<float>(), LinearOutput::kSiluPairs);
+      EXPECT_LT(rel_error(to_host<float>(d_a, rows * n_out / 2), silu_pairs_ref(ref, rows, n_out)),
+                2e-3)
+          << where << " silu";
+    }
+  }
+  // Switched off, the same call dequantizes for cuBLAS (BF16 activations).
+  ctx.set_fp8_gemm(false);
+  EXPECT_FALSE(ctx.takes_fp8_gemm(w.device_lt(), 40));
 }
 
 }  // namespace

@@ -103,7 +103,10 @@ TEST_P(CudaVsCpu, SmallStepsFloat32KvMatchClosely) {
 }
 
 // A long prefill next to decodes (cuBLAS path, BF16 activations) with the BF16 KV cache,
-// then decodes over it (split-KV once the context is long enough).
+// then decodes over it (split-KV once the context is long enough). E4M3 checkpoints take the
+// block-scaled FP8 GEMM there (activations quantized to E4M3 per token and 128-wide group:
+// ~2.5e-2 relative per product, kernels/fp8_gemm.h), which the tolerance allows for: on the
+// H200 initrandom_small_fp8_e4m3 measured 4.6e-2, fp8_e4m3 3.0e-2 (E5M2 ones 0.3-0.8e-2).
 TEST_P(CudaVsCpu, MixedStepsBf16KvWithinBf16Tolerance) {
   QWEN3_SKIP_WITHOUT_GPU();
   qwen3::test::TempDir tmp;
@@ -118,7 +121,7 @@ TEST_P(CudaVsCpu, MixedStepsBf16KvWithinBf16Tolerance) {
   const Diff d = run_script(*w, KvDtype::kBF16, seqs, steps, 140);
   std::printf("[%s mixed steps, bf16 KV] max|d| %.3g rel %.3g\n", GetParam().c_str(), d.max_abs,
               d.rel());
-  EXPECT_LT(d.rel(), 5e-2);
+  EXPECT_LT(d.rel(), GetParam().find("fp8_e4m3") != std::string::npos ? 8e-2 : 5e-2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, CudaVsCpu,

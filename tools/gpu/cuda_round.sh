@@ -51,11 +51,15 @@ timeout "$(box 200)" "$BIN/qwen3_cuda_bench" --model "$MODEL" ${FP8_ARGS[@]+"${F
 # Issue 7's host overhead: the same decode through the engine (scheduler, GPU sampling at
 # temperature 1 with no top_k / top_p cut, detokenizing), with the GPU's busy and idle time
 # per step from CUDA events around each step.
-for lat in "latency_b1 1 3 $MODEL" "latency_b64 64 2 $MODEL" "latency_fp8_b1 1 3 $MODEL-fp8"; do
-  read -r name batch iters dir <<<"$lat"
+# FP8 batch 64: prefill and decode above the GEMV's rows on the block-scaled FP8 GEMM, and
+# (latency_fp8dq_b64) the same with FP8 weights dequantized for the BF16 cuBLAS product.
+for lat in "latency_b1 1 3 $MODEL" "latency_b64 64 2 $MODEL" "latency_fp8_b1 1 3 $MODEL-fp8" \
+  "latency_fp8_b64 64 2 $MODEL-fp8 1" "latency_fp8dq_b64 64 2 $MODEL-fp8 0"; do
+  read -r name batch iters dir fp8_gemm <<<"$lat"
   [ -f "$dir/config.json" ] && [ "$(box 60)" -ge 30 ] || continue
-  qwen3_run "$name" 60 bench latency --device cuda --model "$dir" --input-len 512 \
-    --output-len 128 --batch-size "$batch" --num-iters-warmup 1 --num-iters "$iters"
+  QWEN3_CUDA_FP8_GEMM=${fp8_gemm:-1} qwen3_run "$name" 60 bench latency --device cuda \
+    --model "$dir" --input-len 512 --output-len 128 --batch-size "$batch" \
+    --num-iters-warmup 1 --num-iters "$iters"
   { echo "===== $name"; cat "$OUT/$name.log"; } >>"$EXTRA" 2>/dev/null && rm -f "$OUT/$name.log"
 done
 
@@ -93,8 +97,14 @@ PY
     "$OUT/quantize_hf.json" 2>&1 | cut -c1-600 | tee -a "$SUM"
 fi
 if [ "${ROUND_FP8:-1}" = 1 ] && [ -f "$MODEL-fp8/config.json" ] && [ "$(box 60)" -ge 30 ]; then
-  timeout "$(box 90)" "$BIN/qwen3" bench accuracy --device cuda --model "$MODEL-fp8" --reference "$MODEL" \
-    --prompt-len 64 --steps 1000 --output-json "$OUT/accuracy_fp8.json" 2>&1 | tee -a "$SUM"
+  # Twice: the prompt's step (and so the KV every decode step reads) on the block-scaled
+  # FP8 GEMM, with activations quantized, and (accuracy_fp8dq) dequantized for cuBLAS.
+  for gemm in 1 0; do
+    [ "$(box 60)" -ge 30 ] || break
+    QWEN3_CUDA_FP8_GEMM=$gemm timeout "$(box 90)" "$BIN/qwen3" bench accuracy --device cuda \
+      --model "$MODEL-fp8" --reference "$MODEL" --prompt-len 64 --steps 1000 \
+      --output-json "$OUT/accuracy_fp8$([ $gemm = 0 ] && echo dq).json" 2>&1 | tee -a "$SUM"
+  done
 fi
 
 if [ "${ROUND_HF:-1}" = 1 ] && [ -f "$MODEL/config.json" ]; then
@@ -161,13 +171,16 @@ for n in (512, 4096):
     rows.append((f"HF prefill {n} tok/s", f(hf), ""))
 for name, what in (("latency_b1", "engine decode b=1 (bench latency) tok/s"),
                    ("latency_b64", "engine decode b=64 (bench latency) tok/s"),
-                   ("latency_fp8_b1", "engine decode b=1 FP8 weights tok/s")):
+                   ("latency_fp8_b1", "engine decode b=1 FP8 weights tok/s"),
+                   ("latency_fp8_b64", "engine decode b=64 FP8 weights, FP8 GEMM tok/s"),
+                   ("latency_fp8dq_b64", "engine decode b=64 FP8 weights, dequantized tok/s")):
     j = load(name + ".json")
     if "avg_decode_time_per_step" in j:
         v = j["batch_size"] / j["avg_decode_time_per_step"]
         rows.append((what, f(v), f"step {1e3 * j['avg_decode_time_per_step']:.3f} ms; GPU busy "
                      f"{f(j.get('gpu_busy_ms_per_step'), '{:.3f}')} ms/step, idle "
-                     f"{f(j.get('gpu_idle_pct'), '{:.1f}')} %; "
+                     f"{f(j.get('gpu_idle_pct'), '{:.1f}')} %; prefill "
+                     f"{f(j.get('avg_prefill_latency'), '{:.3f}')} s; "
                      f"{f(100 * v / roof if roof and j['batch_size'] == 1 and 'fp8' not in name else None)} % of roofline"))
 for x in b.get("decode_batched", []):
     rows.append((f"ours batched decode b={x['batch']} tok/s", f(x["tok_s"]), f"step {x['step_ms']} ms, GPU {x['gpu_ms']} ms"))

@@ -141,6 +141,10 @@ class FusedMatrix {
     if (fp8_) {
       data_off_ = lay.add(static_cast<size_t>(rows_ * cols_));
       scales_off_ = lay.add(static_cast<size_t>(rows_ * f.scale_cols()) * 4);
+      // The block-scaled FP8 GEMM's copy of the scales (DeviceMatrix::lt_scales): 4 / 128
+      // bytes per weight more.
+      if (f.dtype == DType::kF8E4M3 && f.block_in == 128 && cols_ % 128 == 0 && rows_ % 16 == 0)
+        lt_off_ = lay.add(static_cast<size_t>(rows_ * f.scale_cols()) * 4);
     } else {
       data_off_ = lay.add(matrix_bytes(rows_, cols_));
     }
@@ -180,12 +184,21 @@ class FusedMatrix {
       row += m.rows;
     }
     up.upload(base + scales_off_, rs.data(), rs.size() * 4);  // staged: `rs` may die now
-    return {.rows = rows_,
-            .cols = cols_,
-            .dtype = f.dtype,
-            .fp8 = base + data_off_,
-            .row_scales = reinterpret_cast<const float*>(base + scales_off_),
-            .block_in = f.block_in};
+    DeviceMatrix d{.rows = rows_,
+                   .cols = cols_,
+                   .dtype = f.dtype,
+                   .fp8 = base + data_off_,
+                   .row_scales = reinterpret_cast<const float*>(base + scales_off_),
+                   .block_in = f.block_in};
+    if (lt_off_ != kNone) {  // [scale_cols, rows]: the row index fastest
+      std::vector<float> lt(rs.size());
+      for (int64_t r = 0; r < rows_; ++r)
+        for (int64_t j = 0; j < sc; ++j)
+          lt[static_cast<size_t>(j * rows_ + r)] = rs[static_cast<size_t>(r * sc + j)];
+      up.upload(base + lt_off_, lt.data(), lt.size() * 4);
+      d.lt_scales = reinterpret_cast<const float*>(base + lt_off_);
+    }
+    return d;
   }
 
  private:
@@ -196,6 +209,8 @@ class FusedMatrix {
   int64_t cols_ = 0;
   size_t data_off_ = 0;
   size_t scales_off_ = 0;
+  static constexpr size_t kNone = ~size_t{0};
+  size_t lt_off_ = kNone;
 };
 
 }  // namespace

@@ -1,7 +1,11 @@
 #include "backends/cuda/kernels/linear.h"
 
 #include "backends/cuda/cuda_check.h"
+#include <cstdlib>
+#include <cstring>
+
 #include "backends/cuda/kernels/elementwise.h"
+#include "backends/cuda/kernels/fp8_act_quant.h"
 #include "backends/cuda/kernels/gemv.h"
 #include "backends/cuda/kernels/gemv_fp8.h"
 
@@ -38,6 +42,8 @@ LinearContext::LinearContext(cudaStream_t stream) : stream_(stream) {
   QWEN3_CUBLAS_CHECK(cublasSetStream(handle_, stream_));
   workspace_ = DeviceBuffer(32u << 20, "cuBLAS workspace");
   QWEN3_CUBLAS_CHECK(cublasSetWorkspace(handle_, workspace_.get(), workspace_.bytes()));
+  const char* e = std::getenv("QWEN3_CUDA_FP8_GEMM");
+  fp8_gemm_on_ = e == nullptr || std::strcmp(e, "0") != 0;
 }
 
 LinearContext::~LinearContext() {
@@ -111,9 +117,72 @@ void LinearContext::run_gemv_fused_norm(const DeviceMatrix& w, const LinearInput
   launch_gemv_bf16(p, stream_);
 }
 
+bool LinearContext::takes_fp8_gemm(const DeviceMatrix& w, int64_t rows) {
+  if (!fp8_gemm_on_ || w.lt_scales == nullptr || w.dtype != DType::kF8E4M3 || w.block_in != 128)
+    return false;
+  const int64_t main = rows / 16 * 16;
+  auto ok = [&](int64_t n) {
+    return fp8_gemm_.supported(w.rows, w.cols, n, workspace_.get(), workspace_.bytes());
+  };
+  return (main == 0 || ok(main)) && (main == rows || ok(16));
+}
+
+// The first rows / 16 * 16 rows in one product; the rest as a product of 16 rows (zero
+// padding) into a scratch, then stored or added into y (SiLU pairs: into the pairs
+// scratch, which holds the padded rows).
+void LinearContext::run_fp8_gemm(const DeviceMatrix& w, const LinearInput& in, int64_t rows,
+                                 float* y, LinearOutput out) {
+  const int64_t main = rows / 16 * 16, tail = rows - main;
+  const ActQuantParams q{.x = in.x, .norm_weight = in.norm_weight, .eps = in.eps,
+                         .rows = rows, .main_rows = main, .k = w.cols};
+  const auto padded = static_cast<size_t>(q.padded_rows());
+  const auto cols = static_cast<size_t>(w.cols), n_out = static_cast<size_t>(w.rows);
+  act_codes_.ensure(padded * cols, "linear-layer activations (FP8)");
+  act_scales_.ensure(padded * cols / kActQuantGroup * 4, "linear-layer activation scales");
+  ActQuantParams qp = q;
+  qp.codes = act_codes_.as<uint8_t>();
+  qp.scales = act_scales_.as<float>();
+  launch_act_quant_fp8(qp, stream_);  // with the input's RMSNorm applied first
+  float* c = y;
+  if (out == LinearOutput::kSiluPairs) {
+    pairs_.ensure(padded * n_out * 4, "gate/up products");
+    c = pairs_.as<float>();
+  }
+  Fp8GemmArgs a{.w = w.fp8, .w_scales = w.lt_scales, .x = qp.codes, .x_scales = qp.scales,
+                .y = c, .n_out = w.rows, .k = w.cols, .rows = main,
+                .accumulate = out == LinearOutput::kAddTo};
+  if (main > 0) fp8_gemm_.run(a, workspace_.get(), workspace_.bytes(), stream_);
+  if (tail > 0) {
+    a.x = qp.codes + main * w.cols;
+    a.x_scales = qp.scales + main * w.cols / kActQuantGroup;
+    a.rows = 16;
+    a.accumulate = false;
+    float* const dst = c + main * w.rows;
+    if (out == LinearOutput::kSiluPairs) {
+      a.y = dst;
+    } else {
+      tail_out_.ensure(16 * n_out * 4, "FP8 GEMM padded rows");
+      a.y = tail_out_.as<float>();
+    }
+    fp8_gemm_.run(a, workspace_.get(), workspace_.bytes(), stream_);
+    const auto n = static_cast<size_t>(tail) * n_out;
+    if (out == LinearOutput::kStore) {
+      QWEN3_CUDA_CHECK(cudaMemcpyAsync(dst, a.y, n * 4, cudaMemcpyDeviceToDevice, stream_));
+    } else if (out == LinearOutput::kAddTo) {
+      const float one = 1.0f;
+      QWEN3_CUBLAS_CHECK(cublasSaxpy(handle_, static_cast<int>(n), &one, a.y, 1, dst, 1));
+    }
+  }
+  if (out == LinearOutput::kSiluPairs) launch_silu_mul({c, y, rows, w.rows / 2}, stream_);
+}
+
 void LinearContext::run_cublas(const DeviceMatrix& w, const LinearInput& in, int64_t rows,
                                float* y, LinearOutput out) {
   if (rows <= 0) return;
+  if (w.is_fp8() && takes_fp8_gemm(w, rows)) {
+    run_fp8_gemm(w, in, rows, y, out);
+    return;
+  }
   const int64_t n = rows * w.cols;
   const float* x = in.x;
   if (in.norm_weight != nullptr) {

@@ -1,7 +1,9 @@
 // y = x W^T for a BF16 or FP8 weight matrix and float32 activations, choosing per shape:
 // the streaming GEMV (gemv.h, gemv_fp8.h) for <= kGemvMaxRows rows, cuBLAS (x rounded to
-// BF16, float32 accumulate and output) above; FP8 weights are first dequantized to a BF16
-// scratch matrix for cuBLAS.
+// BF16, float32 accumulate and output) above. FP8 weights above the GEMV's rows take the
+// block-scaled FP8 GEMM (fp8_gemm.h: x quantized per token and 128-wide group, the
+// checkpoints' dynamic activation scheme) where cuBLASLt has one (Hopper, E4M3, 128-wide
+// blocks), else they are dequantized to a BF16 scratch matrix for cuBLAS.
 #pragma once
 
 #include <cublas_v2.h>
@@ -11,6 +13,7 @@
 #include <cstdint>
 
 #include "backends/cuda/device_buffer.h"
+#include "backends/cuda/kernels/fp8_gemm.h"
 #include "core/dtype.h"
 
 namespace qwen3::cuda {
@@ -32,6 +35,10 @@ struct DeviceMatrix {
   const uint8_t* fp8 = nullptr;         // [rows, cols], FP8 dtypes
   const float* row_scales = nullptr;    // [rows, ceil(cols / block_in)], FP8 dtypes
   int64_t block_in = 0;                 // FP8 dtypes
+  // The same scales as [cols / 128, rows] (row index fastest), cuBLASLt's layout for the
+  // block-scaled FP8 GEMM; set for E4M3 matrices with block_in 128 whose cols are a
+  // multiple of 128 (CudaWeights), else nullptr.
+  const float* lt_scales = nullptr;
 
   bool is_fp8() const { return dtype_is_fp8(dtype); }
   int64_t scale_cols() const { return block_in > 0 ? (cols + block_in - 1) / block_in : 0; }
@@ -75,6 +82,11 @@ class LinearContext {
   }
   // The GEMV with its RMSNorm prologue fused (tests; see run()).
   void run_gemv_fused_norm(const DeviceMatrix& w, const LinearInput& in, int64_t rows, float* y);
+  // True when run() takes the block-scaled FP8 GEMM for `rows` rows of this matrix.
+  bool takes_fp8_gemm(const DeviceMatrix& w, int64_t rows);
+  // Off: FP8 weights above the GEMV's rows are dequantized for cuBLAS instead (tests and
+  // benchmarks compare the two; QWEN3_CUDA_FP8_GEMM=0 starts it off).
+  void set_fp8_gemm(bool on) { fp8_gemm_on_ = on; }
   // Forces the cuBLAS path (tests compare both paths).
   void run_cublas(const DeviceMatrix& w, const LinearInput& in, int64_t rows, float* y,
                   LinearOutput out = LinearOutput::kStore);
@@ -100,7 +112,15 @@ class LinearContext {
   DeviceBuffer normed_;  // RMSNorm(x) before the product
   DeviceBuffer pairs_;   // gate/up products before SiLU on the cuBLAS path
   DeviceBuffer dequant_;  // an FP8 matrix dequantized to BF16 for cuBLAS
+  DeviceBuffer act_codes_;   // x quantized to E4M3 for the FP8 GEMM
+  DeviceBuffer act_scales_;  // its group scales
+  DeviceBuffer tail_out_;    // the FP8 GEMM's last (padded) 16 rows
   DeviceBuffer workspace_;
+  Fp8BlockGemm fp8_gemm_;
+  bool fp8_gemm_on_ = true;
+
+  void run_fp8_gemm(const DeviceMatrix& w, const LinearInput& in, int64_t rows, float* y,
+                    LinearOutput out);
 };
 
 }  // namespace qwen3::cuda
