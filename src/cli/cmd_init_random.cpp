@@ -18,6 +18,7 @@ struct InitRandomFlags {
   std::string tokenizer;
   std::string max_shard_size = "4GiB";
   bool force = false;
+  bool quantize_lm_head = false;
 };
 
 int run_init_random(const InitRandomFlags& f) {
@@ -38,6 +39,7 @@ int run_init_random(const InitRandomFlags& f) {
   o.tokenizer_dir = f.tokenizer;
   o.max_shard_bytes = parse_size(f.max_shard_size, "--max-shard-size");
   o.force = f.force;
+  o.fp8_lm_head = f.quantize_lm_head;
   const auto t0 = std::chrono::steady_clock::now();
   init_random_checkpoint(o);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -65,6 +67,8 @@ Runner add_init_random(CLI::App& app) {
   sub->add_option("--max-shard-size", f->max_shard_size, "Split safetensors above this size")
       ->capture_default_str();
   sub->add_flag("--force", f->force, "Replace an existing output folder");
+  sub->add_flag("--quantize-lm-head", f->quantize_lm_head,
+                "With --dtype fp8*: an FP8 lm_head too, as `quantize --quantize-lm-head` writes");
   return [f] { return run_init_random(*f); };
 }
 

@@ -20,6 +20,7 @@ struct QuantizeFlags {
   std::string skip;
   std::string max_shard_size;  // empty: shard like the input
   bool force = false;
+  bool quantize_lm_head = false;
 };
 
 std::vector<std::string> split_commas(const std::string& s) {
@@ -41,6 +42,7 @@ int run_quantize(const QuantizeFlags& f) {
   if (!f.max_shard_size.empty())
     o.max_shard_bytes = parse_size(f.max_shard_size, "--max-shard-size");
   o.force = f.force;
+  o.quantize_lm_head = f.quantize_lm_head;
   o.progress = [](size_t done, size_t total, const std::string& name) {
     fmt::print(stderr, "[{}/{}] {}\n", done, total, name);
   };
@@ -49,6 +51,11 @@ int run_quantize(const QuantizeFlags& f) {
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   fmt::print(stderr, "{}", format_quantize_report(report));
   fmt::print(stderr, "wrote {} (fp8 {}, block {}) in {:.1f} s\n", f.out_dir, f.fmt, f.block, s);
+  if (f.quantize_lm_head) {
+    fmt::print(stderr,
+               "note: lm_head is FP8. qwen3 loads it; HF transformers (FineGrainedFP8, 5.17) "
+               "keeps lm_head in BF16 and does not read this checkpoint's lm_head correctly\n");
+  }
   return 0;
 }
 
@@ -66,10 +73,14 @@ Runner add_quantize(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--skip", f->skip,
                   "Comma-separated modules kept BF16 (substring match, e.g. down_proj); "
-                  "lm_head is always kept");
+                  "lm_head is kept unless --quantize-lm-head");
   sub->add_option("--max-shard-size", f->max_shard_size,
                   "Re-split safetensors above this size (default: shard like the input)");
   sub->add_flag("--force", f->force, "Replace an existing output folder");
+  sub->add_flag("--quantize-lm-head", f->quantize_lm_head,
+                "Quantize lm_head too (tied embeddings: an FP8 copy of the embedding becomes "
+                "lm_head, tie_word_embeddings false). For qwen3: HF transformers keeps lm_head "
+                "in BF16 and cannot load it");
   return [f] { return run_quantize(*f); };
 }
 

@@ -64,7 +64,8 @@ void write_json(const fs::path& path, const nlohmann::json& j) {
   if (!out) QWEN3_THROW(ErrorCode::kIo, "{}: cannot write", path.string());
 }
 
-std::vector<TensorSpec> tensor_specs(const InitRandomOptions& o) {
+// head_from_embedding: the (FP8) lm_head of a config untied by init_random_checkpoint.
+std::vector<TensorSpec> tensor_specs(const InitRandomOptions& o, bool head_from_embedding) {
   const ModelConfig& c = o.config;
   std::vector<TensorSpec> specs;
   const double init_std = c.initializer_range;
@@ -79,7 +80,11 @@ std::vector<TensorSpec> tensor_specs(const InitRandomOptions& o) {
     };
     specs.push_back(std::move(t));
   };
-  auto linear = [&](const std::string& module, int64_t rows, int64_t cols) {
+  // `draws`: the tensor whose normal stream the weights take (the tied lm_head: the
+  // embedding's).
+  auto linear = [&](const std::string& module, int64_t rows, int64_t cols,
+                    std::string draws = {}) {
+    if (draws.empty()) draws = module + ".weight";
     if (!o.fp8) return bf16_tensor(module + ".weight", {rows, cols}, 0.0, init_std);
     Fp8LinearSource src;
     src.module = module;
@@ -89,7 +94,7 @@ std::vector<TensorSpec> tensor_specs(const InitRandomOptions& o) {
     src.block_in = c.quant.block_in;
     src.fp8_dtype = o.fp8_dtype;
     src.load = [=, seed = o.seed](float* w) {
-      fill_normal(seed, module + ".weight", 0.0, init_std, w, rows * cols);
+      fill_normal(seed, draws, 0.0, init_std, w, rows * cols);
       for (int64_t i = 0; i < rows * cols; ++i)
         w[i] = bf16_to_f32(f32_to_bf16(w[i]));  // as a BF16 checkpoint would hold them
     };
@@ -112,8 +117,12 @@ std::vector<TensorSpec> tensor_specs(const InitRandomOptions& o) {
     linear(p + "mlp.down_proj", c.hidden_size, c.intermediate_size);
   }
   bf16_tensor("model.norm.weight", {c.hidden_size}, 1.0, 0.1);
-  if (!c.tie_word_embeddings)
+  if (o.fp8_lm_head) {
+    linear("lm_head", c.vocab_size, c.hidden_size,
+           head_from_embedding ? "model.embed_tokens.weight" : "lm_head.weight");
+  } else if (!c.tie_word_embeddings) {
     bf16_tensor("lm_head.weight", {c.vocab_size, c.hidden_size}, 0.0, init_std);
+  }
   return specs;
 }
 
@@ -189,6 +198,13 @@ void init_random_checkpoint(const InitRandomOptions& options) {
   } else {
     o.config.quant = QuantConfig{};
   }
+  if (o.fp8_lm_head) {
+    if (!o.fp8) {
+      QWEN3_THROW(ErrorCode::kInvalidArgument, "--quantize-lm-head needs --dtype fp8 or fp8-e5m2");
+    }
+  }
+  const bool head_from_embedding = o.fp8_lm_head && o.config.tie_word_embeddings;
+  if (head_from_embedding) o.config.tie_word_embeddings = false;
   if (o.out_dir.empty()) QWEN3_THROW(ErrorCode::kInvalidArgument, "--out is required");
   if (!o.tokenizer_dir.empty() && !fs::exists(fs::path(o.tokenizer_dir) / "tokenizer.json")) {
     QWEN3_THROW(ErrorCode::kInvalidArgument, "--tokenizer {}: no tokenizer.json there",
@@ -198,7 +214,7 @@ void init_random_checkpoint(const InitRandomOptions& options) {
     const fs::path tmp(dir);
     write_json(tmp / "config.json", o.config.to_json());
     write_json(tmp / "generation_config.json", default_generation_config(o.config).to_json());
-    write_safetensors_shards(dir, tensor_specs(o), o.max_shard_bytes);
+    write_safetensors_shards(dir, tensor_specs(o, head_from_embedding), o.max_shard_bytes);
     if (!o.tokenizer_dir.empty()) copy_tokenizer_files(o.tokenizer_dir, tmp);
   });
 }

@@ -20,6 +20,9 @@ struct InitRandomOptions {
   ModelConfig config;
   bool fp8 = false;  // block-128 E4M3 linears + quantization_config
   DType fp8_dtype = DType::kF8E4M3;
+  // With fp8: an FP8 lm_head too, as `qwen3 quantize --quantize-lm-head` writes it (a tied
+  // config gets an lm_head of the embedding's draws and tie_word_embeddings false).
+  bool fp8_lm_head = false;
   uint64_t seed = 0;
   std::string out_dir;
   std::string tokenizer_dir;  // copies tokenizer files from here when non-empty

@@ -29,11 +29,15 @@ bool is_rewritten(const fs::path& p) {
          p.extension() == ".safetensors";
 }
 
-// A linear layer's weight, by the rule HF's FineGrainedFP8 applies to nn.Linear modules.
-bool is_linear_weight(const TensorInfo& t) {
+// A linear layer's weight, by the rule HF's FineGrainedFP8 applies to nn.Linear modules
+// (lm_head only when it is quantized too).
+bool is_linear_weight(const TensorInfo& t, bool lm_head = false) {
   return t.shape.size() == 2 && t.name.ends_with(".weight") &&
-         t.name != "model.embed_tokens.weight" && !t.name.ends_with("lm_head.weight");
+         t.name != "model.embed_tokens.weight" &&
+         (lm_head || !t.name.ends_with("lm_head.weight"));
 }
+
+constexpr const char* kEmbedName = "model.embed_tokens.weight";
 
 void validate(const QuantizeOptions& o, const Checkpoint& ckpt, const ModelConfig& config) {
   const std::string config_path = (fs::path(o.in_dir) / "config.json").string();
@@ -54,8 +58,16 @@ void validate(const QuantizeOptions& o, const Checkpoint& ckpt, const ModelConfi
                   dtype_name(t.info->dtype));
     }
   }
+  if (o.quantize_lm_head && config.tie_word_embeddings && !ckpt.contains(kEmbedName)) {
+    QWEN3_THROW(ErrorCode::kInvalidModel, "{}: no '{}' to quantize the tied lm_head from",
+                o.in_dir, kEmbedName);
+  }
   for (const std::string& s : o.skip) {
     if (s.empty()) QWEN3_THROW(ErrorCode::kInvalidArgument, "--skip: empty module name");
+    if (o.quantize_lm_head && std::string("lm_head").find(s) != std::string::npos) {
+      QWEN3_THROW(ErrorCode::kInvalidArgument,
+                  "--skip '{}' keeps lm_head, which --quantize-lm-head quantizes", s);
+    }
     if (s == "lm_head") continue;  // listed anyway; tied models have none
     const auto names = ckpt.names();
     const bool hit = std::any_of(names.begin(), names.end(), [&](const std::string& n) {
@@ -83,9 +95,10 @@ void accumulate_error(const float* w, const uint8_t* q, const float* scale_inv, 
 }
 
 nlohmann::json quantized_config_json(const QuantizeOptions& o,
-                                     const std::vector<std::string>& not_convert) {
+                                     const std::vector<std::string>& not_convert, bool untie) {
   const std::string path = (fs::path(o.in_dir) / "config.json").string();
   nlohmann::json j = read_json_file(path);
+  if (untie) j["tie_word_embeddings"] = false;  // lm_head.weight is written (FP8)
   nlohmann::json q;
   q["activation_scheme"] = "dynamic";
   q["fmt"] = o.fp8_dtype == DType::kF8E5M2 ? "e5m2" : "e4m3";
@@ -157,7 +170,7 @@ QuantizeReport quantize_checkpoint(const QuantizeOptions& o) {
   validate(o, ckpt, config);
 
   QuantizeReport report;
-  report.modules_to_not_convert = {"lm_head"};
+  if (!o.quantize_lm_head) report.modules_to_not_convert = {"lm_head"};
   for (const auto& s : o.skip) {
     if (std::find(report.modules_to_not_convert.begin(), report.modules_to_not_convert.end(), s) ==
         report.modules_to_not_convert.end())
@@ -175,14 +188,38 @@ QuantizeReport quantize_checkpoint(const QuantizeOptions& o) {
   std::vector<const TensorRef*> linears;
   for (const TensorRef& r : refs) {
     const std::string module = r.info->name.substr(0, r.info->name.size() - 7);  // - ".weight"
-    if (is_linear_weight(*r.info) && !rule.skips(module)) linears.push_back(&r);
+    if (is_linear_weight(*r.info, o.quantize_lm_head) && !rule.skips(module))
+      linears.push_back(&r);
   }
-  report.tensors.resize(linears.size());
+  // A tied model's FP8 lm_head: quantized from the embedding, written right after it.
+  const bool untie = o.quantize_lm_head && config.tie_word_embeddings;
+  report.tensors.resize(linears.size() + (untie ? 1 : 0));
 
   std::vector<TensorSpec> specs;
   std::vector<std::string> spec_file;  // output shard of specs[i]
-  specs.reserve(refs.size() + linears.size());
+  specs.reserve(refs.size() + report.tensors.size());
   size_t done = 0;
+  // Appends the FP8 weight + scale specs of `module` quantized from BF16 tensor r.
+  auto quantize_as = [&](const TensorRef& r, const std::string& module, TensorQuantError& err) {
+    err.name = module + ".weight";
+    err.shape = r.info->shape;
+    Fp8LinearSource src;
+    src.module = module;
+    src.rows = r.info->shape[0];
+    src.cols = r.info->shape[1];
+    src.block_out = src.block_in = o.block;
+    src.fp8_dtype = o.fp8_dtype;
+    src.load = [r](float* w) {
+      const auto* p = reinterpret_cast<const uint16_t*>(r.data);
+      for (int64_t i = 0; i < r.info->numel(); ++i) w[i] = bf16_to_f32(p[i]);
+    };
+    src.observe = [&o, &done, e = &err, total = report.tensors.size()](
+                      const float* w, const uint8_t* q, const float* s) {
+      accumulate_error(w, q, s, o.block, o.fp8_dtype, *e);
+      if (o.progress) o.progress(++done, total, e->name);
+    };
+    append_fp8_linear_specs(std::move(src), specs);
+  };
   for (const TensorRef& r : refs) {
     report.in_bytes += r.info->nbytes;
     const size_t before = specs.size();
@@ -192,32 +229,17 @@ QuantizeReport quantize_checkpoint(const QuantizeOptions& o) {
       specs.push_back({r.info->name, r.info->dtype, r.info->shape,
                        [r](uint8_t* dst) { std::memcpy(dst, r.data, r.info->nbytes); }});
     } else {
-      TensorQuantError& err = report.tensors[static_cast<size_t>(it - linears.begin())];
-      err.name = r.info->name;
-      err.shape = r.info->shape;
-      Fp8LinearSource src;
-      src.module = r.info->name.substr(0, r.info->name.size() - 7);
-      src.rows = r.info->shape[0];
-      src.cols = r.info->shape[1];
-      src.block_out = src.block_in = o.block;
-      src.fp8_dtype = o.fp8_dtype;
-      src.load = [r](float* w) {
-        const auto* p = reinterpret_cast<const uint16_t*>(r.data);
-        for (int64_t i = 0; i < r.info->numel(); ++i) w[i] = bf16_to_f32(p[i]);
-      };
-      src.observe = [&o, &done, e = &err, total = linears.size()](const float* w, const uint8_t* q,
-                                                                  const float* s) {
-        accumulate_error(w, q, s, o.block, o.fp8_dtype, *e);
-        if (o.progress) o.progress(++done, total, e->name);
-      };
-      append_fp8_linear_specs(std::move(src), specs);
+      quantize_as(r, r.info->name.substr(0, r.info->name.size() - 7),
+                  report.tensors[static_cast<size_t>(it - linears.begin())]);
     }
+    if (untie && r.info->name == kEmbedName) quantize_as(r, "lm_head", report.tensors.back());
     for (size_t i = before; i < specs.size(); ++i)
       spec_file.push_back(fs::path(*r.file).filename().string());
   }
   for (const auto& s : specs) report.out_bytes += s.nbytes();
 
-  const nlohmann::json config_json = quantized_config_json(o, report.modules_to_not_convert);
+  const nlohmann::json config_json =
+      quantized_config_json(o, report.modules_to_not_convert, untie);
   write_dir_atomically(o.out_dir, o.force, [&](const std::string& dir) {
     std::ofstream config_out(fs::path(dir) / "config.json");
     config_out << config_json.dump(2) << "\n";

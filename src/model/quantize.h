@@ -3,6 +3,12 @@
 // than the embedding and lm_head) becomes F8_E4M3 / F8_E5M2 plus an F32
 // `weight_scale_inv` [ceil(out/block), ceil(in/block)]; everything else is copied byte for
 // byte; config.json gains `quantization_config`; the other files of the folder are copied.
+// With quantize_lm_head the lm_head is quantized too (left out of modules_to_not_convert);
+// a model with tied embeddings then gets an FP8 `lm_head.weight` of its own, quantized from
+// the embedding, and config.json says tie_word_embeddings false (the embedding stays BF16).
+// That layout is ours: HF transformers' FineGrainedFP8 (5.17, checked on the GPU machine)
+// keeps lm_head an nn.Linear in BF16 whatever modules_to_not_convert says, so it does not
+// read an FP8 lm_head.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +29,7 @@ struct QuantizeOptions {
   std::vector<std::string> skip;            // module names (substring match, as HF) kept BF16
   std::optional<uint64_t> max_shard_bytes;  // unset: same shard files as the input
   bool force = false;                       // replace an existing out_dir
+  bool quantize_lm_head = false;            // lm_head too (see above)
   // Called after each linear is quantized: (1-based index, count, tensor name).
   std::function<void(size_t done, size_t total, const std::string& name)> progress;
 };

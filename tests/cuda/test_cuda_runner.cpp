@@ -72,8 +72,10 @@ std::unique_ptr<Qwen3Weights> load_model(const std::string& name, qwen3::test::T
   o.seed = 7;
   // "initrandom_small_fp8_e4m3" / "_e5m2": block-128 FP8 linears (hidden 192 and
   // intermediate 320 leave partial scale blocks).
+  // "..._lm_head": the lm_head in FP8 too (init-random --quantize-lm-head).
   o.fp8 = name.find("fp8") != std::string::npos;
-  o.fp8_dtype = name.ends_with("e5m2") ? DType::kF8E5M2 : DType::kF8E4M3;
+  o.fp8_dtype = name.find("e5m2") != std::string::npos ? DType::kF8E5M2 : DType::kF8E4M3;
+  o.fp8_lm_head = name.ends_with("_lm_head");
   o.out_dir = tmp.str() + "/m";
   init_random_checkpoint(o);
   return Qwen3Weights::load(o.out_dir);
@@ -127,7 +129,9 @@ TEST_P(CudaVsCpu, MixedStepsBf16KvWithinBf16Tolerance) {
 INSTANTIATE_TEST_SUITE_P(Models, CudaVsCpu,
                          ::testing::Values("initrandom_small", "gqa4_hd128", "yarn_untied",
                                            "initrandom_small_fp8_e4m3",
-                                           "initrandom_small_fp8_e5m2", "fp8_e4m3", "fp8_e5m2"));
+                                           "initrandom_small_fp8_e5m2",
+                                           "initrandom_small_fp8_e4m3_lm_head", "fp8_e4m3",
+                                           "fp8_e5m2"));
 
 // Greedy decoding through the engine on the GPU gives HF transformers' tokens.
 struct GreedyCase {

@@ -156,6 +156,10 @@ TEST(Cli, BadInputExitsWithCode2AndNamesTheProblem) {
   EXPECT_EQ(r.code, 2);
   expect_contains(r.out, "--dtype");
   EXPECT_FALSE(std::filesystem::exists(dir.str() + "/x"));
+  r = run_cli("init-random --like tiny --quantize-lm-head --out " + dir.str() + "/x");
+  EXPECT_EQ(r.code, 2);
+  expect_contains(r.out, "--quantize-lm-head");
+  EXPECT_FALSE(std::filesystem::exists(dir.str() + "/x"));
 
   // Truncated weights: the error names the file and the tensor.
   std::filesystem::resize_file(m + "/model.safetensors",

@@ -181,6 +181,73 @@ TEST(Quantize, SkipKeepsModulesBf16AndListsThem) {
             tensor_bytes(in, "model.layers.1.mlp.down_proj.weight"));
 }
 
+// --quantize-lm-head: lm_head becomes FP8 too (tied: a copy of the embedding, quantized,
+// with tie_word_embeddings false), byte for byte what init-random --quantize-lm-head writes;
+// the model loads with an FP8 lm_head, the embedding stays BF16, and the logits follow the
+// BF16 model's.
+TEST(Quantize, QuantizeLmHeadTiedAndUntied) {
+  for (const bool tied : {true, false}) {
+    SCOPED_TRACE(tied ? "tied" : "untied");
+    TempDir dir;
+    auto bf16 = small_init_random(dir.str() + "/bf16", 13);
+    bf16.config.tie_word_embeddings = tied;
+    init_random_checkpoint(bf16);
+    auto ref = bf16;
+    ref.out_dir = dir.str() + "/ref";
+    ref.fp8 = true;
+    ref.fp8_lm_head = true;
+    init_random_checkpoint(ref);
+    auto q = quantize_options(dir.str() + "/bf16", dir.str() + "/q", DType::kF8E4M3);
+    q.quantize_lm_head = true;
+    const QuantizeReport report = quantize_checkpoint(q);
+    ASSERT_EQ(report.tensors.size(), 2u * 7u + 1u);
+    EXPECT_TRUE(report.modules_to_not_convert.empty());
+    EXPECT_NE(std::find_if(report.tensors.begin(), report.tensors.end(),
+                           [](const TensorQuantError& t) { return t.name == "lm_head.weight"; }),
+              report.tensors.end());
+
+    const Checkpoint in(dir.str() + "/bf16"), out(dir.str() + "/q"), r(dir.str() + "/ref");
+    EXPECT_EQ(out.get("lm_head.weight").info->dtype, DType::kF8E4M3);
+    EXPECT_TRUE(out.contains("lm_head.weight_scale_inv"));
+    EXPECT_EQ(tensor_bytes(out, "model.embed_tokens.weight"),
+              tensor_bytes(in, "model.embed_tokens.weight"));
+    auto names = out.names(), ref_names = r.names();
+    std::sort(names.begin(), names.end());
+    std::sort(ref_names.begin(), ref_names.end());
+    EXPECT_EQ(names, ref_names);
+    for (const std::string& name : names)
+      EXPECT_EQ(tensor_bytes(out, name), tensor_bytes(r, name)) << name;
+
+    const nlohmann::json cfg = read_json_file(dir.str() + "/q/config.json");
+    EXPECT_EQ(cfg["tie_word_embeddings"], false);
+    EXPECT_EQ(cfg["quantization_config"]["modules_to_not_convert"], nlohmann::json::array());
+    const auto w16 = Qwen3Weights::load(dir.str() + "/bf16");
+    const auto w8 = Qwen3Weights::load(dir.str() + "/q");
+    EXPECT_EQ(w8->lm_head().dtype, DType::kF8E4M3);
+    EXPECT_EQ(w8->embed().dtype, DType::kBF16);
+    // The FP8 lm_head is the BF16 one (tied: the embedding) within E4M3's rounding.
+    std::vector<float> a(w8->lm_head().cols), b(a.size());
+    for (int64_t row : {int64_t{0}, int64_t{100}, w8->lm_head().rows - 1}) {
+      w8->lm_head().row_to_f32(row, a.data());
+      w16->lm_head().row_to_f32(row, b.data());
+      for (size_t c = 0; c < a.size(); ++c) {
+        const double s = w8->lm_head().scale_inv[(row / 128) * w8->lm_head().scale_cols() + c / 128];
+        ASSERT_LE(std::fabs(a[c] - b[c]), std::fabs(b[c]) * 0x1p-4 * (1 + 1e-5) + s * 0x1p-10 + 1e-9)
+            << row << "," << c;
+      }
+    }
+    const cpu::CpuModel m16(*w16), m8(*w8);
+    const std::vector<int32_t> prompt = {5, 17, 99, 3, 250};
+    cpu::KvCache k16(w16->config(), 16), k8(w8->config(), 16);
+    const auto la = m16.forward(prompt, k16, cpu::LogitsMode::kAll);
+    const auto lb = m8.forward(prompt, k8, cpu::LogitsMode::kAll);
+    double dot = 0, na = 0, nb = 0;
+    for (size_t i = 0; i < la.size(); ++i)
+      dot += double(la[i]) * lb[i], na += double(la[i]) * la[i], nb += double(lb[i]) * lb[i];
+    EXPECT_GT(dot / std::sqrt(na * nb), 0.99);
+  }
+}
+
 // Sharded input: the same shard files and an index naming the scales; other files copied.
 TEST(Quantize, KeepsShardingAndCopiesOtherFiles) {
   TempDir dir;
@@ -264,6 +331,7 @@ TEST(Quantize, BadInputExitsWithCode2AndNamesTheProblem) {
   expect_fails(m + " " + out + " --block 2048", "--block");
   expect_fails(m + " " + out + " --skip no_such_proj", "--skip");
   expect_fails(m + " " + out + " --max-shard-size lots", "--max-shard-size");
+  expect_fails(m + " " + out + " --quantize-lm-head --skip lm_head", "--quantize-lm-head");
   expect_fails(m, "OUT_DIR");
 
   // An FP8 checkpoint: refused, naming its config.json.

@@ -17,7 +17,7 @@
 # Needs .gpu-carry-cuda/ from tools/gpu/cuda_prepare_carry.sh. Files in $OUT:
 # round_summary.log (ends with a table), cuda_tests.log, cuda_bench.{json,log}, hf.json,
 # bench_serve.json, throughput.json, round_extra.log (HF, server and bench output), and
-# with ROUND_FP8: quantize.log, quantize_hf.json, accuracy_fp8.json.
+# with ROUND_FP8: quantize.log, quantize_hf.json, accuracy_fp8{,dq,h}.json.
 #
 #   run(carry=[".gpu-carry-cuda.txz"], command="bash tools/gpu/cuda_round.sh")
 set -uo pipefail
@@ -51,9 +51,16 @@ timeout "$(box 200)" "$BIN/qwen3_cuda_bench" --model "$MODEL" ${FP8_ARGS[@]+"${F
 # Issue 7's host overhead: the same decode through the engine (scheduler, GPU sampling at
 # temperature 1 with no top_k / top_p cut, detokenizing), with the GPU's busy and idle time
 # per step from CUDA events around each step.
+# The FP8 model with its lm_head in FP8 too (init-random --quantize-lm-head, same draws).
+if [ "${ROUND_FP8:-1}" = 1 ] && [ -f "$MODEL-fp8/config.json" ] && [ ! -f "$MODEL-fp8h/config.json" ] &&
+  [ "$(box 60)" -ge 50 ]; then
+  timeout "$(box 60)" "$BIN/qwen3" init-random --like qwen3-4b --dtype fp8 --quantize-lm-head \
+    --seed 1 --out "$MODEL-fp8h" 2>&1 | tail -1 | tee -a "$SUM"
+fi
 # FP8 batch 64: prefill and decode above the GEMV's rows on the block-scaled FP8 GEMM, and
 # (latency_fp8dq_b64) the same with FP8 weights dequantized for the BF16 cuBLAS product.
 for lat in "latency_b1 1 3 $MODEL" "latency_b64 64 2 $MODEL" "latency_fp8_b1 1 3 $MODEL-fp8" \
+  "latency_fp8h_b1 1 3 $MODEL-fp8h" \
   "latency_fp8_b64 64 2 $MODEL-fp8 1" "latency_fp8dq_b64 64 2 $MODEL-fp8 0"; do
   read -r name batch iters dir fp8_gemm <<<"$lat"
   [ -f "$dir/config.json" ] && [ "$(box 60)" -ge 30 ] || continue
@@ -97,13 +104,15 @@ PY
     "$OUT/quantize_hf.json" 2>&1 | cut -c1-600 | tee -a "$SUM"
 fi
 if [ "${ROUND_FP8:-1}" = 1 ] && [ -f "$MODEL-fp8/config.json" ] && [ "$(box 60)" -ge 30 ]; then
-  # Twice: the prompt's step (and so the KV every decode step reads) on the block-scaled
-  # FP8 GEMM, with activations quantized, and (accuracy_fp8dq) dequantized for cuBLAS.
-  for gemm in 1 0; do
-    [ "$(box 60)" -ge 30 ] || break
+  # FP8 vs BF16 logits: the prompt's step (and so the KV every decode step reads) on the
+  # block-scaled FP8 GEMM, with activations quantized; (accuracy_fp8dq) dequantized for
+  # cuBLAS; (accuracy_fp8h) the same weights with the lm_head in FP8 too.
+  for run in "1 fp8 fp8" "0 fp8 fp8dq" "1 fp8h fp8h"; do
+    read -r gemm dir name <<<"$run"
+    [ "$(box 60)" -ge 30 ] && [ -f "$MODEL-$dir/config.json" ] || continue
     QWEN3_CUDA_FP8_GEMM=$gemm timeout "$(box 90)" "$BIN/qwen3" bench accuracy --device cuda \
-      --model "$MODEL-fp8" --reference "$MODEL" --prompt-len 64 --steps 1000 \
-      --output-json "$OUT/accuracy_fp8$([ $gemm = 0 ] && echo dq).json" 2>&1 | tee -a "$SUM"
+      --model "$MODEL-$dir" --reference "$MODEL" --prompt-len 64 --steps 1000 \
+      --output-json "$OUT/accuracy_$name.json" 2>&1 | tee -a "$SUM"
   done
 fi
 
@@ -172,6 +181,7 @@ for n in (512, 4096):
 for name, what in (("latency_b1", "engine decode b=1 (bench latency) tok/s"),
                    ("latency_b64", "engine decode b=64 (bench latency) tok/s"),
                    ("latency_fp8_b1", "engine decode b=1 FP8 weights tok/s"),
+                   ("latency_fp8h_b1", "engine decode b=1 FP8 weights + FP8 lm_head tok/s"),
                    ("latency_fp8_b64", "engine decode b=64 FP8 weights, FP8 GEMM tok/s"),
                    ("latency_fp8dq_b64", "engine decode b=64 FP8 weights, dequantized tok/s")):
     j = load(name + ".json")
