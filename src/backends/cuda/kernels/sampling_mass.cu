@@ -244,15 +244,23 @@ __device__ void gather_slice(const Slice& s, const RowView& v, uint32_t floor_ke
   }
 }
 
-// Before the top_k selection: a top_k row's keys at or above the bound into its list.
-__global__ void __launch_bounds__(kThreads) mass_pre_gather_kernel(MassArgs a) {
+// A top_k row's keys into one of its lists. kPreList (before the top_k selection): the
+// keys at or above the bound, the top_k-th largest slice maximum (ties in slice order).
+// kPostList (after it, for the rows without a pre-list): the keys at or above the top_k-th
+// (ties past the top_k included, as the level kernels see them).
+__global__ void __launch_bounds__(kThreads) mass_gather_kernel(MassArgs a, Source list) {
   const int64_t i = blockIdx.y;
   Slice s;
   if (!random_row(a, a.row0 + i, s)) return;
   const RowView v = row_view(a, i);
   Weigh w;
-  if (!weigh_row(a, s, *v.st, w) || !w.top_k || !has_bound(s.rp, a.p.vocab)) return;
-  // The bound: the top_k-th largest slice maximum (ties in slice order).
+  if (!weigh_row(a, s, *v.st, w) || !w.top_k) return;
+  if (list == Source::kPostList) {
+    if (list_items(kTopK, w, *v.st, s.rp, a.p.vocab).from == Source::kSlices)
+      gather_slice(s, v, v.st->key_k, &v.st->n_post);
+    return;
+  }
+  if (!has_bound(s.rp, a.p.vocab)) return;
   __shared__ uint32_t bound;
   const auto slices = static_cast<int>(slices_of(a.p.vocab));
   if (threadIdx.x < slices) {
@@ -266,20 +274,6 @@ __global__ void __launch_bounds__(kThreads) mass_pre_gather_kernel(MassArgs a) {
   }
   __syncthreads();
   gather_slice(s, v, bound, &v.st->n_pre);
-}
-
-// After the top_k selection, for the rows without a list: keys at or above the top_k-th
-// (ties past the top_k included, as the level kernels see them).
-__global__ void __launch_bounds__(kThreads) mass_post_gather_kernel(MassArgs a) {
-  const int64_t i = blockIdx.y;
-  Slice s;
-  if (!random_row(a, a.row0 + i, s)) return;
-  const RowView v = row_view(a, i);
-  Weigh w;
-  if (!weigh_row(a, s, *v.st, w) || !w.top_k ||
-      list_items(kTopK, w, *v.st, s.rp, a.p.vocab).from != Source::kSlices)
-    return;
-  gather_slice(s, v, v.st->key_k, &v.st->n_post);
 }
 
 using WalkScan = cub::BlockScan<u64, kThreads>;
@@ -533,8 +527,8 @@ void launch_mass_draw(const SamplingParamsGpu& p, int64_t row0, int64_t chunk, v
   // gather at the top_k-th key for top_p and the draw (the list kernel again).
   const auto chunk_blocks = static_cast<unsigned>(chunk);
   if (any_top_k) {
-    mass_pre_gather_kernel<<<grid, kThreads, 0, stream>>>(a);
-    QWEN3_CUDA_CHECK_LAUNCH("mass_pre_gather_kernel");
+    mass_gather_kernel<<<grid, kThreads, 0, stream>>>(a, Source::kPreList);
+    QWEN3_CUDA_CHECK_LAUNCH("mass_gather_kernel");
     mass_list_kernel<<<chunk_blocks, kThreads, 0, stream>>>(a, Source::kPreList);
     QWEN3_CUDA_CHECK_LAUNCH("mass_list_kernel");
   }
@@ -545,8 +539,8 @@ void launch_mass_draw(const SamplingParamsGpu& p, int64_t row0, int64_t chunk, v
       QWEN3_CUDA_CHECK_LAUNCH("mass_level_kernel");
     }
     if (sel == kTopK) {
-      mass_post_gather_kernel<<<grid, kThreads, 0, stream>>>(a);
-      QWEN3_CUDA_CHECK_LAUNCH("mass_post_gather_kernel");
+      mass_gather_kernel<<<grid, kThreads, 0, stream>>>(a, Source::kPostList);
+      QWEN3_CUDA_CHECK_LAUNCH("mass_gather_kernel");
       mass_list_kernel<<<chunk_blocks, kThreads, 0, stream>>>(a, Source::kPostList);
       QWEN3_CUDA_CHECK_LAUNCH("mass_list_kernel");
     }
