@@ -29,15 +29,14 @@ bool is_rewritten(const fs::path& p) {
          p.extension() == ".safetensors";
 }
 
+constexpr const char* kEmbedName = "model.embed_tokens.weight";
+
 // A linear layer's weight, by the rule HF's FineGrainedFP8 applies to nn.Linear modules
 // (lm_head only when it is quantized too).
 bool is_linear_weight(const TensorInfo& t, bool lm_head = false) {
-  return t.shape.size() == 2 && t.name.ends_with(".weight") &&
-         t.name != "model.embed_tokens.weight" &&
+  return t.shape.size() == 2 && t.name.ends_with(".weight") && t.name != kEmbedName &&
          (lm_head || !t.name.ends_with("lm_head.weight"));
 }
-
-constexpr const char* kEmbedName = "model.embed_tokens.weight";
 
 void validate(const QuantizeOptions& o, const Checkpoint& ckpt, const ModelConfig& config) {
   const std::string config_path = (fs::path(o.in_dir) / "config.json").string();
