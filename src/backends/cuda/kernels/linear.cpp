@@ -179,7 +179,7 @@ void LinearContext::run_fp8_gemm(const DeviceMatrix& w, const LinearInput& in, i
 void LinearContext::run_cublas(const DeviceMatrix& w, const LinearInput& in, int64_t rows,
                                float* y, LinearOutput out) {
   if (rows <= 0) return;
-  if (w.is_fp8() && takes_fp8_gemm(w, rows)) {
+  if (takes_fp8_gemm(w, rows)) {
     run_fp8_gemm(w, in, rows, y, out);
     return;
   }

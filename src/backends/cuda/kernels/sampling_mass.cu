@@ -123,8 +123,8 @@ __device__ bool random_row(const MassArgs& a, int64_t r, Slice& s) {
 }
 
 // A thread's share of its block's slice: elements begin + threadIdx.x + q * kThreads, all
-// loaded before any is used (a loop that loads one at a time waits a memory latency per
-// element: the passes took 15-60 us each at 64 rows before). Past the row's end: index -1.
+// loaded before any is used, and the same number of them for every thread (the count
+// passes' warp-wide __match_any_sync needs every lane). Past the row's end: index -1.
 constexpr int kPerThread = static_cast<int>(kSlice / kThreads);
 static_assert(kSlice % kThreads == 0);
 struct SliceVals {
@@ -301,10 +301,10 @@ __device__ u64 first_target(int sel, const SamplingRowParams& rp, const MassRow&
 // what the row's keys that share the digits fixed so far hold (one each for top_k, their
 // mass otherwise) by their next digit; the last block to finish picks the digit where the
 // running sum, best first, reaches the target, and after the last digit resolves the
-// tokens at that key. Blocks of the many-block kernel read slices of the row; a listed
-// row (listed_row) is read from its list by one block (in any order: the histograms are
-// sums and min_inv a maximum, so the result is the same). Block-uniform: every thread
-// returns together or reaches the end.
+// tokens at that key. Blocks of the many-block kernel read slices of the row; a row whose
+// selection reads a list (list_items) is read from it by one block (in any order: the
+// histograms are sums and min_inv a maximum, so the result is the same). Block-uniform:
+// every thread returns together or reaches the end.
 __device__ void level_pass(const MassArgs& a, int64_t i, int sel, int level, Source source) {
   const int64_t r = a.row0 + i;
   Slice s;
@@ -343,11 +343,17 @@ __device__ void level_pass(const MassArgs& a, int64_t i, int sel, int level, Sou
   const bool sum_above =
       w.top_k && level == 0 && (sel == kTopP || (sel == kDraw && !(s.rp.top_p < 1.0)));
   u64 above = 0;
-  // One key: into the histogram (and the draw's lowest ids) when it shares the fixed digits.
+  // A key's bin at this level, ~0u when it does not share the fixed digits or lies below
+  // the candidates.
+  auto digit_of = [&](uint32_t k) {
+    return (k & mask) == prefix && k >= floor_key ? (k >> shift) & static_cast<uint32_t>(bins - 1)
+                                                  : ~0u;
+  };
+  // One key: into the histogram (and the draw's lowest ids).
   auto add_mass = [&](int64_t j, float x) {
     const uint32_t k = order_key(x);
-    if ((k & mask) != prefix || k < floor_key) return;
-    const uint32_t d = (k >> shift) & static_cast<uint32_t>(bins - 1);
+    const uint32_t d = digit_of(k);
+    if (d == ~0u) return;
     const u64 m = w.mass(x);
     if (m == 0) return;  // never reached by a mass target
     atomicAdd(&hist[d], m);
@@ -360,8 +366,8 @@ __device__ void level_pass(const MassArgs& a, int64_t i, int sel, int level, Sou
       const float x = clean_logit(s.row[j]);
       if (!counting) {
         add_mass(j, x);
-      } else if ((order_key(x) & mask) == prefix) {
-        atomicAdd(&counts[(order_key(x) >> shift) & static_cast<uint32_t>(bins - 1)], 1u);
+      } else if (const uint32_t d = digit_of(order_key(x)); d != ~0u) {
+        atomicAdd(&counts[d], 1u);
       }
     }
   } else {
@@ -375,11 +381,7 @@ __device__ void level_pass(const MassArgs& a, int64_t i, int sel, int level, Sou
       }
       // Counting: the lanes of a warp that share a digit add once (the first digits of a
       // row's keys fall in few bins).
-      uint32_t d = ~0u;
-      if (j >= 0) {
-        const uint32_t k = order_key(clean_logit(vals.x[q]));
-        if ((k & mask) == prefix) d = (k >> shift) & static_cast<uint32_t>(bins - 1);
-      }
+      const uint32_t d = j >= 0 ? digit_of(order_key(clean_logit(vals.x[q]))) : ~0u;
       const unsigned peers = __match_any_sync(0xffffffffu, d);
       if (d != ~0u && static_cast<int>(threadIdx.x & 31) == __ffs(static_cast<int>(peers)) - 1)
         atomicAdd(&counts[d], static_cast<uint32_t>(__popc(peers)));
@@ -466,7 +468,7 @@ __device__ void level_pass(const MassArgs& a, int64_t i, int sel, int level, Sou
   }
 }
 
-// Many blocks per row: every row but the listed ones' top_p and draw.
+// Many blocks per row: the selections of rows that read no list.
 __global__ void __launch_bounds__(kThreads) mass_level_kernel(MassArgs a, int sel, int level) {
   level_pass(a, blockIdx.y, sel, level, Source::kSlices);
 }
