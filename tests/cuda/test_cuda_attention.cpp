@@ -149,6 +149,16 @@ TEST(PagedAttentionSimt, Bf16PoolWhenMmaDisabled) {
   set_paged_attention_mma(true);
 }
 
+// The tensor-core kernel's two-stage ring (what GPUs with less shared memory per block
+// than the four-stage one needs run, e.g. sm_89), BF16 pool, head_dim 128 and 64.
+TEST(PagedAttentionMma, TwoStageRingMatchesFloat64Reference) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  set_paged_attention_small_smem(true);
+  check_step({32, 8, 128, KvDtype::kBF16, 132, 16}, {{300, 0}, {45, 77}, {1, 900}, {3, 61}}, 22);
+  check_step({8, 2, 64, KvDtype::kBF16, 132, 32}, {{257, 0}, {33, 100}, {1, 513}}, 23);
+  set_paged_attention_small_smem(false);
+}
+
 // Long and odd-length steps aimed at the tensor-core kernel: partial key tiles and query
 // blocks, chunked prefill (start_pos > 0), several sequences in one step, split decode rows.
 struct StepCase {

@@ -36,10 +36,10 @@ run() {  # name, context, kv dtype
   grep -E "KV cache|prefill|decode|latency" "$OUT/$name.out" | tail -6 | tee -a "$LOG"
   echo "{\"name\":\"$name\",\"context\":$ctx,\"prompt\":$input,\"kv\":\"$kv\",\"exit\":$rc,\"peak_mib\":${peak:-0}}" >"$OUT/$name.meta"
 }
-for ctx in 8192 32768 131072; do
-  for kv in bf16 fp8; do run "ctx${ctx}_$kv" "$ctx" "$kv"; done
+# LC_CONTEXTS / LC_KV: a subset (default: all four contexts, both caches).
+for ctx in ${LC_CONTEXTS:-8192 32768 131072 262144}; do
+  for kv in ${LC_KV:-bf16 fp8}; do run "ctx${ctx}_$kv" "$ctx" "$kv"; done
 done
-for kv in bf16 fp8; do run "ctx262144_$kv" 262144 "$kv"; done
 python3 - "$OUT" <<'PY' | tee -a "$LOG"
 import glob, json, os, sys
 out = sys.argv[1]

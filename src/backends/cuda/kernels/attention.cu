@@ -13,12 +13,13 @@ namespace qwen3::cuda {
 namespace {
 
 constexpr int kWarps = 8;
-constexpr int kQueriesPerWarp = kAttnMaxQueries / kWarps;
+constexpr int kQueriesPerWarp = kAttnSimtQueries / kWarps;
+constexpr int kSimtParts = (kAttnMaxQueries + kAttnSimtQueries - 1) / kAttnSimtQueries;
 
 template <int HD>
 struct AttnSmem {
   static constexpr int kKStride = HD + 4;  // float4 rows, conflict-free across lanes
-  static constexpr size_t kQ = size_t{kAttnMaxQueries} * HD;
+  static constexpr size_t kQ = size_t{kAttnSimtQueries} * HD;
   static constexpr size_t kK = size_t{kAttnTile} * kKStride;
   static constexpr size_t kV = size_t{kAttnTile} * HD;
   static constexpr size_t kBytes = (kQ + kK + kV) * sizeof(float);
@@ -51,7 +52,10 @@ __global__ void __launch_bounds__(kWarps * 32)
   const AttnWorkItem item = p.items[blockIdx.x];
   const int kvh = blockIdx.y;
   const int group = p.heads / p.kv_heads;
-  const int nq = item.num_rows * group;
+  // This CTA's part of the item: queries [q0, q0 + nq) of its num_rows * group.
+  const int q0 = static_cast<int>(blockIdx.z) * kAttnSimtQueries;
+  const int nq = min(item.num_rows * group - q0, kAttnSimtQueries);
+  if (nq <= 0) return;
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
   const int64_t q_stride = static_cast<int64_t>(p.heads) * HD;
@@ -64,11 +68,11 @@ __global__ void __launch_bounds__(kWarps * 32)
   for (int idx = threadIdx.x; idx < nq * HD; idx += blockDim.x) {
     const int qi = idx / HD;
     const int d = idx - qi * HD;
-    const int64_t row = item.row_begin + qi / group;
-    const int head = kvh * group + qi % group;
+    const int64_t row = item.row_begin + (q0 + qi) / group;
+    const int head = kvh * group + (q0 + qi) % group;
     q_s[idx] = p.q[row * q_stride + head * HD + d] * q_scale;
   }
-  const int last_pos = p.row_pos[item.row_begin + item.num_rows - 1];
+  const int last_pos = p.row_pos[item.row_begin + (q0 + nq - 1) / group];
   const int kv_stop = min(item.kv_end, last_pos + 1);
   const int32_t* table = p.block_tables + static_cast<int64_t>(item.seq) * p.max_blocks;
   const KV* kp = static_cast<const KV*>(p.k_pool) + kvh * HD;
@@ -82,7 +86,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     m[i] = -INFINITY;
     l[i] = 0.0f;
     const int qi = warp + i * kWarps;
-    qpos[i] = qi < nq ? p.row_pos[item.row_begin + qi / group] : -1;
+    qpos[i] = qi < nq ? p.row_pos[item.row_begin + (q0 + qi) / group] : -1;
 #pragma unroll
     for (int d = 0; d < kDpl; ++d) o[i][d] = 0.0f;
   }
@@ -166,8 +170,8 @@ __global__ void __launch_bounds__(kWarps * 32)
   for (int i = 0; i < kQueriesPerWarp; ++i) {
     const int qi = warp + i * kWarps;
     if (qi >= nq) continue;
-    const int64_t row = item.row_begin + qi / group;
-    const int head = kvh * group + qi % group;
+    const int64_t row = item.row_begin + (q0 + qi) / group;
+    const int head = kvh * group + (q0 + qi) % group;
     const float inv = l[i] > 0.f ? v_scale / l[i] : 0.f;
     float* dst = p.out + row * q_stride + head * HD;
 #pragma unroll
@@ -179,7 +183,8 @@ template <typename KV, int HD>
 void launch_typed(const PagedAttentionParams& p, cudaStream_t stream) {
   constexpr size_t smem = AttnSmem<HD>::kBytes;
   allow_dynamic_smem<paged_attention_kernel<KV, HD>>(smem);
-  const dim3 grid(static_cast<unsigned>(p.num_items), static_cast<unsigned>(p.kv_heads));
+  const dim3 grid(static_cast<unsigned>(p.num_items), static_cast<unsigned>(p.kv_heads),
+                  static_cast<unsigned>(kSimtParts));
   launch_kernel("paged_attention_kernel", paged_attention_kernel<KV, HD>, grid, dim3(kWarps * 32),
                 smem, stream, p);
 }
@@ -212,16 +217,31 @@ bool device_has_bf16_mma() {
   return has;
 }
 
+bool g_small_smem = false;  // set_paged_attention_small_smem
+
+// Opt-in shared memory per block, asked once like device_has_bf16_mma (the GPUs of one
+// process are of one kind: tensor parallelism refuses GPUs that differ).
+size_t smem_optin() {
+  static const size_t bytes = [] {
+    int dev = 0, v = 0;
+    QWEN3_CUDA_CHECK(cudaGetDevice(&dev));
+    QWEN3_CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    return static_cast<size_t>(v);
+  }();
+  return g_small_smem ? 0 : bytes;
+}
+
 void launch_prefill(const PagedAttentionParams& p, cudaStream_t stream) {
   if (p.num_items <= 0) return;
   if (paged_attention_uses_mma(p)) {
     const bool fp8 = p.kv_dtype == KvDtype::kFp8E4M3;
+    const size_t smem = smem_optin();
     if (p.head_dim == 64) {
-      return fp8 ? mma_attn::launch_mma<64, true>(p, stream)
-                 : mma_attn::launch_mma<64, false>(p, stream);
+      return fp8 ? mma_attn::launch_mma<64, true>(p, smem, stream)
+                 : mma_attn::launch_mma<64, false>(p, smem, stream);
     }
-    return fp8 ? mma_attn::launch_mma<128, true>(p, stream)
-               : mma_attn::launch_mma<128, false>(p, stream);
+    return fp8 ? mma_attn::launch_mma<128, true>(p, smem, stream)
+               : mma_attn::launch_mma<128, false>(p, smem, stream);
   }
   switch (p.kv_dtype) {
     case KvDtype::kBF16:
@@ -236,6 +256,7 @@ void launch_prefill(const PagedAttentionParams& p, cudaStream_t stream) {
 }  // namespace
 
 void set_paged_attention_mma(bool on) { g_mma_enabled = on; }
+void set_paged_attention_small_smem(bool on) { g_small_smem = on; }
 
 bool paged_attention_uses_mma(const PagedAttentionParams& p) {
   return g_mma_enabled && (p.kv_dtype == KvDtype::kBF16 || p.kv_dtype == KvDtype::kFp8E4M3) &&
@@ -245,7 +266,7 @@ bool paged_attention_uses_mma(const PagedAttentionParams& p) {
 void launch_paged_attention(const PagedAttentionParams& p, cudaStream_t stream) {
   check_shape(
       p.kv_heads > 0 && p.heads % p.kv_heads == 0 && p.heads / p.kv_heads <= kAttnMaxQueries,
-      "paged_attention", "heads must be a multiple of kv_heads, group <= 64", true);
+      "paged_attention", "heads must be a multiple of kv_heads, group <= 128", true);
   launch_prefill(p, stream);
   launch_decode_attention(p, stream);
 }

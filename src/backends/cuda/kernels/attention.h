@@ -4,9 +4,10 @@
 //     and one KV head (consecutive rows x the heads of its group) over KV [0, last + 1);
 //     a CTA streams it through shared memory in tiles of 64 positions, read via the
 //     block table, with an online softmax in float32 per query. Two kernels run these
-//     items: a tensor-core one (attention_mma.cuh: BF16 mma.sync, Q and P rounded to BF16,
-//     float32 accumulate) for a BF16 or FP8 pool with head_dim 64 or 128 on sm_80+, and a
-//     float32 SIMT one for everything else.
+//     items: a tensor-core one (attention_mma.cuh: BF16 products, S = Q K^T on wgmma on
+//     sm_90a and mma.sync elsewhere, P V on mma.sync; Q and P rounded to BF16, float32
+//     accumulate) for a BF16 or FP8 pool with head_dim 64 or 128 on sm_80+, and a float32
+//     SIMT one for everything else.
 //   * decode (one new token): a decode item is one split of a row's context (multiples of
 //     kDecodeSplitTokens positions); its CTAs (one per KV head and per 1 or
 //     kDecodeHeadsPerCta query heads of the group) read one position per lane
@@ -28,7 +29,11 @@
 
 namespace qwen3::cuda {
 
-inline constexpr int kAttnMaxQueries = 64;      // rows * group per work item
+// Rows * group per work item: the tensor-core kernel's 8 warps x 16 queries share every K/V
+// tile (half the L2 traffic of 64-query items); the SIMT kernel runs an item as two CTAs
+// of kAttnSimtQueries.
+inline constexpr int kAttnMaxQueries = 128;
+inline constexpr int kAttnSimtQueries = 64;
 inline constexpr int kAttnTile = 64;            // KV positions per shared-memory tile
 inline constexpr int kDecodeSplitTokens = 128;  // decode split granularity (4 warps x 32)
 inline constexpr int kDecodeHeadsPerCta = 4;    // query heads of a group per decode CTA
@@ -46,7 +51,7 @@ inline constexpr int decode_attention_quads(int group, int heads_per_cta = kDeco
 struct AttnWorkItem {
   int32_t seq;        // row of the block-table array
   int32_t row_begin;  // first batch row
-  int32_t num_rows;   // consecutive rows of that sequence (num_rows * group <= 64)
+  int32_t num_rows;   // consecutive rows of that sequence (num_rows * group <= kAttnMaxQueries)
   int32_t kv_end;     // KV positions [0, kv_end), further clipped per row by causality
 };
 
@@ -102,5 +107,8 @@ void launch_paged_attention(const PagedAttentionParams& p, cudaStream_t stream);
 bool paged_attention_uses_mma(const PagedAttentionParams& p);
 // false: always the SIMT kernel (benchmarks compare the two; default true).
 void set_paged_attention_mma(bool on);
+// true: the tensor-core kernel runs its two-stage ring, as on GPUs with less shared memory
+// per block than the four-stage one needs (tests; default false).
+void set_paged_attention_small_smem(bool on);
 
 }  // namespace qwen3::cuda

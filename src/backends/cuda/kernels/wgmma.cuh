@@ -1,0 +1,92 @@
+// Hopper warpgroup MMA (wgmma.mma_async, sm_90a only) for the kernels that use it: the
+// shared-memory descriptor of a K-major operand in the 128-byte swizzled layout, and the
+// m64n64k16 BF16 product with A in registers. QWEN3_HAVE_WGMMA is 1 only when compiling
+// for sm_90a; callers keep an mma.sync path for everything else.
+//
+// 128-byte swizzled K-major tile (what swizzle128_offset writes and the descriptor reads):
+// rows of 64 BF16 (128 bytes) of the K dimension; the 16-byte chunk c of row r is stored at
+// chunk c ^ (r % 8); 8-row groups are 1,024 bytes apart (the descriptor's stride offset);
+// the tile starts on a 1,024-byte boundary. A K extent wider than 64 is several such tiles
+// (`rows * 128` bytes apart); a k16 step inside one starts 32 bytes further.
+#pragma once
+
+#include <cstdint>
+
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define QWEN3_HAVE_WGMMA 1
+#else
+#define QWEN3_HAVE_WGMMA 0
+#endif
+
+namespace qwen3::cuda::wgmma {
+
+// Byte offset of 16-byte chunk `c` (0..7) of row `r` in a 128-byte swizzled tile.
+__device__ __forceinline__ uint32_t swizzle128_offset(int r, int c) {
+  return static_cast<uint32_t>(r * 128 + ((c ^ (r & 7)) << 4));
+}
+
+// Descriptor of a K-major, 128-byte swizzled operand starting at shared address `addr`
+// (a tile's start plus 32 bytes per k16 step): start >> 4, leading offset 1 (unused by
+// this layout), stride offset 1,024 >> 4, swizzle mode 1 (128 bytes).
+__device__ __forceinline__ uint64_t desc_k_major_sw128(uint32_t addr) {
+  return static_cast<uint64_t>((addr & 0x3FFFF) >> 4) | (uint64_t{1} << 16) |
+         (uint64_t{1024 >> 4} << 32) | (uint64_t{1} << 62);
+}
+
+// One instruction without operands (a memory clobber), or nothing off sm_90a.
+#if QWEN3_HAVE_WGMMA
+#define QWEN3_WGMMA_INSN(text) asm volatile(text ::: "memory")
+#else
+#define QWEN3_WGMMA_INSN(text) ((void)0)
+#endif
+__device__ __forceinline__ void fence() { QWEN3_WGMMA_INSN("wgmma.fence.sync.aligned;\n"); }
+__device__ __forceinline__ void commit() { QWEN3_WGMMA_INSN("wgmma.commit_group.sync.aligned;\n"); }
+__device__ __forceinline__ void wait_all() {
+  QWEN3_WGMMA_INSN("wgmma.wait_group.sync.aligned 0;\n");
+}
+// Shared-memory stores of the generic proxy (st.shared, cp.async) made visible to wgmma's
+// reads (the async proxy); each writing thread runs it before the barrier that publishes.
+__device__ __forceinline__ void fence_proxy_async() {
+  QWEN3_WGMMA_INSN("fence.proxy.async.shared::cta;\n");
+}
+
+// Keeps the compiler from moving reads or writes of accumulator registers across the
+// asynchronous product (issued before, read after wait_all).
+template <int N>
+__device__ __forceinline__ void pin(float (&d)[N][4]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) {
+    asm volatile("" : "+f"(d[i][0]), "+f"(d[i][1]), "+f"(d[i][2]), "+f"(d[i][3])::"memory");
+  }
+}
+
+// d (64 x 64, float32; this thread's part in mma.sync's C layout per 8-column tile) =
+// (accumulate ? d : 0) + a (64 x 16 BF16 in registers, mma.sync's A layout per warp) x
+// b (16 x 64 from the descriptor, K-major).
+__device__ __forceinline__ void m64n64k16_bf16_rs(float (&d)[8][4], const uint32_t (&a)[4],
+                                                  uint64_t b_desc, bool accumulate) {
+#if QWEN3_HAVE_WGMMA
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+      "{%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}\n"
+      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]),
+        "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]),
+        "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]),
+        "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
+        "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), "+f"(d[6][0]),
+        "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]),
+        "+f"(d[7][2]), "+f"(d[7][3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b_desc), "r"(accumulate ? 1 : 0));
+#else
+  (void)d;
+  (void)a;
+  (void)b_desc;
+  (void)accumulate;
+  __trap();  // callers test QWEN3_HAVE_WGMMA
+#endif
+}
+
+}  // namespace qwen3::cuda::wgmma
