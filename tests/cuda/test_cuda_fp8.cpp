@@ -13,6 +13,7 @@
 #include "backends/cpu/cpu_ops.h"
 #include "backends/cuda/cuda_weights.h"
 #include "backends/cuda/kernels/gemv_fp8.h"
+#include "backends/cuda/kernels/gemv_fp8_pipe.h"
 #include "backends/cuda/kernels/linear.h"
 #include "cuda/cuda_test_util.h"
 #include "model/fixture.h"
@@ -93,6 +94,16 @@ struct Fp8Matrix {
     d.lt_scales = d_lt_scales.as<float>();
     return d;
   }
+  // The one-row GEMVs' parameters (launch_gemv_fp8_stream / launch_gemv_fp8_pipe).
+  GemvParams one_row_params(const float* x, float* y) const {
+    GemvParams p{.w = nullptr, .x = x, .y = y, .n_out = host.rows, .k = host.cols, .rows = 1};
+    p.w_fp8 = d_bytes.as<uint8_t>();
+    p.row_scales = d_scales.as<float>();
+    p.scale_cols = host.scale_cols();
+    p.block_in = static_cast<int>(host.block_in);
+    p.e5m2 = host.dtype == DType::kF8E5M2;
+    return p;
+  }
   GemvFp8Params params(const float* x, float* y, int rows) const {
     return {.w = d_bytes.as<uint8_t>(),
             .row_scales = d_scales.as<float>(),
@@ -159,8 +170,9 @@ struct Fp8Case {
 
 class Fp8Gemv : public ::testing::TestWithParam<Fp8Case> {};
 
-// Every epilogue for 1..8 activation rows, both kernels (kAuto: the streaming kernel for
-// one row, kMma for more at block_in 128), the launcher's tiling and forced ones.
+// Every epilogue for 1..8 activation rows, every kernel (kAuto: kSimt for one row, or
+// kPipe where chosen; kMma for more at block_in 128), the launcher's tiling and forced
+// ones.
 TEST_P(Fp8Gemv, MatchesCpuDequantReference) {
   QWEN3_SKIP_WITHOUT_GPU();
   const Fp8Case c = GetParam();
@@ -174,12 +186,18 @@ TEST_P(Fp8Gemv, MatchesCpuDequantReference) {
     const auto ref = linear_ref(w.dense, x, rows, c.n_out, c.k);
     const auto absdot = linear_abs_ref(w.dense, x, rows, c.n_out, c.k);
     auto d_x = to_device(x);
-    for (const GemvFp8Kernel kernel :
-         {GemvFp8Kernel::kAuto, GemvFp8Kernel::kMma, GemvFp8Kernel::kSimt}) {
-      const bool mma = kernel == GemvFp8Kernel::kMma ||
-                       (kernel == GemvFp8Kernel::kAuto && !gemv_fp8_takes_stream(rows, 128));
-      const double tol = mma ? kMmaRelTol : kSimtRelTol;
+    const bool pipe_fits = gemv_fp8_pipe_supports(rows, c.k, 128);
+    for (const GemvFp8Kernel kernel : {GemvFp8Kernel::kAuto, GemvFp8Kernel::kMma,
+                                       GemvFp8Kernel::kSimt, GemvFp8Kernel::kPipe}) {
+      if (kernel == GemvFp8Kernel::kPipe && !pipe_fits) continue;
       for (const Tiling t : tilings) {
+        // kAuto: kPipe for one row where chosen, unless rows_per_warp forces kSimt.
+        const bool pipe = kernel == GemvFp8Kernel::kPipe ||
+                          (kernel == GemvFp8Kernel::kAuto && t.rows_per_warp == 0 &&
+                           gemv_fp8_pipe_chosen(rows, c.k, 128));
+        const bool mma = pipe || kernel == GemvFp8Kernel::kMma ||
+                         (kernel == GemvFp8Kernel::kAuto && !gemv_fp8_takes_stream(rows, 128));
+        const double tol = mma ? kMmaRelTol : kSimtRelTol;
         const std::string where =
             fmt::format("{} {}x{} rows {} kernel {} rpw {} split {}", dtype_name(c.dtype),
                         c.n_out, c.k, rows, static_cast<int>(kernel), t.rows_per_warp,
@@ -190,6 +208,10 @@ TEST_P(Fp8Gemv, MatchesCpuDequantReference) {
         p.rows_per_warp = t.rows_per_warp;
         p.k_split = t.k_split;
         p.kernel = kernel;
+        if (kernel == GemvFp8Kernel::kPipe) {  // rows_per_warp's values as k-parts per tile
+          p.rows_per_warp = 0;
+          p.pipe_parts = t.rows_per_warp;
+        }
         launch_gemv_fp8(p, nullptr);
         const auto y = to_host<float>(d_y, rows * c.n_out);
         EXPECT_LT(rel_error(y, ref), tol) << where;
@@ -228,27 +250,21 @@ TEST_P(Fp8Gemv, MatchesCpuDequantReference) {
 
 // Batch-1 decode with FP8 weights runs without norm kernels, as BF16 does: an FP8 o/down
 // GEMV adds into the residual and sums each new row's squares, and the next FP8 GEMV
-// normalises its x with them (LinearContext::fuses_norm), against the CPU's float64
-// product of the dequantized weights and its RMSNorm.
-TEST(CudaFp8, StreamingGemvFusesTheNormChain) {
+// normalises its x with them, against the CPU's float64 product of the dequantized
+// weights and its RMSNorm. Both one-row kernels (streaming, pipelined) are launched
+// directly, then LinearContext runs the chain (fuses_norm), and the pipelined kernel
+// once more with the norm's sum of squares reduced by its own blocks.
+TEST(CudaFp8, OneRowGemvsFuseTheNormChain) {
   QWEN3_SKIP_WITHOUT_GPU();
+  enum class Path { kStream, kPipe, kPipeOwnSum, kContext };
   for (const DType dtype : {DType::kF8E4M3, DType::kF8E5M2}) {
     const int64_t k = 1024, hidden = 2560, n2 = 2 * 160;
     const Fp8Matrix w1(hidden, k, dtype, 71), w2(n2, hidden, dtype, 72);
     const auto nw = random_floats(hidden, 73);
     auto d_nw = to_device(nw);
-    LinearContext ctx(nullptr);
-    const int64_t rows = 1;
-    ASSERT_TRUE(LinearContext::fuses_norm(w1.device(), rows) &&
-                LinearContext::fuses_norm(w2.device(), rows));
-    ASSERT_FALSE(LinearContext::fuses_norm(w1.device(), 2));  // the tensor-core kernel
     const auto x = random_floats(k, 74), r0 = random_floats(hidden, 75);
     auto d_x = to_device(x);
-    auto d_r = to_device(r0);
-    auto d_ss = to_device(std::vector<float>(1, 0.0f));
-    ctx.run(w1.device(), {d_x.as<float>()}, rows, d_r.as<float>(), LinearOutput::kAddTo,
-            d_ss.as<float>());
-    const auto prod = linear_ref(w1.dense, x, rows, hidden, k);
+    const auto prod = linear_ref(w1.dense, x, 1, hidden, k);
     std::vector<double> h_ref(prod.size());
     std::vector<float> h_f(prod.size());
     double ss_ref = 0.0;
@@ -257,16 +273,111 @@ TEST(CudaFp8, StreamingGemvFusesTheNormChain) {
       h_f[i] = static_cast<float>(h_ref[i]);
       ss_ref += h_ref[i] * h_ref[i];
     }
-    EXPECT_LT(rel_error(to_host<float>(d_r, hidden), h_ref), kSimtRelTol) << dtype_name(dtype);
-    EXPECT_LT(rel_error(to_host<float>(d_ss, 1), std::vector<double>{ss_ref}), kSimtRelTol);
     std::vector<float> hn(h_f.size());
-    cpu::rms_norm(h_f.data(), nw.data(), rows, hidden, 1e-6, hn.data());
-    const auto ref2 = linear_ref(w2.dense, hn, rows, n2, hidden);
-    auto d_y = poisoned<float>(n2 / 2);
-    ctx.run(w2.device(), {d_r.as<float>(), d_nw.as<float>(), 1e-6f, d_ss.as<float>()}, rows,
-            d_y.as<float>(), LinearOutput::kSiluPairs);
-    EXPECT_LT(rel_error(to_host<float>(d_y, n2 / 2), silu_pairs_ref(ref2, rows, n2)), kSimtRelTol)
-        << dtype_name(dtype);
+    cpu::rms_norm(h_f.data(), nw.data(), 1, hidden, 1e-6, hn.data());
+    const auto ref2 = silu_pairs_ref(linear_ref(w2.dense, hn, 1, n2, hidden), 1, n2);
+    const bool pipe_fits = gemv_fp8_pipe_supports(1, k, 128);
+    for (const Path path : {Path::kStream, Path::kPipe, Path::kPipeOwnSum, Path::kContext}) {
+      const bool pipe = path == Path::kPipe || path == Path::kPipeOwnSum ||
+                        (path == Path::kContext && gemv_fp8_pipe_chosen(1, k, 128));
+      if (pipe && !pipe_fits) continue;
+      // The pipelined kernel rounds x to f16 (kMmaRelTol); in the second product the
+      // first one's error adds to its own.
+      const double tol1 = pipe ? kMmaRelTol : kSimtRelTol, tol2 = 2 * tol1;
+      const std::string where = fmt::format("{} path {}", dtype_name(dtype), static_cast<int>(path));
+      auto d_r = to_device(r0);
+      auto d_ss = to_device(std::vector<float>(1, 0.0f));
+      auto d_y = poisoned<float>(n2 / 2);
+      if (path == Path::kContext) {
+        LinearContext ctx(nullptr);
+        ASSERT_TRUE(LinearContext::fuses_norm(w1.device(), 1) &&
+                    LinearContext::fuses_norm(w2.device(), 1));
+        ASSERT_FALSE(LinearContext::fuses_norm(w1.device(), 2));  // the tensor-core kernel
+        ctx.run(w1.device(), {d_x.as<float>()}, 1, d_r.as<float>(), LinearOutput::kAddTo,
+                d_ss.as<float>());
+        ctx.run(w2.device(), {d_r.as<float>(), d_nw.as<float>(), 1e-6f, d_ss.as<float>()}, 1,
+                d_y.as<float>(), LinearOutput::kSiluPairs);
+      } else {
+        auto launch = pipe ? launch_gemv_fp8_pipe : launch_gemv_fp8_stream;
+        GemvParams p1 = w1.one_row_params(d_x.as<float>(), d_r.as<float>());
+        p1.epilogue = GemvEpilogue::kAddTo;
+        p1.sum_squares_out = d_ss.as<float>();
+        launch(p1, nullptr);
+        GemvParams p2 = w2.one_row_params(d_r.as<float>(), d_y.as<float>());
+        p2.epilogue = GemvEpilogue::kSiluPairs;
+        p2.norm_weight = d_nw.as<float>();
+        p2.norm_eps = 1e-6f;
+        p2.norm_sum_squares = path == Path::kPipeOwnSum ? nullptr : d_ss.as<float>();
+        launch(p2, nullptr);
+      }
+      EXPECT_LT(rel_error(to_host<float>(d_r, hidden), h_ref), tol1) << where;
+      EXPECT_LT(rel_error(to_host<float>(d_ss, 1), std::vector<double>{ss_ref}), tol1) << where;
+      EXPECT_LT(rel_error(to_host<float>(d_y, n2 / 2), ref2), tol2) << where;
+    }
+  }
+}
+
+// The pipelined one-row kernel at every tiling (k-slices x k-parts per tensor-core
+// tile; with 10 chunks of 128 columns, slices of 10, 5, 3 (the last one 1) and 2, some
+// parts empty), with the RMSNorm prologue (sum of squares given, or reduced by the
+// block) and every epilogue, on 306 rows (the last round partly past the end).
+TEST(CudaFp8, PipeGemvEveryTiling) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  const int64_t n_out = 306, k = 1280;
+  ASSERT_TRUE(gemv_fp8_pipe_supports(1, k, 128));
+  for (const DType dtype : {DType::kF8E4M3, DType::kF8E5M2}) {
+    const Fp8Matrix w(n_out, k, dtype, 91);
+    const auto x = random_floats(k, 92), nw = random_floats(k, 93), r0 = random_floats(n_out, 94);
+    std::vector<float> xn(k);
+    cpu::rms_norm(x.data(), nw.data(), 1, k, 1e-6, xn.data());
+    const auto ref = linear_ref(w.dense, xn, 1, n_out, k);
+    const auto absdot = linear_abs_ref(w.dense, xn, 1, n_out, k);
+    std::vector<double> ref_add(ref.size());
+    double ss_ref = 0.0, ss_x = 0.0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+      ref_add[i] = ref[i] + r0[i];
+      ss_ref += ref_add[i] * ref_add[i];
+    }
+    for (const float v : x) ss_x += static_cast<double>(v) * v;
+    auto d_x = to_device(x);
+    auto d_nw = to_device(nw);
+    auto d_ssx = to_device(std::vector<float>(1, static_cast<float>(ss_x)));
+    for (int ks = 1; ks <= 8; ks *= 2)
+      for (int parts = 1; parts <= 8; parts *= 2)
+        for (const bool own_sum : {false, true}) {
+          const std::string where = fmt::format("{} ks {} parts {} own_sum {}",
+                                                dtype_name(dtype), ks, parts, own_sum);
+          auto d_y = poisoned<float>(n_out);
+          GemvParams p = w.one_row_params(d_x.as<float>(), d_y.as<float>());
+          p.k_split = ks;
+          p.pipe_parts = parts;
+          p.norm_weight = d_nw.as<float>();
+          p.norm_eps = 1e-6f;
+          p.norm_sum_squares = own_sum ? nullptr : d_ssx.as<float>();
+          launch_gemv_fp8_pipe(p, nullptr);
+          const auto y = to_host<float>(d_y, n_out);
+          EXPECT_LT(rel_error(y, ref), kMmaRelTol) << where;
+          EXPECT_EQ(count_outside_abs_dot(y, ref, absdot), 0u) << where;
+          auto d_r = to_device(r0);
+          auto d_ss = to_device(std::vector<float>(1, 0.0f));
+          p.y = d_r.as<float>();
+          p.epilogue = GemvEpilogue::kAddTo;
+          p.sum_squares_out = d_ss.as<float>();
+          launch_gemv_fp8_pipe(p, nullptr);
+          const auto y_add = to_host<float>(d_r, n_out);
+          EXPECT_LT(rel_error(y_add, ref_add), kMmaRelTol) << where;
+          EXPECT_EQ(count_outside_abs_dot(y_add, ref_add, absdot), 0u) << where;
+          EXPECT_LT(rel_error(to_host<float>(d_ss, 1), std::vector<double>{ss_ref}), kMmaRelTol)
+              << where;
+          auto d_a = poisoned<float>(n_out / 2);
+          p.y = d_a.as<float>();
+          p.epilogue = GemvEpilogue::kSiluPairs;
+          p.sum_squares_out = nullptr;
+          launch_gemv_fp8_pipe(p, nullptr);
+          EXPECT_LT(rel_error(to_host<float>(d_a, n_out / 2), silu_pairs_ref(ref, 1, n_out)),
+                    kMmaRelTol)
+              << where << " silu";
+        }
   }
 }
 

@@ -75,22 +75,6 @@ __device__ __forceinline__ uint32_t tile_offset(int r, int ci) {
   return static_cast<uint32_t>((ci >> 3) * (kRows * 128)) + wgmma::swizzle128_offset(r, ci & 7);
 }
 
-__device__ __forceinline__ uint32_t smem_u32(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16-byte global -> shared copy; src_bytes 0 zero-fills (keys past the range: V must be
-// finite there, P = 0 times NaN would poison O).
-__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
-               "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
-
 __device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], uint32_t addr) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
@@ -261,7 +245,7 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
 #pragma unroll
     for (int i = 0; i < kLoadIters; ++i) {
       const int row = slot_of(i, slot);
-      const bool valid = row >= 0;
+      const bool valid = row >= 0;  // zero-filled past the range: V must be finite there
       const uint64_t off = valid ? uint64_t{static_cast<uint32_t>(row)} * row_bytes : 0;
       cp_async16(k_stage + smem_off[i], k_chunk + off, valid);
       cp_async16(v_stage + smem_off[i], v_chunk + off, valid);

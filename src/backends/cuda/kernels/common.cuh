@@ -62,6 +62,22 @@ __device__ __forceinline__ uint4 load_stream(const void* p) {
   return r;
 }
 
+__device__ __forceinline__ uint32_t smem_u32(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// 16-byte global -> shared copy (cp.async, L2 only); valid false zero-fills the 16 bytes
+// and reads nothing.
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+               "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
 // KV element conversions (the pool holds float or bf16).
 __device__ __forceinline__ float kv_to_float(float v) { return v; }
 __device__ __forceinline__ float kv_to_float(__nv_bfloat16 v) { return __bfloat162float(v); }

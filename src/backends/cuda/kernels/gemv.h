@@ -47,6 +47,9 @@ struct GemvParams {
   int64_t scale_cols = 0;
   int block_in = 0;  // a power of two >= 16
   bool e5m2 = false;
+  // launch_gemv_fp8_pipe only: k-parts packed into one 16-row tensor-core tile (1, 2, 4,
+  // 8; the tile then holds 16 / parts weight rows); 0: chosen by shape.
+  int pipe_parts = 0;
 };
 // True when this kernel handles the shape (else use the cuBLAS path).
 bool gemv_supports(int64_t rows, int64_t k);

@@ -6,7 +6,9 @@
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/fp8_convert.cuh"
 #include "backends/cuda/kernels/gemv_fp8.h"
+#include "backends/cuda/kernels/gemv_fp8_pipe.h"
 #include "backends/cuda/kernels/launch.h"
+#include "backends/cuda/kernels/mma_f16.cuh"
 
 namespace qwen3::cuda {
 namespace {
@@ -37,28 +39,6 @@ constexpr int kWarps = 8;           // warps per block
 constexpr int kChunk = 128;  // columns per chunk
 // Chunks whose loads a lane issues together (4 x 16 bytes each): 2, or 4 (launch_mma).
 constexpr int kMaxUnroll = 4;
-
-// f32 pair -> f16x2 (lo in the low half), rounded to nearest, saturating at +-65504
-// instead of overflowing to inf. The GEMV inputs are post-RMSNorm activations (x / rms
-// * norm weight: |x| <= sqrt(hidden) * max|norm weight|, a few hundred at most in Qwen3
-// checkpoints), attention outputs (convex combinations of V rows, themselves
-// projections of normed activations) and SiLU(gate) * up products (the down input,
-// O(100) in practice): all far below 65504; the residual stream, which can be larger,
-// never enters a GEMV un-normed. Saturation keeps a stray outlier finite.
-__device__ __forceinline__ uint32_t f32x2_to_f16x2_sat(float lo, float hi) {
-  uint32_t r;
-  asm("cvt.rn.satfinite.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
-  return r;
-}
-
-__device__ __forceinline__ void mma_16816(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2,
-                                          uint32_t a3, uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, "
-      "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-}
 
 // A block's 8 warps form (8 / k_split) 16-row tiles x k_split slices (warp = tile *
 // k_split + slice); slice s takes chunks s, s + k_split, ... of its tile. Rows past
@@ -326,13 +306,18 @@ void launch_gemv_fp8(const GemvFp8Params& p, cudaStream_t stream) {
   check_shape(p.kernel != GemvFp8Kernel::kMma || mma_fits, "gemv_fp8",
               "the tensor-core kernel needs block_in % 128 == 0");
   check_shape(p.k <= INT32_MAX - kChunk, "gemv_fp8", "k must fit 32 bits");
+  check_shape(p.kernel != GemvFp8Kernel::kPipe || gemv_fp8_pipe_supports(p.rows, p.k, p.block_in),
+              "gemv_fp8", "the pipelined kernel needs one row, k and block_in % 128 == 0");
   if (q.kernel == GemvFp8Kernel::kAuto) {
-    q.kernel = gemv_fp8_takes_stream(p.rows, p.block_in) || simt_forced() ? GemvFp8Kernel::kSimt
-                                                                            : GemvFp8Kernel::kMma;
+    q.kernel = simt_forced() ? GemvFp8Kernel::kSimt
+               : p.rows_per_warp == 0 && gemv_fp8_pipe_chosen(p.rows, p.k, p.block_in)
+                   ? GemvFp8Kernel::kPipe
+               : gemv_fp8_takes_stream(p.rows, p.block_in) ? GemvFp8Kernel::kSimt
+                                                           : GemvFp8Kernel::kMma;
   }
   check_shape(p.epilogue != GemvEpilogue::kSiluPairs || p.n_out % 2 == 0, "gemv_fp8",
               "SiLU pairs need an even n_out");
-  if (q.kernel == GemvFp8Kernel::kSimt) {  // the streaming GEMV of gemv.cu
+  if (q.kernel == GemvFp8Kernel::kSimt || q.kernel == GemvFp8Kernel::kPipe) {
     GemvParams s{.w = nullptr, .x = p.x, .y = p.y, .n_out = p.n_out, .k = p.k, .rows = p.rows,
                  .rows_per_warp = p.rows_per_warp, .k_split = p.k_split};
     s.epilogue = p.epilogue;
@@ -341,7 +326,13 @@ void launch_gemv_fp8(const GemvFp8Params& p, cudaStream_t stream) {
     s.scale_cols = p.scale_cols;
     s.block_in = p.block_in;
     s.e5m2 = p.dtype == DType::kF8E5M2;
-    launch_gemv_fp8_stream(s, stream);
+    if (q.kernel == GemvFp8Kernel::kPipe) {
+      s.rows_per_warp = 0;
+      s.pipe_parts = p.pipe_parts;
+      launch_gemv_fp8_pipe(s, stream);
+    } else {  // the streaming GEMV of gemv.cu
+      launch_gemv_fp8_stream(s, stream);
+    }
     return;
   }
   if (p.n_out <= 0) return;

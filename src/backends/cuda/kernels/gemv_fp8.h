@@ -9,8 +9,11 @@
 //   * kSimt: the BF16 GEMV's streaming kernel over FP8 codes (launch_gemv_fp8_stream,
 //     gemv.h): float32 FMAs on CUDA cores, exact products, row tiles pipelined; it also
 //     takes the RMSNorm prologue and the sum-of-squares epilogue (LinearContext fuses
-//     the norm with it). kAuto takes it for one activation row (batch-1 decode) and for
-//     block_in not a multiple of 128, the tensor-core kernel otherwise.
+//     the norm with it). kAuto takes it for block_in not a multiple of 128 and for one
+//     activation row where kPipe does not apply, the tensor-core kernel otherwise.
+//   * kPipe (one activation row, k and block_in multiples of 128): the tensor-core
+//     product with the weights streamed through a shared-memory ring (gemv_fp8_pipe.h);
+//     kAuto takes it for one row where gemv_fp8_pipe_chosen (opt-in for now).
 // Scales are stored per row ([n_out, k / block_in]) so fused matrices (q|k|v, gate/up
 // interleaved) need no index mapping. Also: the FP8 -> BF16 dequantization used by the
 // cuBLAS path for many rows.
@@ -26,9 +29,10 @@
 
 namespace qwen3::cuda {
 
-// kAuto: kSimt where gemv_fp8_takes_stream or the environment sets QWEN3_GEMV_FP8=simt
-// (a switch for benchmarks and bisecting), else kMma.
-enum class GemvFp8Kernel { kAuto, kMma, kSimt };
+// kAuto: kSimt where the environment sets QWEN3_GEMV_FP8=simt (a switch for benchmarks
+// and bisecting), else kPipe where gemv_fp8_pipe_chosen (and rows_per_warp is 0), else
+// kSimt where gemv_fp8_takes_stream, else kMma.
+enum class GemvFp8Kernel { kAuto, kMma, kSimt, kPipe };
 
 struct GemvFp8Params {
   const uint8_t* w;          // [n_out, k] FP8 bytes, 16-byte aligned
@@ -48,6 +52,7 @@ struct GemvFp8Params {
   GemvFp8Kernel kernel = GemvFp8Kernel::kAuto;  // kMma needs block_in % 128 == 0
   int mma_unroll = 0;  // kMma: 128-column chunks per warp load batch (2, or 4 with one
                        // row); 0: the launcher's choice
+  int pipe_parts = 0;  // kPipe: k-parts per 16-row tile (GemvParams::pipe_parts)
 };
 
 // True when the FP8 GEMV handles the shape (else dequantize and use cuBLAS).

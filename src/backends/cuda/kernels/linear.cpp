@@ -8,6 +8,7 @@
 #include "backends/cuda/kernels/fp8_act_quant.h"
 #include "backends/cuda/kernels/gemv.h"
 #include "backends/cuda/kernels/gemv_fp8.h"
+#include "backends/cuda/kernels/gemv_fp8_pipe.h"
 
 namespace qwen3::cuda {
 namespace {
@@ -73,7 +74,9 @@ void LinearContext::run(const DeviceMatrix& w, const LinearInput& in, int64_t ro
       p.norm_sum_squares = in.sum_squares;
     }
     p.sum_squares_out = sum_squares_out;
-    if (w.is_fp8()) {
+    if (w.is_fp8() && gemv_fp8_pipe_chosen(rows, w.cols, w.block_in)) {
+      launch_gemv_fp8_pipe(p, stream_);
+    } else if (w.is_fp8()) {
       launch_gemv_fp8_stream(p, stream_);
     } else {
       launch_gemv_bf16(p, stream_);

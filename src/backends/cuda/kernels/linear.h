@@ -74,8 +74,9 @@ class LinearContext {
   void run(const DeviceMatrix& w, const LinearInput& in, int64_t rows, float* y,
            LinearOutput out = LinearOutput::kStore, float* sum_squares_out = nullptr);
   // True when run() takes LinearInput::sum_squares and sum_squares_out for this shape (the
-  // streaming GEMV: BF16 up to kGemvBf16Rows rows, FP8 where gemv_fp8_takes_stream; the
-  // FP8 tensor-core GEMV and cuBLAS run the norm as a kernel of its own).
+  // streaming GEMV: BF16 up to kGemvBf16Rows rows, FP8 where gemv_fp8_takes_stream, on
+  // the pipelined FP8 kernel where gemv_fp8_pipe_chosen; the FP8 tensor-core GEMV for
+  // 2-8 rows and cuBLAS run the norm as a kernel of its own).
   static bool fuses_norm(const DeviceMatrix& w, int64_t rows);
   void run(const DeviceMatrix& w, const float* x, int64_t rows, float* y) {
     run(w, LinearInput{x}, rows, y);

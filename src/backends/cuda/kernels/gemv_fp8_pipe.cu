@@ -1,0 +1,330 @@
+#include "backends/cuda/kernels/gemv_fp8_pipe.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/kernels/common.cuh"
+#include "backends/cuda/kernels/fp8_convert.cuh"
+#include "backends/cuda/kernels/launch.h"
+#include "backends/cuda/kernels/mma_f16.cuh"
+
+namespace qwen3::cuda {
+namespace {
+
+// Why a ring: at batch 1 the FP8 GEMVs that load into registers (gemv.cu, gemv_fp8.cu)
+// keep 4 KB per warp in flight and stream about half of the copy bandwidth, the rate
+// the BF16 GEMV reaches with twice the bytes per load; cp.async into shared memory keeps
+// 16 KB per warp in flight at no register cost.
+//
+// Work: the matrix is cut into rounds of rr = (8 / ks) * (16 / parts) consecutive rows;
+// block b takes rounds b, b + grid, ... (the grid is one block per SM). In a round, warp
+// w = tile * ks + slice computes tile `tile` (16 / parts rows) over slice `slice` of the
+// 128-column chunks (lc chunks each). One mma tile is 16 rows of A: mma row rho is
+// weight row rho % (16 / parts) of the tile, over k-part rho / (16 / parts); a step
+// multiplies one chunk per part (part p: chunk slice * lc + step * parts + p), with
+// B column n = x of part n's chunk, so C[rho][part(rho)] is the wanted partial and the
+// other columns are discarded. (parts > 1 spreads short matrices over more warps: the o
+// and down projections have 2,560 rows, 160 tiles of 16 for 132 SMs.)
+// The fragment layouts are gemv_fp8.cu's: lane (g, t) holds mma rows g and g + 8; for a
+// chunk it copies the 16 bytes at columns 16t + 64s (s = 0, 1) of both rows, and word j
+// of a 16-byte piece gives A's pairs (2t, 2t+1) and (2t+8, 2t+9); lanes g < parts read
+// the same columns of x (f16, in shared memory) for B.
+// Ring: each lane copies and later reads only its own 4 x 16 bytes per step (cp.async
+// groups are per thread), so the pipeline needs no barrier: step e waits for its group
+// and refills its slot with step e + kDepth.
+constexpr int kWarps = 8;
+constexpr int kThreads = kWarps * 32;
+constexpr int kChunk = 128;   // columns (bytes) of one step per mma row
+constexpr int kDepth = 8;     // steps per warp in flight
+constexpr int kSlotBytes = 4 * 32 * 16;  // one step of a warp: [piece][lane] x 16 bytes
+constexpr int kRingBytes = kWarps * kDepth * kSlotBytes;
+constexpr int kPartialBytes = kWarps * 16 * 4;
+
+struct PipeShape {
+  int ks;         // k-slices per tile (warps sharing a tile)
+  int parts;      // k-parts per mma tile: the tile holds 16 / parts weight rows
+  int lc;         // chunks per slice
+  int steps;      // steps per warp and round: ceil(lc / parts)
+  int64_t rounds;  // ceil(n_out / rows per round)
+};
+
+// Position of one mma row of this lane in step (round, step).
+struct RowAt {
+  int64_t row;
+  int chunk;
+  bool valid;
+};
+
+template <bool kE5M2>
+__global__ void __launch_bounds__(kThreads, 1)
+    gemv_fp8_pipe_kernel(const GemvParams p, const PipeShape s) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  __shared__ float scratch[32];
+  uint4* ring = reinterpret_cast<uint4*>(smem);
+  uint32_t* x16 = reinterpret_cast<uint32_t*>(smem + kRingBytes);  // x as f16x2 words
+  float* partial = reinterpret_cast<float*>(smem + kRingBytes + p.k * 2);  // [warp][rho]
+  pdl_trigger();
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int k = static_cast<int>(p.k);
+  const int chunks = k / kChunk;
+  const int tile_rows = 16 / s.parts;
+  const int rr = kWarps / s.ks * tile_rows;
+  const int tile = warp / s.ks, slice = warp % s.ks;
+  const int c_beg = slice * s.lc, c_end = min(chunks, c_beg + s.lc);
+  const int64_t my_rounds =
+      blockIdx.x < s.rounds ? (s.rounds - 1 - blockIdx.x) / gridDim.x + 1 : 0;
+  const int64_t steps_total = my_rounds * s.steps;
+  // Rows g and g + 8 of the mma tile: weight row within the tile, k-part.
+  const int ra = g % tile_rows, pa = g / tile_rows;
+  const int rb = (g + 8) % tile_rows, pb = (g + 8) / tile_rows;
+  auto at = [&](int64_t round, int step, int r, int part) {
+    RowAt a;
+    a.row = round * rr + tile * tile_rows + r;
+    a.chunk = c_beg + step * s.parts + part;
+    a.valid = a.row < p.n_out && a.chunk < c_end;
+    return a;
+  };
+  const uint32_t my_ring = smem_u32(ring) + warp * kDepth * kSlotBytes + lane * 16;
+
+  // Producer cursor: the step issued next (its round and step within the round).
+  int64_t issue_round = blockIdx.x;
+  int issue_step = 0;
+  int64_t issued = 0;
+  auto issue_next = [&]() {
+    if (issued < steps_total) {
+      const uint32_t dst = my_ring + static_cast<uint32_t>(issued % kDepth) * kSlotBytes;
+      const RowAt a = at(issue_round, issue_step, ra, pa), b = at(issue_round, issue_step, rb, pb);
+      const uint8_t* src_a = p.w_fp8 + (a.valid ? a.row * p.k + a.chunk * kChunk + 16 * t : 0);
+      const uint8_t* src_b = p.w_fp8 + (b.valid ? b.row * p.k + b.chunk * kChunk + 16 * t : 0);
+      cp_async16(dst, src_a, a.valid);
+      cp_async16(dst + 512, src_a + 64, a.valid);
+      cp_async16(dst + 1024, src_b, b.valid);
+      cp_async16(dst + 1536, src_b + 64, b.valid);
+      if (++issue_step == s.steps) {
+        issue_step = 0;
+        issue_round += gridDim.x;
+      }
+    }
+    ++issued;
+    cp_async_commit();  // empty groups past the end keep the count kDepth ahead
+  };
+  // The weights do not depend on the previous kernel: the first steps fly while it ends.
+#pragma unroll 1
+  for (int i = 0; i < kDepth; ++i) issue_next();
+  pdl_wait();
+
+  // x (normed as the CPU does it: w * (x * inv_rms)) rounded to f16 into shared memory.
+  const float4* x4 = reinterpret_cast<const float4*>(p.x);
+  float inv = 1.0f;
+  if (p.norm_weight != nullptr) {
+    float ss;
+    if (p.norm_sum_squares != nullptr) {
+      ss = p.norm_sum_squares[0];
+    } else {
+      float v = 0.0f;
+      for (int i = threadIdx.x; i < k / 4; i += kThreads) {
+        const float4 a = x4[i];
+        v += a.x * a.x + a.y * a.y + a.z * a.z + a.w * a.w;
+      }
+      ss = block_sum(v, scratch);
+    }
+    inv = 1.0f / sqrtf(ss / static_cast<float>(k) + p.norm_eps);
+  }
+  for (int i = threadIdx.x; i < k / 4; i += kThreads) {
+    float4 a = x4[i];
+    if (p.norm_weight != nullptr) {
+      const float4 n = __ldg(reinterpret_cast<const float4*>(p.norm_weight) + i);
+      a = make_float4(n.x * (a.x * inv), n.y * (a.y * inv), n.z * (a.z * inv), n.w * (a.w * inv));
+    }
+    reinterpret_cast<uint2*>(x16)[i] =
+        make_uint2(f32x2_to_f16x2_sat(a.x, a.y), f32x2_to_f16x2_sat(a.z, a.w));
+  }
+  __syncthreads();
+
+  const int scale_shift = __ffs(p.block_in / kChunk) - 1;  // chunk -> scale column
+  const uint4* my_slots = ring + warp * kDepth * (kSlotBytes / 16) + lane;
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  int64_t round = blockIdx.x;
+  int step = 0;
+#pragma unroll 1
+  for (int64_t e = 0; e < steps_total; ++e) {
+    const RowAt a = at(round, step, ra, pa), b = at(round, step, rb, pb);
+    const float sa = a.valid ? __ldg(p.row_scales + a.row * p.scale_cols + (a.chunk >> scale_shift))
+                             : 0.0f;
+    const float sb = b.valid ? __ldg(p.row_scales + b.row * p.scale_cols + (b.chunk >> scale_shift))
+                             : 0.0f;
+    const int cx = c_beg + step * s.parts + g;  // B column g: x of part g's chunk
+    const bool x_ok = g < s.parts && cx < c_end;
+    cp_async_wait<kDepth - 1>();
+    const uint4* slot = my_slots + (e % kDepth) * (kSlotBytes / 16);
+    float cf[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const uint4 wa = slot[32 * h], wb = slot[64 + 32 * h];
+      uint4 xa = make_uint4(0u, 0u, 0u, 0u), xb = xa;
+      if (x_ok) {
+        const uint4* xv = reinterpret_cast<const uint4*>(x16 + (cx * kChunk + 64 * h + 16 * t) / 2);
+        xa = xv[0];
+        xb = xv[1];
+      }
+      const uint32_t wra[4] = {wa.x, wa.y, wa.z, wa.w}, wrb[4] = {wb.x, wb.y, wb.z, wb.w};
+      const uint32_t xw[8] = {xa.x, xa.y, xa.z, xa.w, xb.x, xb.y, xb.z, xb.w};
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+        mma_16816(cf, fp8x2_to_f16x2<kE5M2>(wra[j], 0), fp8x2_to_f16x2<kE5M2>(wrb[j], 0),
+                  fp8x2_to_f16x2<kE5M2>(wra[j], 1), fp8x2_to_f16x2<kE5M2>(wrb[j], 1),
+                  xw[2 * j], xw[2 * j + 1]);
+    }
+    acc[0] = fmaf(sa, cf[0], acc[0]);
+    acc[1] = fmaf(sa, cf[1], acc[1]);
+    acc[2] = fmaf(sb, cf[2], acc[2]);
+    acc[3] = fmaf(sb, cf[3], acc[3]);
+    issue_next();  // into the slot just read (its values are in registers)
+    if (++step < s.steps) continue;
+
+    // End of a round: C[rho][part(rho)] of every warp to shared memory, summed over
+    // slices and parts per weight row, then the epilogue.
+    constexpr float kFix = kE5M2 ? 1.0f : 0x1p8f;  // E4M3 codes were read as value * 2^-8
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int rho = g + 8 * (j >> 1), n = 2 * t + (j & 1);
+      if (n == rho / tile_rows) partial[warp * 16 + rho] = acc[j] * kFix;
+      acc[j] = 0.0f;
+    }
+    __syncthreads();
+    auto row_sum = [&](int lr) {
+      const int tl = lr / tile_rows, r = lr % tile_rows;
+      float v = 0.0f;
+      for (int sl = 0; sl < s.ks; ++sl)
+        for (int q = 0; q < s.parts; ++q) v += partial[(tl * s.ks + sl) * 16 + r + q * tile_rows];
+      return v;
+    };
+    const int64_t row0 = round * rr;
+    const int tid = threadIdx.x;
+    if (p.epilogue == GemvEpilogue::kSiluPairs) {
+      if (tid < rr / 2 && row0 + 2 * tid + 1 < p.n_out) {
+        const float gate = row_sum(2 * tid), up = row_sum(2 * tid + 1);
+        p.y[(row0 + 2 * tid) / 2] = gate / (1.0f + expf(-gate)) * up;
+      }
+    } else {
+      float sq = 0.0f;
+      if (tid < rr && row0 + tid < p.n_out) {
+        float* dst = p.y + row0 + tid;
+        const float v = (p.epilogue == GemvEpilogue::kAddTo ? *dst : 0.0f) + row_sum(tid);
+        *dst = v;
+        sq = v * v;
+      }
+      if (p.sum_squares_out != nullptr && warp * 32 < rr) {  // warp-uniform
+        sq = warp_sum(sq);
+        if (lane == 0) atomicAdd(p.sum_squares_out, sq);
+      }
+    }
+    __syncthreads();  // partial is rewritten by the next round
+    step = 0;
+    round += gridDim.x;
+  }
+}
+
+size_t smem_bytes(int64_t k) { return kRingBytes + static_cast<size_t>(k) * 2 + kPartialBytes; }
+
+// The tiling whose busiest block streams the fewest rows (rounds x rows per round), then the
+// fewest steps per warp (masked steps load nothing but hold a ring slot).
+PipeShape choose_shape(int64_t n_out, int chunks, int64_t grid, int force_ks, int force_parts,
+                       bool pairs) {
+  PipeShape best{};
+  int64_t best_rows = INT64_MAX, best_steps = INT64_MAX;
+  for (int ks = 1; ks <= kWarps; ks *= 2) {
+    if ((force_ks > 0 && ks != force_ks) || (force_ks <= 0 && ks > chunks)) continue;
+    const int lc = (chunks + ks - 1) / ks;
+    for (int parts = 1; parts <= 8; parts *= 2) {
+      if ((force_parts > 0 && parts != force_parts) || (force_parts <= 0 && parts > lc)) continue;
+      const int rr = kWarps / ks * (16 / parts);
+      if (pairs && rr % 2 != 0) continue;
+      PipeShape c{ks, parts, lc, (lc + parts - 1) / parts, (n_out + rr - 1) / rr};
+      const int64_t per_block = (c.rounds + grid - 1) / grid;
+      const int64_t rows = per_block * rr, steps = per_block * c.steps;
+      if (rows < best_rows || (rows == best_rows && steps < best_steps)) {
+        best = c;
+        best_rows = rows;
+        best_steps = steps;
+      }
+    }
+  }
+  return best;
+}
+
+bool pipe_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("QWEN3_GEMV_FP8_PIPE");
+    return v != nullptr && std::strcmp(v, "1") == 0;
+  }();
+  return on;
+}
+
+int max_smem_optin() {
+  static const int bytes = [] {
+    int dev = 0, v = 0;
+    QWEN3_CUDA_CHECK(cudaGetDevice(&dev));
+    QWEN3_CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    return v;
+  }();
+  return bytes;
+}
+
+}  // namespace
+
+bool gemv_fp8_pipe_chosen(int64_t rows, int64_t k, int64_t block_in) {
+  return pipe_enabled() && gemv_fp8_pipe_supports(rows, k, block_in);
+}
+
+bool gemv_fp8_pipe_supports(int64_t rows, int64_t k, int64_t block_in) {
+  return rows == 1 && k > 0 && k % kChunk == 0 && block_in % kChunk == 0 &&
+         k <= INT32_MAX / 2 &&
+         smem_bytes(k) + 32 * sizeof(float) <= static_cast<size_t>(max_smem_optin());
+}
+
+void launch_gemv_fp8_pipe(const GemvParams& p, cudaStream_t stream) {
+  const char* name = "gemv_fp8_pipe";
+  check_shape(p.rows == 1 && p.k > 0 && p.k % kChunk == 0 && p.block_in > 0 &&
+                  p.block_in % kChunk == 0 && (p.block_in & (p.block_in - 1)) == 0,
+              name, "needs one row, k and a power-of-two block_in that are multiples of 128");
+  check_shape(p.scale_cols == p.k / p.block_in + (p.k % p.block_in != 0), name,
+              "scale_cols must be ceil(k / block_in)");
+  check_shape(reinterpret_cast<uintptr_t>(p.w_fp8) % 16 == 0 &&
+                  reinterpret_cast<uintptr_t>(p.x) % 16 == 0 &&
+                  (p.norm_weight == nullptr || reinterpret_cast<uintptr_t>(p.norm_weight) % 16 == 0),
+              name, "w_fp8, x and norm_weight must be 16-byte aligned");
+  check_shape(p.epilogue != GemvEpilogue::kSiluPairs || p.n_out % 2 == 0, name,
+              "SiLU pairs need an even n_out");
+  check_shape(p.sum_squares_out == nullptr || p.epilogue == GemvEpilogue::kAddTo, name,
+              "sum_squares_out needs the kAddTo epilogue");
+  check_shape(p.norm_sum_squares == nullptr || p.norm_weight != nullptr, name,
+              "norm_sum_squares needs norm_weight");
+  check_shape(p.k_split == 0 || p.k_split == 1 || p.k_split == 2 || p.k_split == 4 ||
+                  p.k_split == 8,
+              name, "k_split must be 0, 1, 2, 4 or 8");
+  check_shape(p.pipe_parts == 0 || p.pipe_parts == 1 || p.pipe_parts == 2 || p.pipe_parts == 4 ||
+                  p.pipe_parts == 8,
+              name, "pipe_parts must be 0, 1, 2, 4 or 8");
+  const size_t smem = smem_bytes(p.k);
+  check_shape(smem + 32 * sizeof(float) <= static_cast<size_t>(max_smem_optin()), name,
+              "k too large for shared memory");
+  if (p.n_out <= 0) return;
+  const int64_t grid_max = num_sms();
+  const PipeShape s = choose_shape(p.n_out, static_cast<int>(p.k / kChunk), grid_max, p.k_split,
+                                   p.pipe_parts, p.epilogue == GemvEpilogue::kSiluPairs);
+  const auto grid = static_cast<unsigned>(s.rounds < grid_max ? s.rounds : grid_max);
+  // The attribute is set once per device, for the largest k that fits.
+  const size_t smem_max = static_cast<size_t>(max_smem_optin()) - 32 * sizeof(float);
+  auto kernel = p.e5m2 ? gemv_fp8_pipe_kernel<true> : gemv_fp8_pipe_kernel<false>;
+  if (p.e5m2) {
+    allow_dynamic_smem<gemv_fp8_pipe_kernel<true>>(smem_max);
+  } else {
+    allow_dynamic_smem<gemv_fp8_pipe_kernel<false>>(smem_max);
+  }
+  launch_kernel(name, kernel, dim3(grid), dim3(kThreads), smem, stream, p, s);
+}
+
+}  // namespace qwen3::cuda

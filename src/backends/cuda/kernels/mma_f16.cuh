@@ -1,0 +1,32 @@
+// Warp-level tensor-core products in f16 with float32 accumulation (mma.sync, sm_80+),
+// as the FP8 GEMVs use them: FP8 weight codes decode exactly to f16 (fp8_convert.cuh),
+// activations are rounded to f16 here.
+#pragma once
+
+#include <cstdint>
+
+namespace qwen3::cuda {
+
+// f32 pair -> f16x2 (lo in the low half), rounded to nearest, saturating at +-65504
+// instead of overflowing to inf. The GEMV inputs are post-RMSNorm activations (x / rms
+// * norm weight: |x| <= sqrt(hidden) * max|norm weight|, a few hundred at most in Qwen3
+// checkpoints), attention outputs (convex combinations of V rows, themselves
+// projections of normed activations) and SiLU(gate) * up products (the down input,
+// O(100) in practice): all far below 65504; the residual stream, which can be larger,
+// never enters a GEMV un-normed. Saturation keeps a stray outlier finite.
+__device__ __forceinline__ uint32_t f32x2_to_f16x2_sat(float lo, float hi) {
+  uint32_t r;
+  asm("cvt.rn.satfinite.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
+__device__ __forceinline__ void mma_16816(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2,
+                                          uint32_t a3, uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, "
+      "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+}  // namespace qwen3::cuda

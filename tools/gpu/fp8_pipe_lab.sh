@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The pipelined FP8 GEMV (kernels/gemv_fp8_pipe.cu) against the streaming kernel it would
+# replace for batch-1 decode, in one call: the FP8 GEMV tests (both kernels against the
+# CPU's float64 reference), then `qwen3 bench latency` at batch 1 on the random Qwen3-4B
+# FP8 checkpoint with QWEN3_GEMV_FP8_PIPE=1 and =0 (alternating, twice each) and on the
+# BF16 one, then (LAB_NCU=1) ncu's per-kernel times of one FP8 decode step with the
+# pipelined kernel. Needs .gpu-carry-cuda.txz (tools/gpu/cuda_prepare_carry.sh).
+#
+#   run(carry=[".gpu-carry-cuda.txz"], command="bash tools/gpu/fp8_pipe_lab.sh")
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+source tools/gpu/cuda_env.sh
+OUT=${OUT:-/tmp/fp8_pipe_lab}
+mkdir -p "$OUT"
+START=$(date +%s)
+DEADLINE=${LAB_DEADLINE_S:-540}
+SUM=$OUT/summary.log
+BIN=$PWD/.gpu-carry-cuda/bin
+MODEL=/tmp/qwen3-4b-random
+source tools/gpu/round_steps.sh
+
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee -a "$SUM"
+log "GPU tests ${LAB_TESTS:-*Fp8*:*CudaVsCpu*}"
+timeout "$(box 150)" "$BIN/qwen3_cuda_tests" --gtest_filter="${LAB_TESTS:-*Fp8*:*CudaVsCpu*}" \
+  >"$OUT/tests.log" 2>&1
+echo "exit $?" >>"$OUT/tests.log"
+grep -E '^\[  (PASSED|FAILED)|tests ran|^exit|FAILED  \]' "$OUT/tests.log" | tee -a "$SUM"
+
+log "checkpoints"
+[ -f "$MODEL/config.json" ] || timeout "$(box 60)" "$BIN/qwen3" init-random --like qwen3-4b \
+  --seed 1 --out "$MODEL" >/dev/null 2>&1 &
+[ -f "$MODEL-fp8/config.json" ] || timeout "$(box 60)" "$BIN/qwen3" init-random --like qwen3-4b \
+  --dtype fp8 --seed 1 --out "$MODEL-fp8" >/dev/null 2>&1
+wait
+for run in "fp8_pipe 1 $MODEL-fp8" "fp8_stream 0 $MODEL-fp8" "fp8_pipe_2 1 $MODEL-fp8" \
+  "fp8_stream_2 0 $MODEL-fp8" "bf16 0 $MODEL"; do
+  read -r name pipe dir <<<"$run"
+  [ -f "$dir/config.json" ] || continue
+  QWEN3_GEMV_FP8_PIPE=$pipe qwen3_run "latency_b1_$name" 60 bench latency --device cuda \
+    --model "$dir" --input-len 512 --output-len 128 --batch-size 1 --num-iters-warmup 1 \
+    --num-iters 3
+done
+
+if [ "${LAB_NCU:-1}" = 1 ] && [ -f "$MODEL-fp8/config.json" ] && [ "$(box 150)" -ge 90 ]; then
+  log "ncu: one FP8 decode step, pipelined GEMV"
+  QWEN3_GEMV_FP8_PIPE=1 MODEL=$MODEL-fp8 NCU_CACHE=none OUT=$OUT/ncu \
+    timeout "$(box 150)" bash tools/gpu/ncu_decode.sh >/dev/null 2>&1
+  head -25 "$OUT/ncu/ncu_decode.log" | tee -a "$SUM"
+fi
+log "done"
