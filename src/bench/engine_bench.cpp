@@ -120,14 +120,16 @@ void check_positive(int64_t v, const char* flag) {
 
 void log_engine(const EngineBundle& b, const EngineOptions& o) {
   const ModelConfig& c = b.model_config();
+  const AttentionWindow& w = b.engine->config().attention_window;
   fmt::print(stderr,
              "engine: {} ({} layers, hidden {}, {}) loaded in {:.2f} s; KV cache {} blocks x {} "
              "= {} tokens; max_model_len {}; max_num_seqs {}; max_num_batched_tokens {}; "
-             "tensor_parallel_size {}\n",
+             "tensor_parallel_size {}{}\n",
              o.model_dir, c.num_hidden_layers, c.hidden_size, c.quant.fp8 ? "fp8" : "bf16",
              b.load_seconds, b.kv_blocks, o.block_size, b.kv_tokens,
              b.engine->config().max_model_len, o.max_num_seqs, o.max_num_batched_tokens,
-             o.tensor_parallel_size);
+             o.tensor_parallel_size,
+             w.on() ? fmt::format("; attention window {} + {} sinks", w.window, w.sinks) : "");
 }
 
 std::string f2(double v) { return fmt::format("{:.2f}", v); }

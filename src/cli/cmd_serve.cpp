@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/parse.h"
 #include "engine/engine_builder.h"
+#include "kv/kv_cache_manager.h"
 #include "model/weights.h"
 #include "server/openai_response.h"
 #include "server/server.h"
@@ -32,6 +33,8 @@ struct ServeFlags {
   std::string dtype = "auto";
   std::string kv_cache_dtype = "auto";
   int tensor_parallel_size = 1;
+  int64_t attention_window = 0;
+  int64_t attention_sinks = -1;
   std::vector<std::string> served_model_name;
   std::string api_key;
   std::string chat_template;
@@ -46,10 +49,13 @@ struct ServeFlags {
   double http_timeout = 30;
 };
 
+EngineOptions engine_options(const ServeFlags& f, const std::string& dir);
+
 // Everything that can be checked before the server starts, so a bad flag exits at once
 // with a message instead of after the model has loaded.
 void check_flags(const ServeFlags& f, const std::string& dir) {
   check_tensor_parallel(parse_device(f.device), f.tensor_parallel_size);
+  check_attention_window(parse_device(f.device), attention_window(engine_options(f, dir)));
   if (f.dtype != "auto" && f.dtype != "bfloat16" && f.dtype != "bf16") {
     QWEN3_THROW(ErrorCode::kUnsupported,
                 "--dtype {}: the CPU backend runs the checkpoint's own weights (bf16 or fp8) "
@@ -106,6 +112,8 @@ EngineOptions engine_options(const ServeFlags& f, const std::string& dir) {
   o.device = f.device;
   o.kv_cache_dtype = f.kv_cache_dtype;
   o.tensor_parallel_size = f.tensor_parallel_size;
+  o.attention_window = f.attention_window;
+  o.attention_sinks = f.attention_sinks;
   return o;
 }
 
@@ -162,13 +170,20 @@ std::shared_ptr<server::ServedModel> load_model(const ServeFlags& f, const std::
            : std::string("CPU"),
       cuda ? std::string() : fmt::format(", {} threads", omp_get_max_threads()),
       m->chat_template ? m->chat_template->name() : "none"));
+  const AttentionWindow window = attention_window(eo);
+  const int64_t held =
+      kv_tokens_held(m->max_model_len, f.max_num_batched_tokens, f.block_size, window);
   server::log_line(fmt::format(
       "KV cache: {} blocks x {} tokens = {} tokens ({:.0f} MiB {}{}; budget {}); max_model_len {}; "
-      "maximum concurrency for {}-token requests: {:.2f}x; max_num_seqs {}",
+      "maximum concurrency for {}-token requests: {:.2f}x; max_num_seqs {}{}",
       blocks, f.block_size, tokens, kv_mib, kv_cache_dtype_name(device, kv),
       tp > 1 ? fmt::format(" on each of {} GPUs", tp) : std::string(), budget.source,
-      m->max_model_len, m->max_model_len,
-      static_cast<double>(tokens) / static_cast<double>(m->max_model_len), f.max_num_seqs));
+      m->max_model_len, m->max_model_len, static_cast<double>(tokens) / static_cast<double>(held),
+      f.max_num_seqs,
+      window.on() ? fmt::format("; attention window {} + {} sinks (approximate attention): a "
+                                "request holds at most {} tokens of KV",
+                                window.window, window.sinks, held)
+                  : std::string()));
   return m;
 }
 
@@ -231,6 +246,12 @@ Runner add_serve(CLI::App& app) {
   sub->add_option("--chat-template", f->chat_template, "Jinja chat template file");
   sub->add_flag("--enable-prefix-caching,!--no-enable-prefix-caching", f->enable_prefix_caching,
                 "Reuse KV blocks of shared prompt prefixes (default on)");
+  sub->add_option("--attention-window", f->attention_window,
+                  "Sliding-window attention over the last W tokens plus the sinks, freeing the "
+                  "KV blocks outside it (an approximation; 0: full attention; CPU backend)")
+      ->capture_default_str();
+  sub->add_option("--attention-sinks", f->attention_sinks,
+                  "First tokens every query still sees with --attention-window (default 4)");
   sub->add_option("--kv-cache-memory", f->kv_cache_memory,
                   "KV cache budget, e.g. 4GiB (default: 4GiB on the CPU; on CUDA what "
                   "--gpu-memory-utilization leaves after the weights)");

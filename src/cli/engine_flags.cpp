@@ -34,6 +34,12 @@ void add_engine_flags(CLI::App& sub, EngineOptions& e, int& threads) {
   sub.add_option("--tensor-parallel-size", e.tensor_parallel_size,
                  "GPUs to split the model over (CUDA, NCCL): heads and MLP N ways")
       ->capture_default_str();
+  sub.add_option("--attention-window", e.attention_window,
+                 "Sliding-window attention over the last W tokens plus the sinks, freeing the "
+                 "KV blocks outside it (an approximation; 0: full attention; CPU backend)")
+      ->capture_default_str();
+  sub.add_option("--attention-sinks", e.attention_sinks,
+                 "First tokens every query still sees with --attention-window (default 4)");
   sub.add_flag("--enable-prefix-caching,!--no-enable-prefix-caching", e.enable_prefix_caching,
                "Reuse KV blocks of shared prompt prefixes (default on)");
   sub.add_option("--threads", threads, "CPU compute threads (0: all cores)")->capture_default_str();
@@ -43,6 +49,7 @@ void prepare_engine(EngineOptions& e, int threads) {
   // Before anything loads: a KV dtype the device cannot hold names the flag (exit 2).
   check_kv_cache_dtype(parse_device(e.device), parse_kv_cache_dtype(e.kv_cache_dtype));
   check_tensor_parallel(parse_device(e.device), e.tensor_parallel_size);
+  check_attention_window(parse_device(e.device), attention_window(e));
   if (e.model_dir.empty()) e.model_dir = default_model_dir();
   if (threads > 0) omp_set_num_threads(threads);
 }

@@ -42,10 +42,14 @@ SchedulerConfig scheduler_config(const EngineConfig& c, const ModelRunner& runne
   s.num_blocks = runner.num_kv_blocks();
   s.block_size = runner.block_size();
   s.enable_prefix_caching = c.enable_prefix_caching;
+  s.attention_window = c.attention_window;
   return s;
 }
 
-int64_t resolve_max_model_len(int64_t requested, int64_t model_max, int64_t kv_tokens) {
+// held(len): KV tokens one sequence of len tokens holds at most (KvCacheManager::tokens_held).
+template <typename Held>
+int64_t resolve_max_model_len(int64_t requested, int64_t model_max, int64_t kv_tokens,
+                              const Held& held) {
   if (requested < 0) {
     QWEN3_THROW(ErrorCode::kInvalidArgument, "--max-model-len must be >= 1, got {}", requested);
   }
@@ -55,13 +59,15 @@ int64_t resolve_max_model_len(int64_t requested, int64_t model_max, int64_t kv_t
                 "max_position_embeddings in config.json)",
                 requested, model_max);
   }
-  if (requested > kv_tokens) {
+  if (held(requested) > kv_tokens) {
     QWEN3_THROW(ErrorCode::kOutOfMemory,
                 "--max-model-len {} needs KV blocks for {} tokens but the pool holds {} tokens; "
-                "lower --max-model-len or raise --kv-cache-memory / --gpu-memory-utilization",
-                requested, requested, kv_tokens);
+                "lower --max-model-len or raise --kv-cache-memory / --gpu-memory-utilization "
+                "(or bound a request's KV with --attention-window)",
+                requested, held(requested), kv_tokens);
   }
-  return requested == 0 ? std::min(model_max, kv_tokens) : requested;
+  if (requested > 0) return requested;
+  return held(model_max) <= kv_tokens ? model_max : std::min(model_max, kv_tokens);
 }
 
 }  // namespace
@@ -74,9 +80,12 @@ Engine::Engine(const EngineConfig& config, const ModelConfig& model, ModelRunner
       tokenizer_(tokenizer),
       scheduler_(scheduler_config(config, runner)),
       seed_source_(std::random_device{}()) {
-  const int64_t kv_tokens = scheduler_.kv().capacity_tokens();
-  config_.max_model_len =
-      resolve_max_model_len(config.max_model_len, model.max_position_embeddings, kv_tokens);
+  check_attention_window(config.attention_window);
+  runner_.set_attention_window(config.attention_window);
+  const KvCacheManager& kv = scheduler_.kv();
+  config_.max_model_len = resolve_max_model_len(
+      config.max_model_len, model.max_position_embeddings, kv.capacity_tokens(),
+      [&](int64_t len) { return kv.tokens_held(len, config.max_num_batched_tokens); });
   if (config_.eos_token_ids.empty()) config_.eos_token_ids = model.eos_token_ids;
 }
 

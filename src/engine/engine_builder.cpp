@@ -9,6 +9,7 @@
 #include "backends/runner_factory.h"
 #include "core/error.h"
 #include "core/parse.h"
+#include "kv/kv_cache_manager.h"
 #include "model/weights.h"
 #include "tokenizer/tokenizer.h"
 
@@ -65,7 +66,9 @@ int64_t kv_cache_blocks(const EngineOptions& o, const ModelConfig& model, const 
                          parse_kv_cache_dtype(o.kv_cache_dtype), o.tensor_parallel_size);
   const int64_t budget = kv.bytes;
   const int64_t max_len = o.max_model_len > 0 ? o.max_model_len : model.max_position_embeddings;
-  const int64_t needed = o.max_num_seqs * ((max_len + o.block_size - 1) / o.block_size) + 1;
+  const int64_t held =
+      kv_tokens_held(max_len, o.max_num_batched_tokens, o.block_size, attention_window(o));
+  const int64_t needed = o.max_num_seqs * ((held + o.block_size - 1) / o.block_size) + 1;
   const int64_t blocks = std::min(budget / per_block, needed);
   if (blocks < 2) {
     QWEN3_THROW(ErrorCode::kOutOfMemory,
@@ -75,9 +78,18 @@ int64_t kv_cache_blocks(const EngineOptions& o, const ModelConfig& model, const 
   return blocks;
 }
 
+AttentionWindow attention_window(const EngineOptions& o) {
+  const int64_t default_sinks = o.attention_window > 0 ? kDefaultAttentionSinks : 0;
+  const AttentionWindow w{.window = o.attention_window,
+                          .sinks = o.attention_sinks == -1 ? default_sinks : o.attention_sinks};
+  check_attention_window(w);
+  return w;
+}
+
 EngineConfig engine_config(const EngineOptions& o, const ModelConfig& model,
                            const GenerationConfig& gen) {
   EngineConfig e;
+  e.attention_window = attention_window(o);
   e.max_model_len = o.max_model_len;
   e.max_num_seqs = o.max_num_seqs;
   e.max_num_batched_tokens = o.max_num_batched_tokens;

@@ -34,10 +34,14 @@ struct EngineOptions {
   std::string device = "auto";          // cpu | cuda | auto (backends/runner_factory.h)
   std::string kv_cache_dtype = "auto";  // auto | bf16 | fp8 (parse_kv_cache_dtype)
   int tensor_parallel_size = 1;         // GPUs the model is split over (CUDA + NCCL)
+  // Sliding-window attention with sinks (sched/batch.h AttentionWindow); window 0: off.
+  int64_t attention_window = 0;
+  int64_t attention_sinks = -1;         // -1: kDefaultAttentionSinks with a window
   bool load_tokenizer = true;           // when the folder has tokenizer.json; false: token ids only
 };
 
 inline constexpr const char* kDefaultCpuKvCache = "4GiB";
+inline constexpr int64_t kDefaultAttentionSinks = 4;  // StreamingLLM's four first tokens
 // GPU memory kept out of the KV budget for activations, logits, cuBLAS and CUDA graphs.
 inline constexpr int64_t kCudaActivationReserve = int64_t{2} << 30;
 
@@ -54,10 +58,14 @@ struct KvBudget {
 // share of the weights; every GPU holds as many blocks, each of its share of the KV heads.
 KvBudget kv_cache_budget(const EngineOptions& o, const Qwen3Weights& weights);
 
+// The AttentionWindow of `o` (off without a window; checked: kInvalidArgument).
+AttentionWindow attention_window(const EngineOptions& o);
+
 // KV blocks for `o` (the pool's null block included): num_gpu_blocks_override, else
 // budget / bytes per block, capped at what max_num_seqs sequences of max_model_len
-// tokens can use. Throws kOutOfMemory (naming --kv-cache-memory) when the budget holds
-// fewer than 2 blocks, kInvalidArgument for bad sizes.
+// tokens can use (with an attention window: hold at once, kv_tokens_held). Throws
+// kOutOfMemory (naming --kv-cache-memory) when the budget holds fewer than 2 blocks,
+// kInvalidArgument for bad sizes.
 int64_t kv_cache_blocks(const EngineOptions& o, const ModelConfig& model, const KvBudget& budget);
 
 // The EngineConfig of `o`; eos ids from generation_config.json, else config.json.

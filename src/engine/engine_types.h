@@ -20,6 +20,7 @@ struct EngineConfig {
   int64_t max_num_batched_tokens = 2048;  // tokens per step (prefill chunks + decodes)
   int64_t max_queued_requests = 4096;     // waiting requests beyond this are rejected
   bool enable_prefix_caching = true;
+  AttentionWindow attention_window;    // sliding window + sinks (sched/batch.h); off: full
   std::vector<int64_t> eos_token_ids;  // from generation_config.json / config.json
 };
 

@@ -6,8 +6,15 @@
 
 namespace qwen3 {
 
-KvCacheManager::KvCacheManager(int64_t num_blocks, int64_t block_size, bool enable_prefix_caching)
-    : pool_(num_blocks, block_size), caching_(enable_prefix_caching) {}
+KvCacheManager::KvCacheManager(int64_t num_blocks, int64_t block_size, bool enable_prefix_caching,
+                               AttentionWindow window)
+    : pool_(num_blocks, block_size), caching_(enable_prefix_caching), window_(window) {}
+
+int64_t kv_tokens_held(int64_t len, int64_t chunk, int64_t block_size, const AttentionWindow& w) {
+  if (!w.on()) return len;
+  auto blocks = [&](int64_t tokens) { return (tokens + block_size - 1) / block_size; };
+  return std::min(len, (blocks(w.sinks) + blocks(w.window + chunk) + 2) * block_size);
+}
 
 PrefixHit KvCacheManager::find_prefix(std::span<const int32_t> tokens) const {
   PrefixHit hit;
@@ -53,8 +60,29 @@ bool KvCacheManager::allocate(uint64_t seq, const PrefixHit* hit, int64_t num_co
 }
 
 void KvCacheManager::commit(uint64_t seq, std::span<const int32_t> tokens, int64_t num_computed) {
-  if (!caching_) return;
   SeqBlocks& s = seqs_.at(seq);
+  if (caching_) index_full_blocks(s, tokens, num_computed);
+  if (window_.on()) release_unseen(s, num_computed);
+}
+
+void KvCacheManager::release_unseen(SeqBlocks& s, int64_t num_computed) {
+  // Queries at p >= num_computed see no key at sinks <= j <= num_computed - window, so
+  // block b is unseen once (b + 1) * bs <= num_computed - window + 1.
+  const int64_t last_unseen = num_computed - window_.window;  // position, may be < 0
+  if (last_unseen < 0) return;
+  int64_t end =
+      std::min((last_unseen + 1) / pool_.block_size(), static_cast<int64_t>(s.blocks.size()));
+  if (caching_) end = std::min(end, static_cast<int64_t>(s.hashes.size()) - 1);
+  for (int64_t b = std::max(s.released_to, blocks_for(window_.sinks)); b < end; ++b) {
+    if (s.blocks[b] == 0) continue;
+    pool_.release(std::span<const int32_t>(&s.blocks[b], 1));
+    s.blocks[b] = 0;
+  }
+  s.released_to = std::max(s.released_to, end);
+}
+
+void KvCacheManager::index_full_blocks(SeqBlocks& s, std::span<const int32_t> tokens,
+                                       int64_t num_computed) {
   const int64_t bs = pool_.block_size();
   const int64_t full = std::min<int64_t>(num_computed / bs, static_cast<int64_t>(s.blocks.size()));
   for (auto b = static_cast<int64_t>(s.hashes.size()); b < full; ++b) {
@@ -70,6 +98,7 @@ void KvCacheManager::free(uint64_t seq) {
   auto it = seqs_.find(seq);
   if (it == seqs_.end()) return;
   std::vector<int32_t>& blocks = it->second.blocks;
+  std::erase(blocks, 0);  // entries a window released
   std::reverse(blocks.begin(), blocks.end());
   pool_.release(blocks);
   seqs_.erase(it);

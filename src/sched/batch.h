@@ -12,6 +12,23 @@
 
 namespace qwen3 {
 
+// Sliding-window attention with attention sinks (StreamingLLM's memory bound, without
+// its position shift: keys keep the positions they were written at): the query at
+// position p sees the keys at j < sinks and at p - window < j <= p. The scheduler frees
+// KV blocks no later query can see (their block-table entries become the null block 0)
+// and the runner never reads them. An approximation of the full causal attention the
+// model was trained with, for contexts longer than the KV memory.
+struct AttentionWindow {
+  int64_t window = 0;  // 0: full causal attention
+  int64_t sinks = 0;
+  bool on() const { return window > 0; }
+  // Whether the query at position p (>= j) sees the key at position j.
+  bool sees(int64_t p, int64_t j) const { return !on() || j < sinks || j > p - window; }
+};
+// Throws kInvalidArgument naming the flag: a negative window or sink count, sinks
+// without a window.
+void check_attention_window(const AttentionWindow& w);
+
 // One sequence's share of a step: run `tokens` at positions start_pos .. start_pos + n - 1.
 struct ScheduledSeq {
   uint64_t seq_id = 0;
@@ -76,6 +93,9 @@ class ModelRunner {
   virtual std::optional<DeviceTimeline> device_timeline() const { return std::nullopt; }
   // The engine ran out of work: the next step's wait is not device idle time.
   virtual void end_of_work() {}
+  // Attention over `w` from now on (the engine calls it once, before the first step).
+  // Throws kUnsupported for a window on a backend without one (the default).
+  virtual void set_attention_window(const AttentionWindow& w);
   virtual int64_t num_kv_blocks() const = 0;  // the pool the scheduler may hand out
   virtual int64_t block_size() const = 0;     // tokens per KV block
   virtual const char* name() const = 0;       // "cpu", "cuda"

@@ -15,7 +15,9 @@ bool before(const Sequence* a, const Sequence* b) {
 }  // namespace
 
 Scheduler::Scheduler(const SchedulerConfig& config)
-    : config_(config), kv_(config.num_blocks, config.block_size, config.enable_prefix_caching) {
+    : config_(config),
+      kv_(config.num_blocks, config.block_size, config.enable_prefix_caching,
+          config.attention_window) {
   if (config.max_num_seqs < 1 || config.max_num_batched_tokens < config.max_num_seqs) {
     QWEN3_THROW(ErrorCode::kInvalidArgument,
                 "--max-num-batched-tokens ({}) must be at least --max-num-seqs ({}) >= 1",

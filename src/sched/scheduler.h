@@ -26,6 +26,7 @@ struct SchedulerConfig {
   int64_t num_blocks = 0;  // including the reserved null block
   int64_t block_size = 16;
   bool enable_prefix_caching = true;
+  AttentionWindow attention_window;  // on: blocks out of every later query's sight are freed
 };
 
 class Scheduler {

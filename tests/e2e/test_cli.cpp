@@ -224,5 +224,32 @@ TEST(Cli, TensorParallelSizeErrorsNameTheFlag) {
   }
 }
 
+// `--attention-window` / `--attention-sinks`: bad values and sinks without a window exit
+// 2 naming the flag (serve, bench); with a window, a request longer than the whole KV
+// pool runs (its blocks out of sight are released), without one it is refused.
+TEST(Cli, AttentionWindowFlags) {
+  const std::string m = fixture_model("yarn_untied");
+  for (const char* bad : {"--attention-window -3", "--attention-sinks 2",
+                          "--attention-window 8 --attention-sinks -2"}) {
+    for (const std::string& cmd : {"serve " + m + " --port 0 --device cpu " + std::string(bad),
+                                   "bench latency --model " + m + " --device cpu " + bad}) {
+      const CliResult r = run_cli(cmd);
+      EXPECT_EQ(r.code, 2) << cmd << ": " << r.out;
+      expect_contains(r.out, "--attention-");
+    }
+  }
+  // 9 blocks of 4 tokens: 32 tokens of KV for a 48-token request.
+  const std::string latency = "bench latency --model " + m +
+                              " --device cpu --input-len 40 --output-len 8 --batch-size 1 "
+                              "--num-iters-warmup 0 --num-iters 1 --num-gpu-blocks-override 9 "
+                              "--block-size 4 --max-num-seqs 1 --max-num-batched-tokens 8";
+  CliResult r = run_cli(latency);
+  EXPECT_EQ(r.code, 2) << r.out;
+  expect_contains(r.out, "maximum context length is 32 tokens");
+  r = run_cli(latency + " --attention-window 8");
+  EXPECT_EQ(r.code, 0) << r.out;
+  expect_contains(r.out, "attention window 8 + 4 sinks");
+}
+
 }  // namespace
 }  // namespace qwen3::test

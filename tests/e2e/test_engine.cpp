@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "engine/async_engine.h"
 #include "engine/engine.h"
+#include "engine/logits_ops.h"
 #include "engine/sampler.h"
 #include "model/fixture.h"
 #include "model/init_random.h"
@@ -53,6 +54,7 @@ struct EngineSetup {
   bool caching = true;
   bool runner_samples = false;  // through SamplingCpuRunner: the runner samples, not the engine
   std::vector<int64_t> eos_ids;  // empty: the model's (outside this small vocabulary)
+  AttentionWindow window;        // off by default
 };
 
 // A runner that samples itself from the SamplerRows it is handed (as CudaRunner does on the
@@ -111,6 +113,7 @@ Result run_jobs(const std::vector<Job>& jobs, const EngineSetup& s) {
   c.max_num_batched_tokens = s.budget;
   c.enable_prefix_caching = s.caching;
   c.eos_token_ids = s.eos_ids;
+  c.attention_window = s.window;
   Engine engine(c, w.config(), runner, nullptr);
   Result r;
   auto take = [&](const RequestOutput& o) {
@@ -351,6 +354,64 @@ TEST(Engine, TellsTheRunnerWhenItRunsOutOfWork) {
   engine.abort(4);
   EXPECT_FALSE(engine.has_work());
   EXPECT_EQ(runner.ends.size(), 3u);
+}
+
+// Greedy tokens of one job with an attention window by the unpaged forward: the whole
+// sequence's K/V in one contiguous KvCache (nothing released), attention masked to what
+// the window sees.
+std::vector<int32_t> windowed_alone(const Job& j, const AttentionWindow& w) {
+  const Qwen3Weights& weights = small_model();
+  const cpu::CpuModel m(weights);
+  const int64_t n = j.params.max_tokens;
+  cpu::KvCache cache(weights.config(), static_cast<int64_t>(j.prompt.size()) + n);
+  std::vector<float> logits = m.forward(j.prompt, cache, cpu::LogitsMode::kLast, nullptr, w);
+  std::vector<int32_t> out;
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t t = argmax_lowest_id(logits);
+    out.push_back(t);
+    if (i + 1 < n) logits = m.forward(std::span(&t, 1), cache, cpu::LogitsMode::kLast, nullptr, w);
+  }
+  return out;
+}
+
+// Requests longer than the whole KV pool run with an attention window (blocks out of
+// sight are released as they go), two at a time with chunked prefill and preemption
+// possible, and give the greedy tokens of the unpaged forward with the same window.
+// Without the window the pool caps the context at 160 tokens.
+TEST(Engine, AttentionWindowRunsPastThePoolAndMatchesTheUnpagedForward) {
+  const AttentionWindow window{24, 4};
+  std::mt19937 rng(9);
+  std::vector<Job> jobs;
+  for (int i = 0; i < 3; ++i) {
+    Job j;
+    for (int t = 0; t < 60 + 40 * i; ++t) j.prompt.push_back(static_cast<int32_t>(rng() % 512));
+    j.params.temperature = 0;
+    j.params.max_tokens = 90;
+    j.params.ignore_eos = true;
+    j.arrive_step = 3 * i;
+    jobs.push_back(j);
+  }
+  EngineSetup s;
+  s.num_blocks = 21;  // 20 blocks of 8 tokens
+  s.block_size = 8;
+  s.budget = 16;
+  s.max_num_seqs = 2;
+  s.window = window;
+  const Result r = run_jobs(jobs, s);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    EXPECT_EQ(r.tokens.at(i).at(0), windowed_alone(jobs[i], window)) << "request " << i;
+  }
+  // The same pool without a window: the context is capped by the pool.
+  const Qwen3Weights& w = small_model();
+  cpu::CpuRunner runner(w, s.num_blocks, s.block_size);
+  EngineConfig c;
+  c.max_num_batched_tokens = s.budget;
+  c.max_num_seqs = s.max_num_seqs;
+  EXPECT_EQ(Engine(c, w.config(), runner, nullptr).config().max_model_len, 160);
+  c.attention_window = window;
+  EXPECT_EQ(Engine(c, w.config(), runner, nullptr).config().max_model_len, 1024);
+  c.attention_window = {0, 4};  // sinks without a window
+  EXPECT_THROW(Engine(c, w.config(), runner, nullptr), Error);
 }
 
 TEST(Engine, RejectsRequestsThatCannotFit) {

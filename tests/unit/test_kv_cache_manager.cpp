@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "kv/kv_cache_manager.h"
@@ -92,6 +93,78 @@ TEST(KvCacheManager, CachingOffFindsNothing) {
   kv.commit(1, a, 9);
   EXPECT_EQ(kv.find_prefix(a).num_blocks(), 0);
   EXPECT_EQ(kv.pool().num_cached(), 0);
+}
+
+// With an attention window, after each step a block leaves the table (null entry, back
+// in the pool) exactly when it lies outside the sink blocks and no query at or after
+// num_computed sees any of its positions (AttentionWindow::sees); with prefix caching
+// the last indexed block stays one block longer. Freeing then returns the rest.
+TEST(KvCacheManager, WindowReleasesTheBlocksNoLaterQuerySees) {
+  const int64_t bs = 4;
+  for (const bool caching : {false, true}) {
+    for (const AttentionWindow w : {AttentionWindow{8, 0}, AttentionWindow{8, 4},
+                                    AttentionWindow{5, 6}, AttentionWindow{1, 1}}) {
+      KvCacheManager kv(64, bs, caching, w);
+      const auto tokens = seq(7, 61);
+      int64_t done = 0;
+      for (const int64_t n : {9, 1, 1, 13, 2, 1, 1, 20, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}) {
+        ASSERT_TRUE(kv.allocate(1, nullptr, done, n));
+        const int64_t bound = kv_tokens_held(int64_t{1} << 40, 20, bs, w);  // steps <= 20
+        EXPECT_LE((63 - kv.pool().num_free()) * bs, bound) << "at the step's peak";
+        done += n;
+        kv.commit(1, tokens, done);
+        const auto& table = kv.block_table(1);
+        const int64_t indexed = caching ? done / bs : 0;
+        int64_t live = 0;
+        for (int64_t b = 0; b < static_cast<int64_t>(table.size()); ++b) {
+          bool seen = false;  // by some query at p >= done, or a sink
+          for (int64_t j = b * bs; j < (b + 1) * bs; ++j) seen = seen || w.sees(done, j);
+          const bool parent = caching && b == indexed - 1;
+          const bool kept = seen || parent;
+          EXPECT_EQ(table[b] != 0, kept) << "caching " << caching << " window " << w.window << "+"
+                                         << w.sinks << " after " << done << " block " << b;
+          live += table[b] != 0;
+        }
+        EXPECT_EQ(kv.pool().num_free(), 63 - live);
+        kv.pool().check_integrity();
+      }
+      kv.free(1);
+      EXPECT_EQ(kv.pool().num_free(), 63);
+      kv.pool().check_integrity();
+    }
+  }
+}
+
+// A window over a pool far smaller than the sequence: it never runs dry, and after a
+// preemption-style free the recomputation's prefix hit takes the cached blocks again.
+TEST(KvCacheManager, WindowRunsALongSequenceInASmallPool) {
+  const AttentionWindow w{16, 4};
+  const int64_t bs = 4, chunk = 8;
+  KvCacheManager kv(1 + kv_tokens_held(1000, chunk, bs, w) / bs, bs, true, w);
+  const auto tokens = seq(3, 400);
+  int64_t done = 0;
+  while (done < 400) {
+    const int64_t n = std::min<int64_t>(chunk, 400 - done);
+    ASSERT_TRUE(kv.allocate(1, nullptr, done, n)) << done;
+    done += n;
+    kv.commit(1, tokens, done);
+  }
+  EXPECT_EQ(kv.block_table(1).size(), 100u);
+  kv.free(1);
+  kv.pool().check_integrity();
+  const PrefixHit hit = kv.find_prefix(tokens);
+  EXPECT_GE(hit.num_blocks(), 1);  // the sink block at least is still cached
+  ASSERT_TRUE(kv.allocate(2, &hit, hit.num_blocks() * bs, 1));
+  kv.commit(2, tokens, hit.num_blocks() * bs + 1);
+  kv.free(2);
+  kv.pool().check_integrity();
+}
+
+TEST(KvCacheManager, TokensHeldWithoutAWindowIsTheLength) {
+  EXPECT_EQ(kv_tokens_held(1000, 64, 16, AttentionWindow{}), 1000);
+  // sinks 4 -> 1 block, window 100 + chunk 64 -> 11 blocks, 2 of slack: 14 blocks.
+  EXPECT_EQ(kv_tokens_held(100000, 64, 16, AttentionWindow{100, 4}), 14 * 16);
+  EXPECT_EQ(kv_tokens_held(50, 64, 16, AttentionWindow{100, 4}), 50);
 }
 
 }  // namespace

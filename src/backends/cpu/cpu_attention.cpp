@@ -22,40 +22,70 @@ PagedKvPool make_one_block_pool(const ModelConfig& config, int64_t capacity_toke
   }
 }
 
-// One query vector against positions [0, pos] of a sequence's pages: scaled scores,
-// softmax, then the weighted sum of V, each over positions in ascending order.
-// scores: scratch of pos + 1 floats.
+// The key positions the query at `pos` sees, ascending: [lo[i], hi[i]) for i < n.
+struct KeyRanges {
+  int64_t lo[2], hi[2];
+  int n;
+};
+
+KeyRanges visible_keys(int64_t pos, const AttentionWindow& w) {
+  const int64_t first = w.on() ? std::max<int64_t>(0, pos - w.window + 1) : 0;
+  const int64_t sinks = std::min(w.sinks, first);
+  if (sinks == 0) return {{first, 0}, {pos + 1, 0}, 1};
+  return {{0, first}, {sinks, pos + 1}, 2};
+}
+
+// Calls f(i, s, n, block): the n keys at slots s .. s + n - 1 of `block` are the visible
+// keys i .. i + n - 1, block by block in ascending position order.
+template <typename F>
+void for_each_key_run(const KeyRanges& kr, std::span<const int32_t> table, int64_t bs, F&& f) {
+  int64_t i = 0;
+  for (int r = 0; r < kr.n; ++r) {
+    for (int64_t j = kr.lo[r]; j < kr.hi[r];) {
+      const int64_t s = j % bs, n = std::min(bs - s, kr.hi[r] - j);
+      f(i, s, n, table[j / bs]);
+      i += n;
+      j += n;
+    }
+  }
+}
+
+// One query vector against the positions it sees of a sequence's pages (all of
+// [0, pos] without a window): scaled scores, softmax, then the weighted sum of V, each
+// over positions in ascending order. scores: scratch of pos + 1 floats.
 void attend(const float* qv, const PagedKvPool& pool, int64_t layer, std::span<const int32_t> table,
-            int64_t pos, int64_t kv_offset, int64_t head_dim, float* scores, float* o) {
+            int64_t pos, const AttentionWindow& window, int64_t kv_offset, int64_t head_dim,
+            float* scores, float* o) {
   const int64_t bs = pool.block_size();
   const int64_t kv_dim = pool.kv_dim();
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  const KeyRanges kr = visible_keys(pos, window);
   float max_score = -std::numeric_limits<float>::infinity();
-  for (int64_t j0 = 0, b = 0; j0 <= pos; j0 += bs, ++b) {
-    const float* kb = pool.k(layer, table[b], 0) + kv_offset;
-    const int64_t n = std::min(bs, pos + 1 - j0);
+  int64_t count = 0;
+  for_each_key_run(kr, table, bs, [&](int64_t i, int64_t s0, int64_t n, int32_t block) {
+    const float* kb = pool.k(layer, block, s0) + kv_offset;
     for (int64_t s = 0; s < n; ++s) {
-      scores[j0 + s] = dot(kb + s * kv_dim, qv, head_dim) * scale;
-      max_score = std::max(max_score, scores[j0 + s]);
+      scores[i + s] = dot(kb + s * kv_dim, qv, head_dim) * scale;
+      max_score = std::max(max_score, scores[i + s]);
     }
-  }
+    count = i + n;
+  });
   float sum = 0.0f;
-  for (int64_t j = 0; j <= pos; ++j) {
+  for (int64_t j = 0; j < count; ++j) {
     scores[j] = std::exp(scores[j] - max_score);
     sum += scores[j];
   }
   const float inv = 1.0f / sum;
   std::fill_n(o, head_dim, 0.0f);
-  for (int64_t j0 = 0, b = 0; j0 <= pos; j0 += bs, ++b) {
-    const float* vb = pool.v(layer, table[b], 0) + kv_offset;
-    const int64_t n = std::min(bs, pos + 1 - j0);
+  for_each_key_run(kr, table, bs, [&](int64_t i, int64_t s0, int64_t n, int32_t block) {
+    const float* vb = pool.v(layer, block, s0) + kv_offset;
     for (int64_t s = 0; s < n; ++s) {
-      const float p = scores[j0 + s] * inv;
+      const float p = scores[i + s] * inv;
       const float* vv = vb + s * kv_dim;
 #pragma omp simd
-      for (int64_t i = 0; i < head_dim; ++i) o[i] += p * vv[i];
+      for (int64_t d = 0; d < head_dim; ++d) o[d] += p * vv[d];
     }
-  }
+  });
 }
 
 }  // namespace
@@ -75,7 +105,7 @@ void paged_attention(const float* q, const PagedKvPool& pool, int64_t layer, con
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t h = 0; h < s.heads; ++h) {
         const int64_t offset = r * q_stride + h * s.head_dim;
-        attend(q + offset, pool, layer, plan.row_table[r], plan.row_pos[r],
+        attend(q + offset, pool, layer, plan.row_table[r], plan.row_pos[r], plan.window,
                (h / group) * s.head_dim, s.head_dim, scores.data(), out + offset);
       }
     }

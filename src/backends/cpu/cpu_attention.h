@@ -41,8 +41,9 @@ struct AttentionShape {
   int64_t head_dim;
 };
 
-// Each batch row r attends causally over its sequence's positions [0, plan.row_pos[r]],
-// read from the pool through plan.row_table[r]. q: [rows, heads * head_dim]; out: same.
+// Each batch row r attends causally over its sequence's positions [0, plan.row_pos[r]]
+// (with plan.window: those it sees, AttentionWindow::sees), read from the pool through
+// plan.row_table[r]; unseen positions are not read. q: [rows, heads * head_dim]; out: same.
 // Every (row, head) is computed on its own, in a fixed order over positions, so the
 // result does not depend on the batch or on how the prompt was chunked.
 void paged_attention(const float* q, const PagedKvPool& pool, int64_t layer, const BatchPlan& plan,

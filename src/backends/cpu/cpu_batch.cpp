@@ -66,6 +66,7 @@ void check_slice(const SeqSlice& s, size_t index, int64_t next_row, int64_t rows
 BatchPlan plan_batch(const BatchMeta& meta, const PagedKvPool& pool, int64_t vocab_size) {
   const auto rows = static_cast<int64_t>(meta.tokens.size());
   BatchPlan plan;
+  plan.window = meta.window;
   plan.row_pos.reserve(meta.tokens.size());
   plan.row_table.reserve(meta.tokens.size());
   for (size_t i = 0; i < meta.seqs.size(); ++i) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "model/config.h"
+#include "sched/batch.h"
 
 namespace qwen3::cpu {
 
@@ -64,6 +65,7 @@ struct SeqSlice {
 struct BatchMeta {
   std::span<const int32_t> tokens;  // all sequences' new tokens, concatenated
   std::vector<SeqSlice> seqs;
+  AttentionWindow window;  // on: block-table entries of unseen positions may be null
 };
 
 // The per-row view of a BatchMeta, computed once per forward (plan, then run): RoPE,
@@ -72,6 +74,7 @@ struct BatchPlan {
   std::vector<int64_t> row_pos;                     // [rows] position in its sequence
   std::vector<std::span<const int32_t>> row_table;  // [rows] its sequence's block table
   int64_t max_context = 0;                          // max over rows of row_pos + 1
+  AttentionWindow window;                           // BatchMeta::window
   int64_t rows() const { return static_cast<int64_t>(row_pos.size()); }
 };
 

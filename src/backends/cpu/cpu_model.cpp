@@ -70,7 +70,8 @@ void CpuModel::mlp_block(const LayerWeights& l, int64_t layer, const float* x, i
 }
 
 std::vector<float> CpuModel::forward(std::span<const int32_t> tokens, KvCache& cache,
-                                     LogitsMode mode, const TraceFn& trace) const {
+                                     LogitsMode mode, const TraceFn& trace,
+                                     const AttentionWindow& window) const {
   const auto n = static_cast<int64_t>(tokens.size());
   if (n == 0) QWEN3_THROW(ErrorCode::kInvalidArgument, "forward called with no tokens");
   if (cache.length() + n > cache.capacity()) {
@@ -80,6 +81,7 @@ std::vector<float> CpuModel::forward(std::span<const int32_t> tokens, KvCache& c
   }
   BatchMeta meta;
   meta.tokens = tokens;
+  meta.window = window;
   meta.seqs.push_back({.token_offset = 0,
                        .num_tokens = n,
                        .start_pos = cache.length(),

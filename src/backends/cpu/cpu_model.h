@@ -34,9 +34,11 @@ class CpuModel {
 
   // Runs `tokens` at positions cache.length() .. +tokens.size(), appends their K/V to
   // the cache and returns logits: [1, vocab] (kLast) or [tokens, vocab] (kAll).
-  // A one-sequence batch: the same bits as that sequence in any forward_batch.
+  // A one-sequence batch: the same bits as that sequence in any forward_batch (with the
+  // same attention window; the cache keeps every position).
   std::vector<float> forward(std::span<const int32_t> tokens, KvCache& cache, LogitsMode mode,
-                             const TraceFn& trace = nullptr) const;
+                             const TraceFn& trace = nullptr,
+                             const AttentionWindow& window = {}) const;
 
   // One scheduler step: every sequence's rows through each matmul together, K/V written
   // into the pool through each block table, attention per (row, head) over the row's

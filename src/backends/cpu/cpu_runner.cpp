@@ -12,6 +12,7 @@ RunnerOutput CpuRunner::execute(const SchedulerOutput& step) {
   std::vector<int32_t> tokens;
   tokens.reserve(static_cast<size_t>(std::max<int64_t>(step.total_tokens, 0)));
   BatchMeta meta;
+  meta.window = window_;
   meta.seqs.reserve(step.seqs.size());
   for (const ScheduledSeq& s : step.seqs) {
     QWEN3_CHECK(!s.tokens.empty());

@@ -17,6 +17,7 @@ class CpuRunner final : public ModelRunner {
   CpuRunner(const Qwen3Weights& weights, int64_t num_blocks, int64_t block_size);
 
   RunnerOutput execute(const SchedulerOutput& step) override;
+  void set_attention_window(const AttentionWindow& w) override { window_ = w; }
   int64_t num_kv_blocks() const override { return pool_.num_blocks(); }
   int64_t block_size() const override { return pool_.block_size(); }
   const char* name() const override { return "cpu"; }
@@ -24,6 +25,7 @@ class CpuRunner final : public ModelRunner {
  private:
   CpuModel model_;
   PagedKvPool pool_;
+  AttentionWindow window_;
 };
 
 }  // namespace qwen3::cpu
