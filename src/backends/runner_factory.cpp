@@ -108,8 +108,8 @@ void check_attention_window(Device device, const AttentionWindow& w) {
   check_attention_window(w);
   if (w.on() && resolve_device(device) != Device::kCpu) {
     QWEN3_THROW(ErrorCode::kUnsupported,
-                "--attention-window: the CUDA backend has no sliding-window attention yet (the "
-                "CPU backend has); drop the flag or use --device cpu");
+                "--attention-window: the CUDA backend's windowed attention is not yet verified "
+                "on a GPU (the CPU backend has it); drop the flag or use --device cpu");
   }
 }
 

@@ -375,29 +375,31 @@ std::vector<int32_t> windowed_alone(const Job& j, const AttentionWindow& w) {
 }
 
 // Requests longer than the whole KV pool run with an attention window (blocks out of
-// sight are released as they go), two at a time with chunked prefill and preemption
-// possible, and give the greedy tokens of the unpaged forward with the same window.
+// sight are released as they go), with chunked prefill and preemptions (recomputed over
+// their cached blocks), and give the greedy tokens of the unpaged forward with the same
+// window.
 // Without the window the pool caps the context at 160 tokens.
 TEST(Engine, AttentionWindowRunsPastThePoolAndMatchesTheUnpagedForward) {
   const AttentionWindow window{24, 4};
   std::mt19937 rng(9);
   std::vector<Job> jobs;
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 4; ++i) {
     Job j;
-    for (int t = 0; t < 60 + 40 * i; ++t) j.prompt.push_back(static_cast<int32_t>(rng() % 512));
+    for (int t = 0; t < 60 + 30 * i; ++t) j.prompt.push_back(static_cast<int32_t>(rng() % 512));
     j.params.temperature = 0;
     j.params.max_tokens = 90;
     j.params.ignore_eos = true;
-    j.arrive_step = 3 * i;
+    j.arrive_step = i;
     jobs.push_back(j);
   }
   EngineSetup s;
   s.num_blocks = 21;  // 20 blocks of 8 tokens
   s.block_size = 8;
   s.budget = 16;
-  s.max_num_seqs = 2;
+  s.max_num_seqs = 4;  // four hold up to 32 blocks at once: preemptions
   s.window = window;
   const Result r = run_jobs(jobs, s);
+  EXPECT_GT(r.stats.preemptions_total, 0);
   for (size_t i = 0; i < jobs.size(); ++i) {
     EXPECT_EQ(r.tokens.at(i).at(0), windowed_alone(jobs[i], window)) << "request " << i;
   }

@@ -3,15 +3,37 @@
 #include <algorithm>
 
 namespace qwen3::cuda {
+namespace {
+
+// The key positions the row at `pos` reads, ascending: [lo[i], hi[i]) for i < n.
+struct KeyRanges {
+  int32_t lo[2], hi[2];
+  int n;
+  int64_t count() const { return n == 1 ? hi[0] - lo[0] : (hi[0] - lo[0]) + (hi[1] - lo[1]); }
+};
+
+KeyRanges visible_keys(int32_t pos, const AttentionWindow& w) {
+  const auto first = static_cast<int32_t>(w.on() ? std::max<int64_t>(0, pos - w.window + 1) : 0);
+  const auto sinks = static_cast<int32_t>(std::min<int64_t>(w.sinks, first));
+  if (sinks == 0) return {{first, 0}, {pos + 1, 0}, 1};
+  return {{0, first}, {sinks, pos + 1}, 2};
+}
+
+}  // namespace
 
 AttentionPlan plan_attention(std::span<const AttnSeq> seqs, int group, int kv_heads, int num_sms,
-                             int min_split_tokens, int heads_per_cta) {
+                             int min_split_tokens, int heads_per_cta,
+                             const AttentionWindow& window) {
   AttentionPlan plan;
+  const bool windowed = window.on();
   int64_t decodes = 0, decode_tokens = 0;
   for (const AttnSeq& s : seqs) {
-    if (s.num_rows != 1) continue;
-    ++decodes;
-    decode_tokens += s.start_pos + 1;
+    plan.decode_only = plan.decode_only && s.num_rows == 1;
+    if (s.num_rows != 1 && !windowed) continue;
+    for (int32_t r = 0; r < s.num_rows; ++r) {
+      ++decodes;
+      decode_tokens += visible_keys(s.start_pos + r, window).count();
+    }
   }
   plan.decode_heads_per_cta =
       heads_per_cta > 0 ? heads_per_cta
@@ -26,24 +48,37 @@ AttentionPlan plan_attention(std::span<const AttnSeq> seqs, int group, int kv_he
                        kDecodeSplitTokens * kDecodeSplitTokens;
   const int rows_per_item = std::max(1, kAttnMaxQueries / std::max(group, 1));
 
+  // One decode row at `pos`: its visible ranges cut into splits of `chunk` positions.
+  auto plan_row = [&](int32_t si, int32_t row, int32_t pos) {
+    const KeyRanges kr = visible_keys(pos, window);
+    const int64_t visible = kr.count();
+    const int64_t by_length = (visible + unit - 1) / unit;
+    const int64_t splits = std::clamp<int64_t>(by_length, 1, max_splits);
+    int64_t chunk = (visible + splits - 1) / splits;
+    chunk = (chunk + kDecodeSplitTokens - 1) / kDecodeSplitTokens * kDecodeSplitTokens;
+    int32_t n = 0;
+    for (int i = 0; i < kr.n; ++i)
+      n += static_cast<int32_t>((kr.hi[i] - kr.lo[i] + chunk - 1) / chunk);
+    const int32_t first_partial = n > 1 ? plan.num_partials : 0;
+    const int32_t counter = n > 1 ? plan.num_split_rows : 0;
+    int32_t k = 0;
+    for (int i = 0; i < kr.n; ++i) {
+      for (int64_t b = kr.lo[i]; b < kr.hi[i]; b += chunk, ++k) {
+        plan.decode.push_back({si, row, static_cast<int32_t>(b),
+                               static_cast<int32_t>(std::min<int64_t>(kr.hi[i], b + chunk)), k, n,
+                               first_partial, counter});
+      }
+    }
+    if (n > 1) {
+      plan.num_partials += n;
+      ++plan.num_split_rows;
+    }
+  };
+
   for (int32_t si = 0; si < static_cast<int32_t>(seqs.size()); ++si) {
     const AttnSeq& s = seqs[si];
-    const int32_t kv_end = s.start_pos + s.num_rows;
-    if (s.num_rows == 1) {
-      const int64_t by_length = (kv_end + unit - 1) / unit;
-      const int64_t splits = std::clamp<int64_t>(by_length, 1, max_splits);
-      int64_t chunk = (kv_end + splits - 1) / splits;
-      chunk = (chunk + kDecodeSplitTokens - 1) / kDecodeSplitTokens * kDecodeSplitTokens;
-      const auto n = static_cast<int32_t>((kv_end + chunk - 1) / chunk);
-      for (int32_t k = 0; k < n; ++k) {
-        plan.decode.push_back({si, s.row_begin, static_cast<int32_t>(k * chunk),
-                               static_cast<int32_t>(std::min<int64_t>(kv_end, (k + 1) * chunk)), k,
-                               n, n > 1 ? plan.num_partials : 0, n > 1 ? plan.num_split_rows : 0});
-      }
-      if (n > 1) {
-        plan.num_partials += n;
-        ++plan.num_split_rows;
-      }
+    if (s.num_rows == 1 || windowed) {
+      for (int32_t r = 0; r < s.num_rows; ++r) plan_row(si, s.row_begin + r, s.start_pos + r);
       continue;
     }
     for (int32_t r = 0; r < s.num_rows; r += rows_per_item) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backends/cuda/kernels/attention.h"
+#include "sched/batch.h"
 
 namespace qwen3::cuda {
 
@@ -23,6 +24,9 @@ struct AttentionPlan {
   int32_t num_partials = 0;                       // partial slots of the split rows
   int32_t num_split_rows = 0;                     // decode rows of more than one split
   int decode_heads_per_cta = kDecodeHeadsPerCta;  // PagedAttentionParams' field
+  // Every sequence has one new row: the decode kernel may apply q/k-norm + RoPE and write
+  // the new K/V itself (a row of a prefill chunk must see its chunk's earlier K/V first).
+  bool decode_only = true;
 };
 
 // Prefill chunks: items of up to kAttnMaxQueries / group rows over KV [0, last + 1).
@@ -31,7 +35,12 @@ struct AttentionPlan {
 // kDecodeSplitTokens), so that the decode CTAs fill about four waves of the GPU. Query heads
 // per decode CTA: heads_per_cta when set (1 or kDecodeHeadsPerCta), else 1 when the decode
 // rows hold at most kDecodeNarrowMaxTokens positions in all.
+// With an attention window every row, prefill ones included, is planned as a decode row
+// over the positions it sees (AttentionWindow::sees): the sink range and the window,
+// each cut into splits (the decode kernel takes any [kv_begin, kv_end); the split holding
+// the row's own position comes last), so no item reads a released block.
 AttentionPlan plan_attention(std::span<const AttnSeq> seqs, int group, int kv_heads, int num_sms,
-                             int min_split_tokens = kDecodeSplitTokens, int heads_per_cta = 0);
+                             int min_split_tokens = kDecodeSplitTokens, int heads_per_cta = 0,
+                             const AttentionWindow& window = {});
 
 }  // namespace qwen3::cuda

@@ -146,7 +146,8 @@ CudaRunner::StepPlan CudaRunner::plan_step(const SchedulerOutput& step) const {
                 step.total_tokens);
   }
   const int group = static_cast<int>(config_.num_attention_heads / config_.num_key_value_heads);
-  p.attn = plan_attention(seqs, group, static_cast<int>(config_.num_key_value_heads), num_sms_);
+  p.attn = plan_attention(seqs, group, static_cast<int>(config_.num_key_value_heads), num_sms_,
+                          kDecodeSplitTokens, 0, window_);
   return p;
 }
 
@@ -268,7 +269,7 @@ void CudaRunner::forward(const StepPlan& p) {
                                   .k_scale = pool_->k_scale(i),
                                   .v_scale = pool_->v_scale(i)};
     // A step of decode rows only: the decode attention kernel applies it itself.
-    const bool rope_in_attention = p.attn.items.empty();
+    const bool rope_in_attention = p.attn.decode_only;
     if (!rope_in_attention) launch_qk_norm_rope_kv(rope, stream_);
     attention(i, p, rope_in_attention ? &rope : nullptr);
     add_branch(l.o, s.attn.as<float>(), slot(2 * i + 1));
@@ -309,7 +310,8 @@ void CudaRunner::forward_maybe_graph(const StepPlan& p) {
                      p.attn.num_partials,
                      p.attn.num_split_rows,
                      p.max_blocks,
-                     p.attn.decode_heads_per_cta};
+                     p.attn.decode_heads_per_cta,
+                     p.attn.decode_only};
   if (graphs_.size() > 256) clear_graphs();  // bound the cache (context growth adds keys)
   GraphEntry& e = graphs_[key];
   if (e.exec == nullptr && ++e.uses >= 2) {

@@ -65,6 +65,13 @@ class CudaRunner final : public ModelRunner {
   RunnerOutput launch(std::span<const SamplerRow> rows, bool outputs = true);
   std::optional<DeviceTimeline> device_timeline() const override { return timeline_; }
   void end_of_work() override { have_prev_done_ = false; }
+  // Every row of a step then runs on the decode attention kernel over the positions it
+  // sees (plan_attention). Not yet proven on a GPU: the CLI refuses the flag on CUDA
+  // (check_attention_window); the GPU tests drive it directly.
+  void set_attention_window(const AttentionWindow& w) override {
+    window_ = w;
+    clear_graphs();
+  }
   int64_t num_kv_blocks() const override { return pool_->num_blocks(); }
   int64_t block_size() const override { return pool_->block_size(); }
   const char* name() const override { return "cuda"; }
@@ -100,6 +107,7 @@ class CudaRunner final : public ModelRunner {
   struct GraphKey {
     int64_t rows, out_rows, seqs, items, decode_items, partials, split_rows, max_blocks,
         decode_heads_per_cta;
+    bool decode_only;  // whether the decode kernel applies RoPE and writes the new K/V
     auto operator<=>(const GraphKey&) const = default;
   };
   struct GraphEntry {
@@ -126,6 +134,7 @@ class CudaRunner final : public ModelRunner {
   bool have_prev_done_ = false;
   DeviceTimeline timeline_;
   float last_gpu_ms_ = 0;
+  AttentionWindow window_;
 };
 
 }  // namespace qwen3::cuda

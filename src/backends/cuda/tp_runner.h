@@ -31,6 +31,9 @@ class TpCudaRunner final : public ModelRunner {
   std::optional<DeviceTimeline> device_timeline() const override {
     return ranks_.front()->device_timeline();
   }
+  void set_attention_window(const AttentionWindow& w) override {
+    for (auto& r : ranks_) r->set_attention_window(w);
+  }
   void end_of_work() override {
     for (auto& r : ranks_) r->end_of_work();
   }
