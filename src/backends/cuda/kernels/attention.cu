@@ -219,23 +219,15 @@ bool device_has_bf16_mma() {
 
 bool g_small_smem = false;  // set_paged_attention_small_smem
 
-// Opt-in shared memory per block, asked once like device_has_bf16_mma (the GPUs of one
-// process are of one kind: tensor parallelism refuses GPUs that differ).
-size_t smem_optin() {
-  static const size_t bytes = [] {
-    int dev = 0, v = 0;
-    QWEN3_CUDA_CHECK(cudaGetDevice(&dev));
-    QWEN3_CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    return static_cast<size_t>(v);
-  }();
-  return g_small_smem ? 0 : bytes;
-}
+// Shared memory the tensor-core kernel may size its ring by (0 under
+// set_paged_attention_small_smem: the two-stage ring).
+size_t attention_smem() { return g_small_smem ? 0 : smem_optin(); }
 
 void launch_prefill(const PagedAttentionParams& p, cudaStream_t stream) {
   if (p.num_items <= 0) return;
   if (paged_attention_uses_mma(p)) {
     const bool fp8 = p.kv_dtype == KvDtype::kFp8E4M3;
-    const size_t smem = smem_optin();
+    const size_t smem = attention_smem();
     if (p.head_dim == 64) {
       return fp8 ? mma_attn::launch_mma<64, true>(p, smem, stream)
                  : mma_attn::launch_mma<64, false>(p, smem, stream);

@@ -263,16 +263,6 @@ bool pipe_enabled() {
   return on;
 }
 
-int max_smem_optin() {
-  static const int bytes = [] {
-    int dev = 0, v = 0;
-    QWEN3_CUDA_CHECK(cudaGetDevice(&dev));
-    QWEN3_CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    return v;
-  }();
-  return bytes;
-}
-
 }  // namespace
 
 bool gemv_fp8_pipe_chosen(int64_t rows, int64_t k, int64_t block_in) {
@@ -280,9 +270,8 @@ bool gemv_fp8_pipe_chosen(int64_t rows, int64_t k, int64_t block_in) {
 }
 
 bool gemv_fp8_pipe_supports(int64_t rows, int64_t k, int64_t block_in) {
-  return rows == 1 && k > 0 && k % kChunk == 0 && block_in % kChunk == 0 &&
-         k <= INT32_MAX / 2 &&
-         smem_bytes(k) + 32 * sizeof(float) <= static_cast<size_t>(max_smem_optin());
+  return rows == 1 && k > 0 && k % kChunk == 0 && block_in % kChunk == 0 && k <= INT32_MAX / 2 &&
+         smem_bytes(k) + 32 * sizeof(float) <= smem_optin();
 }
 
 void launch_gemv_fp8_pipe(const GemvParams& p, cudaStream_t stream) {
@@ -309,15 +298,14 @@ void launch_gemv_fp8_pipe(const GemvParams& p, cudaStream_t stream) {
                   p.pipe_parts == 8,
               name, "pipe_parts must be 0, 1, 2, 4 or 8");
   const size_t smem = smem_bytes(p.k);
-  check_shape(smem + 32 * sizeof(float) <= static_cast<size_t>(max_smem_optin()), name,
-              "k too large for shared memory");
+  check_shape(smem + 32 * sizeof(float) <= smem_optin(), name, "k too large for shared memory");
   if (p.n_out <= 0) return;
   const int64_t grid_max = num_sms();
   const PipeShape s = choose_shape(p.n_out, static_cast<int>(p.k / kChunk), grid_max, p.k_split,
                                    p.pipe_parts, p.epilogue == GemvEpilogue::kSiluPairs);
   const auto grid = static_cast<unsigned>(s.rounds < grid_max ? s.rounds : grid_max);
   // The attribute is set once per device, for the largest k that fits.
-  const size_t smem_max = static_cast<size_t>(max_smem_optin()) - 32 * sizeof(float);
+  const size_t smem_max = smem_optin() - 32 * sizeof(float);
   auto kernel = p.e5m2 ? gemv_fp8_pipe_kernel<true> : gemv_fp8_pipe_kernel<false>;
   if (p.e5m2) {
     allow_dynamic_smem<gemv_fp8_pipe_kernel<true>>(smem_max);

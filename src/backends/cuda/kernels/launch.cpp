@@ -43,4 +43,14 @@ int num_sms() {
   return n;
 }
 
+size_t smem_optin() {
+  static const size_t bytes = [] {
+    int dev = 0, v = 0;
+    QWEN3_CUDA_CHECK(cudaGetDevice(&dev));
+    QWEN3_CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    return static_cast<size_t>(v);
+  }();
+  return bytes;
+}
+
 }  // namespace qwen3::cuda

@@ -19,6 +19,9 @@ void set_pdl_enabled(bool on);
 // Streaming multiprocessors of the current device (132 when it cannot be asked), read once:
 // the GEMV launchers size their grids by it.
 int num_sms();
+// Opt-in shared memory per block of the current device, asked once (the GPUs of one process
+// are of one kind: tensor parallelism refuses GPUs that differ).
+size_t smem_optin();
 
 // Blocks of `Kernel` (launched with kThreads threads, no dynamic shared memory) that fit
 // on one SM at once, asked once per kernel instance: launchers size grids by it.
