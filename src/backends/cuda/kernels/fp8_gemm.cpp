@@ -5,13 +5,33 @@
 namespace qwen3::cuda {
 namespace {
 
+// A cuBLASLt descriptor that destroys itself: members of this type are destroyed when a
+// later create in a constructor throws, so a failed Descs leaks nothing.
+template <typename H, cublasStatus_t (*Destroy)(H)>
+class LtHandle {
+ public:
+  LtHandle() = default;
+  ~LtHandle() {
+    if (h_) Destroy(h_);
+  }
+  LtHandle(const LtHandle&) = delete;
+  LtHandle& operator=(const LtHandle&) = delete;
+  H* out() { return &h_; }  // for the Create call (the handle is still null then)
+  H get() const { return h_; }
+
+ private:
+  H h_ = nullptr;
+};
+using LtOp = LtHandle<cublasLtMatmulDesc_t, cublasLtMatmulDescDestroy>;
+using LtLayout = LtHandle<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>;
+
 // One product's cuBLASLt descriptors. Column-major view, as the BF16 path's cublasGemmEx:
 // Y^T [n_out, rows] = W [k, n_out]^T * X^T [k, rows], so cuBLASLt's A is W (transposed)
 // and B is x; each operand's block scales follow it.
 class Descs {
  public:
   Descs(int64_t n_out, int64_t k, int64_t rows) {
-    QWEN3_CUBLAS_CHECK(cublasLtMatmulDescCreate(&op_, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    QWEN3_CUBLAS_CHECK(cublasLtMatmulDescCreate(op_.out(), CUBLAS_COMPUTE_32F, CUDA_R_32F));
     const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
     set(CUBLASLT_MATMUL_DESC_TRANSA, ta);
     set(CUBLASLT_MATMUL_DESC_TRANSB, tb);
@@ -19,25 +39,23 @@ class Descs {
     set(CUBLASLT_MATMUL_DESC_A_SCALE_MODE, vec128);
     set(CUBLASLT_MATMUL_DESC_B_SCALE_MODE, vec128);
     const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
-    QWEN3_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&a_, CUDA_R_8F_E4M3, u(k), u(n_out), k));
-    QWEN3_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&b_, CUDA_R_8F_E4M3, u(k), u(rows), k));
-    QWEN3_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&c_, CUDA_R_32F, u(n_out), u(rows), n_out));
+    QWEN3_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(a_.out(), CUDA_R_8F_E4M3, u(k), u(n_out), k));
+    QWEN3_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(b_.out(), CUDA_R_8F_E4M3, u(k), u(rows), k));
+    QWEN3_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(c_.out(), CUDA_R_32F, u(n_out), u(rows), n_out));
   }
-  ~Descs() {
-    if (c_) cublasLtMatrixLayoutDestroy(c_);
-    if (b_) cublasLtMatrixLayoutDestroy(b_);
-    if (a_) cublasLtMatrixLayoutDestroy(a_);
-    if (op_) cublasLtMatmulDescDestroy(op_);
-  }
-  Descs(const Descs&) = delete;
-  Descs& operator=(const Descs&) = delete;
 
   template <typename T>
   void set(cublasLtMatmulDescAttributes_t attr, const T& v) {
-    QWEN3_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op_, attr, &v, sizeof v));
+    QWEN3_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op_.get(), attr, &v, sizeof v));
   }
-  cublasLtMatmulDesc_t op_ = nullptr;
-  cublasLtMatrixLayout_t a_ = nullptr, b_ = nullptr, c_ = nullptr;
+  cublasLtMatmulDesc_t op() const { return op_.get(); }
+  cublasLtMatrixLayout_t a() const { return a_.get(); }
+  cublasLtMatrixLayout_t b() const { return b_.get(); }
+  cublasLtMatrixLayout_t c() const { return c_.get(); }
+
+ private:
+  LtOp op_;
+  LtLayout a_, b_, c_;
 };
 
 }  // namespace
@@ -73,8 +91,8 @@ const Fp8BlockGemm::Plan& Fp8BlockGemm::plan(int64_t n_out, int64_t k, int64_t r
     cublasLtMatmulHeuristicResult_t result{};
     int found = 0;
     if (st == CUBLAS_STATUS_SUCCESS) {
-      st = cublasLtMatmulAlgoGetHeuristic(handle_, d.op_, d.a_, d.b_, d.c_, d.c_, pref, 1, &result,
-                                          &found);
+      st = cublasLtMatmulAlgoGetHeuristic(handle_, d.op(), d.a(), d.b(), d.c(), d.c(), pref, 1,
+                                          &result, &found);
     }
     cublasLtMatmulPreferenceDestroy(pref);
     // "Not supported" is an answer (the caller falls back), not an error.
@@ -97,8 +115,9 @@ void Fp8BlockGemm::run(const Fp8GemmArgs& a, void* workspace, size_t workspace_b
   d.set(CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, a.w_scales);
   d.set(CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, a.x_scales);
   const float alpha = 1.0f, beta = a.accumulate ? 1.0f : 0.0f;
-  QWEN3_CUBLAS_CHECK(cublasLtMatmul(handle_, d.op_, &alpha, a.w, d.a_, a.x, d.b_, &beta, a.y, d.c_,
-                                    a.y, d.c_, &p.algo, workspace, workspace_bytes, stream));
+  QWEN3_CUBLAS_CHECK(cublasLtMatmul(handle_, d.op(), &alpha, a.w, d.a(), a.x, d.b(), &beta, a.y,
+                                    d.c(), a.y, d.c(), &p.algo, workspace, workspace_bytes,
+                                    stream));
 }
 
 }  // namespace qwen3::cuda
