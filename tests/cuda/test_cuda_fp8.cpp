@@ -13,7 +13,7 @@
 #include "backends/cpu/cpu_ops.h"
 #include "backends/cuda/cuda_weights.h"
 #include "backends/cuda/kernels/gemv_fp8.h"
-#include "backends/cuda/kernels/gemv_fp8_pipe.h"
+#include "backends/cuda/kernels/gemv_pipe.h"
 #include "backends/cuda/kernels/linear.h"
 #include "cuda/cuda_test_util.h"
 #include "model/fixture.h"

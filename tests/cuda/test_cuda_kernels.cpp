@@ -12,6 +12,7 @@
 #include "backends/cuda/kernels/attention.h"
 #include "backends/cuda/kernels/elementwise.h"
 #include "backends/cuda/kernels/gemv.h"
+#include "backends/cuda/kernels/gemv_pipe.h"
 #include "backends/cuda/kernels/linear.h"
 #include "backends/cuda/kernels/rope_kv.h"
 #include "cuda/attention_test_util.h"
@@ -20,6 +21,9 @@
 
 namespace qwen3::cuda::test {
 namespace {
+
+// The pipelined one-row BF16 GEMV's tolerance (see Bf16PipeGemvEveryTiling).
+constexpr double kBf16PipeTol = 3e-5;
 
 TEST(CudaKernels, EmbeddingGathersRows) {
   QWEN3_SKIP_WITHOUT_GPU();
@@ -156,9 +160,11 @@ TEST(CudaKernels, LinearFusedNormResidualAndSiluPairs) {
     const auto ref = linear_ref(w, xn, rows, n_out, k);
     auto d_h = to_device(h);
     for (const bool cublas : {false, true}) {
-      // run() takes the GEMV up to kGemvBf16Rows rows (float32 x, 1e-5), cuBLAS above
-      // (x rounded to BF16, 1e-2).
-      const double tol = cublas || rows > kGemvBf16Rows ? 1e-2 : 1e-5;
+      // run() takes the GEMV up to kGemvBf16Rows rows (float32 x, 1e-5; one row on the
+      // pipelined kernel where chosen, kBf16PipeTol), cuBLAS above (x rounded to BF16, 1e-2).
+      const double tol = cublas || rows > kGemvBf16Rows   ? 1e-2
+                         : gemv_bf16_pipe_chosen(rows, k) ? kBf16PipeTol
+                                                          : 1e-5;
       const LinearInput in{d_h.as<float>(), d_nw.as<float>(), 1e-6f};
       // Norm prologue, plain store.
       auto d_y = poisoned<float>(rows * n_out);
@@ -206,6 +212,71 @@ TEST(CudaKernels, LinearFusedNormResidualAndSiluPairs) {
   }
 }
 
+// The pipelined one-row BF16 GEMV (gemv_pipe.cu): x enters the tensor cores as two BF16
+// values (hi + lo, ~2^-17 relative) and they accumulate in float32, so it is held to 3e-5
+// of the float64 reference (the CUDA-core GEMV: 1e-5). Every tiling (k-slices x k-parts
+// per tile; 20 chunks of 64 columns: slices of 20, 10, 5, 3 with the last 2, some parts
+// empty), the norm prologue (sum given or reduced by the block) and every epilogue, on
+// 306 rows (the last round partly past the end).
+TEST(CudaKernels, Bf16PipeGemvEveryTiling) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  const int64_t n_out = 306, k = 1280;
+  ASSERT_TRUE(gemv_bf16_pipe_supports(1, k));
+  auto w = random_floats(n_out * k, 81);
+  auto d_w = to_device(to_bf16(w));  // w is BF16-rounded in place
+  const auto x = random_floats(k, 82), nw = random_floats(k, 83), r0 = random_floats(n_out, 84);
+  std::vector<float> xn(k);
+  cpu::rms_norm(x.data(), nw.data(), 1, k, 1e-6, xn.data());
+  const auto ref = linear_ref(w, xn, 1, n_out, k);
+  std::vector<double> ref_add(ref.size()), ref_act(ref.size() / 2);
+  double ss_ref = 0.0, ss_x = 0.0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    ref_add[i] = ref[i] + r0[i];
+    ss_ref += ref_add[i] * ref_add[i];
+  }
+  for (size_t i = 0; i < ref_act.size(); ++i)
+    ref_act[i] = ref[2 * i] / (1.0 + std::exp(-ref[2 * i])) * ref[2 * i + 1];
+  for (const float v : x) ss_x += static_cast<double>(v) * v;
+  auto d_x = to_device(x);
+  auto d_nw = to_device(nw);
+  auto d_ssx = to_device(std::vector<float>(1, static_cast<float>(ss_x)));
+  for (int ks = 1; ks <= 8; ks *= 2)
+    for (int parts = 1; parts <= 8; parts *= 2)
+      for (const bool own_sum : {false, true}) {
+        const std::string where = fmt::format("ks {} parts {} own_sum {}", ks, parts, own_sum);
+        auto d_y = poisoned<float>(n_out);
+        GemvParams p{.w = d_w.as<__nv_bfloat16>(),
+                     .x = d_x.as<float>(),
+                     .y = d_y.as<float>(),
+                     .n_out = n_out,
+                     .k = k,
+                     .rows = 1,
+                     .k_split = ks};
+        p.pipe_parts = parts;
+        p.norm_weight = d_nw.as<float>();
+        p.norm_eps = 1e-6f;
+        p.norm_sum_squares = own_sum ? nullptr : d_ssx.as<float>();
+        launch_gemv_bf16_pipe(p, nullptr);
+        EXPECT_LT(rel_error(to_host<float>(d_y, n_out), ref), kBf16PipeTol) << where;
+        auto d_r = to_device(r0);
+        auto d_ss = to_device(std::vector<float>(1, 0.0f));
+        p.y = d_r.as<float>();
+        p.epilogue = GemvEpilogue::kAddTo;
+        p.sum_squares_out = d_ss.as<float>();
+        launch_gemv_bf16_pipe(p, nullptr);
+        EXPECT_LT(rel_error(to_host<float>(d_r, n_out), ref_add), kBf16PipeTol) << where;
+        EXPECT_LT(rel_error(to_host<float>(d_ss, 1), std::vector<double>{ss_ref}), kBf16PipeTol)
+            << where;
+        auto d_a = poisoned<float>(n_out / 2);
+        p.y = d_a.as<float>();
+        p.epilogue = GemvEpilogue::kSiluPairs;
+        p.sum_squares_out = nullptr;
+        launch_gemv_bf16_pipe(p, nullptr);
+        EXPECT_LT(rel_error(to_host<float>(d_a, n_out / 2), ref_act), kBf16PipeTol)
+            << where << " silu";
+      }
+}
+
 // The decode chain without norm kernels: a kAddTo GEMV leaves y and each row's sum of
 // squares; the next GEMV normalises its input with those sums (LinearInput::sum_squares).
 TEST(CudaKernels, LinearSumOfSquaresFeedsTheNextNorm) {
@@ -218,6 +289,8 @@ TEST(CudaKernels, LinearSumOfSquaresFeedsTheNextNorm) {
   auto d_nw = to_device(nw);
   LinearContext ctx(nullptr);
   for (int64_t rows = 1; rows <= kGemvBf16Rows; ++rows) {
+    // One row takes the pipelined kernel where QWEN3_GEMV_BF16_PIPE=1 chose it.
+    const double tol = gemv_bf16_pipe_chosen(rows, k) ? kBf16PipeTol : 1e-5;
     const DeviceMatrix m1{d_w1.as<__nv_bfloat16>(), hidden, k};
     const DeviceMatrix m2{d_w2.as<__nv_bfloat16>(), n2, hidden};
     ASSERT_TRUE(LinearContext::fuses_norm(m1, rows) && LinearContext::fuses_norm(m2, rows));
@@ -235,8 +308,8 @@ TEST(CudaKernels, LinearSumOfSquaresFeedsTheNextNorm) {
       h_f[i] = static_cast<float>(h_ref[i]);
       ss_ref[i / hidden] += h_ref[i] * h_ref[i];
     }
-    EXPECT_LT(rel_error(to_host<float>(d_r, rows * hidden), h_ref), 1e-5) << rows;
-    EXPECT_LT(rel_error(to_host<float>(d_ss, rows), ss_ref), 1e-5) << rows;
+    EXPECT_LT(rel_error(to_host<float>(d_r, rows * hidden), h_ref), tol) << rows;
+    EXPECT_LT(rel_error(to_host<float>(d_ss, rows), ss_ref), tol) << rows;
     // The consumer: RMSNorm(h) * nw, then W2, without a norm kernel.
     std::vector<float> hn(h_f.size());
     cpu::rms_norm(h_f.data(), nw.data(), rows, hidden, 1e-6, hn.data());
@@ -244,7 +317,7 @@ TEST(CudaKernels, LinearSumOfSquaresFeedsTheNextNorm) {
     auto d_y = poisoned<float>(rows * n2);
     ctx.run(m2, {d_r.as<float>(), d_nw.as<float>(), 1e-6f, d_ss.as<float>()}, rows,
             d_y.as<float>());
-    EXPECT_LT(rel_error(to_host<float>(d_y, rows * n2), ref2), 1e-5) << rows;
+    EXPECT_LT(rel_error(to_host<float>(d_y, rows * n2), ref2), tol) << rows;
   }
 }
 

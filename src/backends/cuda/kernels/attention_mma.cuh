@@ -39,6 +39,7 @@
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/kv_fp8.cuh"
 #include "backends/cuda/kernels/launch.h"
+#include "backends/cuda/kernels/mma_sync.cuh"
 #include "backends/cuda/kernels/wgmma.cuh"
 
 namespace qwen3::cuda::mma_attn {
@@ -84,26 +85,6 @@ __device__ __forceinline__ void ldsm_x4_trans(uint32_t (&r)[4], uint32_t addr) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                : "r"(addr));
-}
-
-// c += a * b, BF16 inputs, float32 accumulate.
-__device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
-                                         uint32_t b1) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, "
-      "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-#else
-  __trap();  // launched only on sm_80+ (paged_attention_uses_mma)
-#endif
-}
-
-// Two floats -> packed BF16 pair, the lower index in the low half (the fragment order).
-__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
-  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<const uint32_t*>(&v);
 }
 
 // 2^x (MUFU.EX2, flushes denormals; 2^-inf = 0).

@@ -6,9 +6,9 @@
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/fp8_convert.cuh"
 #include "backends/cuda/kernels/gemv_fp8.h"
-#include "backends/cuda/kernels/gemv_fp8_pipe.h"
+#include "backends/cuda/kernels/gemv_pipe.h"
 #include "backends/cuda/kernels/launch.h"
-#include "backends/cuda/kernels/mma_f16.cuh"
+#include "backends/cuda/kernels/mma_sync.cuh"
 
 namespace qwen3::cuda {
 namespace {

@@ -12,7 +12,7 @@
 //     the norm with it). kAuto takes it for block_in not a multiple of 128 and for one
 //     activation row where kPipe does not apply, the tensor-core kernel otherwise.
 //   * kPipe (one activation row, k and block_in multiples of 128): the tensor-core
-//     product with the weights streamed through a shared-memory ring (gemv_fp8_pipe.h);
+//     product with the weights streamed through a shared-memory ring (gemv_pipe.h);
 //     kAuto takes it for one row where gemv_fp8_pipe_chosen (opt-in for now).
 // Scales are stored per row ([n_out, k / block_in]) so fused matrices (q|k|v, gate/up
 // interleaved) need no index mapping. Also: the FP8 -> BF16 dequantization used by the

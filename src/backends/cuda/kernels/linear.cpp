@@ -1,14 +1,14 @@
 #include "backends/cuda/kernels/linear.h"
 
-#include "backends/cuda/cuda_check.h"
 #include <cstdlib>
 #include <cstring>
 
+#include "backends/cuda/cuda_check.h"
 #include "backends/cuda/kernels/elementwise.h"
 #include "backends/cuda/kernels/fp8_act_quant.h"
 #include "backends/cuda/kernels/gemv.h"
 #include "backends/cuda/kernels/gemv_fp8.h"
-#include "backends/cuda/kernels/gemv_fp8_pipe.h"
+#include "backends/cuda/kernels/gemv_pipe.h"
 
 namespace qwen3::cuda {
 namespace {
@@ -34,6 +34,16 @@ GemvParams stream_params(const DeviceMatrix& w, const float* x, float* y, int64_
     p.e5m2 = w.dtype == DType::kF8E5M2;
   }
   return p;
+}
+
+// The streaming GEMV of `p`, or for one row the pipelined one where chosen (gemv_pipe.h).
+void launch_one_row_aware(const DeviceMatrix& w, const GemvParams& p, cudaStream_t stream) {
+  if (w.is_fp8()) {
+    if (gemv_fp8_pipe_chosen(p.rows, w.cols, w.block_in)) return launch_gemv_fp8_pipe(p, stream);
+    return launch_gemv_fp8_stream(p, stream);
+  }
+  if (gemv_bf16_pipe_chosen(p.rows, w.cols)) return launch_gemv_bf16_pipe(p, stream);
+  launch_gemv_bf16(p, stream);
 }
 
 }  // namespace
@@ -74,13 +84,7 @@ void LinearContext::run(const DeviceMatrix& w, const LinearInput& in, int64_t ro
       p.norm_sum_squares = in.sum_squares;
     }
     p.sum_squares_out = sum_squares_out;
-    if (w.is_fp8() && gemv_fp8_pipe_chosen(rows, w.cols, w.block_in)) {
-      launch_gemv_fp8_pipe(p, stream_);
-    } else if (w.is_fp8()) {
-      launch_gemv_fp8_stream(p, stream_);
-    } else {
-      launch_gemv_bf16(p, stream_);
-    }
+    launch_one_row_aware(w, p, stream_);
     return;
   }
   if (w.is_fp8() ? gemv_fp8_supports(rows, w.cols, w.block_in)
@@ -105,7 +109,7 @@ void LinearContext::run(const DeviceMatrix& w, const LinearInput& in, int64_t ro
                       stream_);
       return;
     }
-    launch_gemv_bf16(stream_params(w, x, y, rows, out), stream_);
+    launch_one_row_aware(w, stream_params(w, x, y, rows, out), stream_);
     return;
   }
   run_cublas(w, in, rows, y, out);

@@ -1,7 +1,10 @@
-// Warp-level tensor-core products in f16 with float32 accumulation (mma.sync, sm_80+),
-// as the FP8 GEMVs use them: FP8 weight codes decode exactly to f16 (fp8_convert.cuh),
-// activations are rounded to f16 here.
+// Warp-level tensor-core products (mma.sync.m16n8k16, sm_80+) with float32 accumulation,
+// in f16 (the FP8 GEMVs: FP8 codes decode exactly to f16, fp8_convert.cuh; activations
+// are rounded to f16 here) and in BF16 (the prefill attention, the BF16 pipelined GEMV),
+// and the conversions of their operands.
 #pragma once
+
+#include <cuda_bf16.h>
 
 #include <cstdint>
 
@@ -27,6 +30,26 @@ __device__ __forceinline__ void mma_16816(float (&c)[4], uint32_t a0, uint32_t a
       "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
       : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
       : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+// Two floats -> packed BF16 pair, the lower index in the low half (the fragment order).
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&v);
+}
+
+// c += a * b, BF16 inputs, float32 accumulate.
+__device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
+                                         uint32_t b1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, "
+      "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#else
+  __trap();  // launched only on sm_80+ (paged_attention_uses_mma; the GEMVs need sm_80)
+#endif
 }
 
 }  // namespace qwen3::cuda

@@ -1,13 +1,12 @@
-#include "backends/cuda/kernels/gemv_fp8_pipe.h"
-
 #include <cstdlib>
 #include <cstring>
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/fp8_convert.cuh"
+#include "backends/cuda/kernels/gemv_pipe.h"
 #include "backends/cuda/kernels/launch.h"
-#include "backends/cuda/kernels/mma_f16.cuh"
+#include "backends/cuda/kernels/mma_sync.cuh"
 
 namespace qwen3::cuda {
 namespace {
@@ -17,35 +16,42 @@ namespace {
 // the BF16 GEMV reaches with twice the bytes per load; cp.async into shared memory keeps
 // 16 KB per warp in flight at no register cost.
 //
-// Work: the matrix is cut into rounds of rr = (8 / ks) * (16 / parts) consecutive rows;
-// block b takes rounds b, b + grid, ... (the grid is one block per SM). In a round, warp
-// w = tile * ks + slice computes tile `tile` (16 / parts rows) over slice `slice` of the
-// 128-column chunks (lc chunks each). One mma tile is 16 rows of A: mma row rho is
-// weight row rho % (16 / parts) of the tile, over k-part rho / (16 / parts); a step
-// multiplies one chunk per part (part p: chunk slice * lc + step * parts + p), with
-// B column n = x of part n's chunk, so C[rho][part(rho)] is the wanted partial and the
-// other columns are discarded. (parts > 1 spreads short matrices over more warps: the o
-// and down projections have 2,560 rows, 160 tiles of 16 for 132 SMs.)
-// The fragment layouts are gemv_fp8.cu's: lane (g, t) holds mma rows g and g + 8; for a
-// chunk it copies the 16 bytes at columns 16t + 64s (s = 0, 1) of both rows, and word j
-// of a 16-byte piece gives A's pairs (2t, 2t+1) and (2t+8, 2t+9); lanes g < parts read
-// the same columns of x (f16, in shared memory) for B.
+// Work: a chunk is 128 bytes of a weight row (128 FP8 or 64 BF16 columns). The matrix is
+// cut into rounds of rr = (8 / ks) * (16 / parts) consecutive rows; block b takes rounds
+// b, b + grid, ... (the grid is one block per SM). In a round, warp w = tile * ks + slice
+// computes tile `tile` (16 / parts rows) over slice `slice` of the chunks (lc chunks
+// each). One mma tile is 16 rows of A: mma row rho is weight row rho % (16 / parts) of the
+// tile, over k-part rho / (16 / parts); a step multiplies one chunk per part (part p:
+// chunk slice * lc + step * parts + p), with B column n = x of part n's chunk, so
+// C[rho][part(rho)] is the wanted partial and the other columns are discarded. (parts > 1
+// spreads short matrices over more warps: the o and down projections have 2,560 rows,
+// 160 tiles of 16 for 132 SMs.)
+// Fragments (mma.m16n8k16, g = lane / 4, t = lane % 4, as gemv_fp8.cu lays them out): lane
+// (g, t) holds mma rows g and g + 8; for a chunk it copies the 16 bytes at byte 16t + 64h
+// (h = 0, 1) of both rows. FP8: word j of such a piece (columns 4j .. 4j+3 of it) gives
+// A's pairs (2t, 2t+1) and (2t+8, 2t+9) of one mma, decoded to f16. BF16: words 2jj and
+// 2jj+1 give those pairs of mma jj (jj = 0, 1). Lanes g < parts read the same columns of
+// x from shared memory for B: f16 for FP8 weights; for BF16 x = hi + lo, two BF16 values
+// (relative error ~2^-17), multiplied by two mmas into the same accumulators.
 // Ring: each lane copies and later reads only its own 4 x 16 bytes per step (cp.async
 // groups are per thread), so the pipeline needs no barrier: step e waits for its group
 // and refills its slot with step e + kDepth.
+constexpr int kBf16 = 0, kE4M3 = 1, kE5M2 = 2;  // weight formats (template F)
 constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
-constexpr int kChunk = 128;   // columns (bytes) of one step per mma row
-constexpr int kDepth = 8;     // steps per warp in flight
+constexpr int kChunkBytes = 128;  // bytes of one step per mma row
+template <int F>
+constexpr int kChunkCols = F == kBf16 ? 64 : 128;
+constexpr int kDepth = 8;                // steps per warp in flight
 constexpr int kSlotBytes = 4 * 32 * 16;  // one step of a warp: [piece][lane] x 16 bytes
 constexpr int kRingBytes = kWarps * kDepth * kSlotBytes;
 constexpr int kPartialBytes = kWarps * 16 * 4;
 
 struct PipeShape {
-  int ks;         // k-slices per tile (warps sharing a tile)
-  int parts;      // k-parts per mma tile: the tile holds 16 / parts weight rows
-  int lc;         // chunks per slice
-  int steps;      // steps per warp and round: ceil(lc / parts)
+  int ks;          // k-slices per tile (warps sharing a tile)
+  int parts;       // k-parts per mma tile: the tile holds 16 / parts weight rows
+  int lc;          // chunks per slice
+  int steps;       // steps per warp and round: ceil(lc / parts)
   int64_t rounds;  // ceil(n_out / rows per round)
 };
 
@@ -56,26 +62,31 @@ struct RowAt {
   bool valid;
 };
 
-template <bool kE5M2>
+template <int F>
 __global__ void __launch_bounds__(kThreads, 1)
-    gemv_fp8_pipe_kernel(const GemvParams p, const PipeShape s) {
+    gemv_pipe_kernel(const GemvParams p, const PipeShape s) {
+  constexpr bool kFp8 = F != kBf16;
+  constexpr int kCols = kChunkCols<F>;
   extern __shared__ __align__(16) unsigned char smem[];
   __shared__ float scratch[32];
   uint4* ring = reinterpret_cast<uint4*>(smem);
-  uint32_t* x16 = reinterpret_cast<uint32_t*>(smem + kRingBytes);  // x as f16x2 words
-  float* partial = reinterpret_cast<float*>(smem + kRingBytes + p.k * 2);  // [warp][rho]
+  // x as f16x2 words (FP8 weights) or BF16x2 hi words then lo words (BF16 weights).
+  uint32_t* xw_smem = reinterpret_cast<uint32_t*>(smem + kRingBytes);
+  float* partial =
+      reinterpret_cast<float*>(smem + kRingBytes + p.k * (kFp8 ? 2 : 4));  // [warp][rho]
   pdl_trigger();
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
   const int k = static_cast<int>(p.k);
-  const int chunks = k / kChunk;
+  const int chunks = k / kCols;
   const int tile_rows = 16 / s.parts;
   const int rr = kWarps / s.ks * tile_rows;
   const int tile = warp / s.ks, slice = warp % s.ks;
   const int c_beg = slice * s.lc, c_end = min(chunks, c_beg + s.lc);
-  const int64_t my_rounds =
-      blockIdx.x < s.rounds ? (s.rounds - 1 - blockIdx.x) / gridDim.x + 1 : 0;
+  const int64_t my_rounds = blockIdx.x < s.rounds ? (s.rounds - 1 - blockIdx.x) / gridDim.x + 1 : 0;
   const int64_t steps_total = my_rounds * s.steps;
+  const int64_t row_bytes = p.k * (kFp8 ? 1 : 2);
+  const uint8_t* w = kFp8 ? p.w_fp8 : reinterpret_cast<const uint8_t*>(p.w);
   // Rows g and g + 8 of the mma tile: weight row within the tile, k-part.
   const int ra = g % tile_rows, pa = g / tile_rows;
   const int rb = (g + 8) % tile_rows, pb = (g + 8) / tile_rows;
@@ -96,8 +107,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     if (issued < steps_total) {
       const uint32_t dst = my_ring + static_cast<uint32_t>(issued % kDepth) * kSlotBytes;
       const RowAt a = at(issue_round, issue_step, ra, pa), b = at(issue_round, issue_step, rb, pb);
-      const uint8_t* src_a = p.w_fp8 + (a.valid ? a.row * p.k + a.chunk * kChunk + 16 * t : 0);
-      const uint8_t* src_b = p.w_fp8 + (b.valid ? b.row * p.k + b.chunk * kChunk + 16 * t : 0);
+      const uint8_t* src_a = w + (a.valid ? a.row * row_bytes + a.chunk * kChunkBytes + 16 * t : 0);
+      const uint8_t* src_b = w + (b.valid ? b.row * row_bytes + b.chunk * kChunkBytes + 16 * t : 0);
       cp_async16(dst, src_a, a.valid);
       cp_async16(dst + 512, src_a + 64, a.valid);
       cp_async16(dst + 1024, src_b, b.valid);
@@ -115,7 +126,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   for (int i = 0; i < kDepth; ++i) issue_next();
   pdl_wait();
 
-  // x (normed as the CPU does it: w * (x * inv_rms)) rounded to f16 into shared memory.
+  // x (normed as the CPU does it: w * (x * inv_rms)) into shared memory.
   const float4* x4 = reinterpret_cast<const float4*>(p.x);
   float inv = 1.0f;
   if (p.norm_weight != nullptr) {
@@ -138,12 +149,20 @@ __global__ void __launch_bounds__(kThreads, 1)
       const float4 n = __ldg(reinterpret_cast<const float4*>(p.norm_weight) + i);
       a = make_float4(n.x * (a.x * inv), n.y * (a.y * inv), n.z * (a.z * inv), n.w * (a.w * inv));
     }
-    reinterpret_cast<uint2*>(x16)[i] =
-        make_uint2(f32x2_to_f16x2_sat(a.x, a.y), f32x2_to_f16x2_sat(a.z, a.w));
+    if constexpr (kFp8) {
+      reinterpret_cast<uint2*>(xw_smem)[i] =
+          make_uint2(f32x2_to_f16x2_sat(a.x, a.y), f32x2_to_f16x2_sat(a.z, a.w));
+    } else {
+      const uint32_t h0 = pack_bf16(a.x, a.y), h1 = pack_bf16(a.z, a.w);
+      reinterpret_cast<uint2*>(xw_smem)[i] = make_uint2(h0, h1);
+      reinterpret_cast<uint2*>(xw_smem + k / 2)[i] =
+          make_uint2(pack_bf16(a.x - bf16_lo(h0), a.y - bf16_hi(h0)),
+                     pack_bf16(a.z - bf16_lo(h1), a.w - bf16_hi(h1)));
+    }
   }
   __syncthreads();
 
-  const int scale_shift = __ffs(p.block_in / kChunk) - 1;  // chunk -> scale column
+  const int scale_shift = kFp8 ? __ffs(p.block_in / kChunkCols<F>) - 1 : 0;  // chunk -> scale
   const uint4* my_slots = ring + warp * kDepth * (kSlotBytes / 16) + lane;
   float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
   int64_t round = blockIdx.x;
@@ -151,10 +170,11 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll 1
   for (int64_t e = 0; e < steps_total; ++e) {
     const RowAt a = at(round, step, ra, pa), b = at(round, step, rb, pb);
-    const float sa = a.valid ? __ldg(p.row_scales + a.row * p.scale_cols + (a.chunk >> scale_shift))
-                             : 0.0f;
-    const float sb = b.valid ? __ldg(p.row_scales + b.row * p.scale_cols + (b.chunk >> scale_shift))
-                             : 0.0f;
+    float sa = 1.0f, sb = 1.0f;  // BF16: no scales
+    if constexpr (kFp8) {
+      sa = a.valid ? __ldg(p.row_scales + a.row * p.scale_cols + (a.chunk >> scale_shift)) : 0.0f;
+      sb = b.valid ? __ldg(p.row_scales + b.row * p.scale_cols + (b.chunk >> scale_shift)) : 0.0f;
+    }
     const int cx = c_beg + step * s.parts + g;  // B column g: x of part g's chunk
     const bool x_ok = g < s.parts && cx < c_end;
     cp_async_wait<kDepth - 1>();
@@ -163,19 +183,36 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const uint4 wa = slot[32 * h], wb = slot[64 + 32 * h];
-      uint4 xa = make_uint4(0u, 0u, 0u, 0u), xb = xa;
-      if (x_ok) {
-        const uint4* xv = reinterpret_cast<const uint4*>(x16 + (cx * kChunk + 64 * h + 16 * t) / 2);
-        xa = xv[0];
-        xb = xv[1];
-      }
       const uint32_t wra[4] = {wa.x, wa.y, wa.z, wa.w}, wrb[4] = {wb.x, wb.y, wb.z, wb.w};
-      const uint32_t xw[8] = {xa.x, xa.y, xa.z, xa.w, xb.x, xb.y, xb.z, xb.w};
+      // x words of this piece's columns: chunk cx, byte 16t + 64h of the row.
+      const int col = cx * kCols + (16 * t + 64 * h) / (kFp8 ? 1 : 2);
+      if constexpr (kFp8) {
+        uint4 xa = make_uint4(0u, 0u, 0u, 0u), xb = xa;
+        if (x_ok) {
+          const uint4* xv = reinterpret_cast<const uint4*>(xw_smem + col / 2);
+          xa = xv[0];
+          xb = xv[1];
+        }
+        const uint32_t xw[8] = {xa.x, xa.y, xa.z, xa.w, xb.x, xb.y, xb.z, xb.w};
 #pragma unroll
-      for (int j = 0; j < 4; ++j)
-        mma_16816(cf, fp8x2_to_f16x2<kE5M2>(wra[j], 0), fp8x2_to_f16x2<kE5M2>(wrb[j], 0),
-                  fp8x2_to_f16x2<kE5M2>(wra[j], 1), fp8x2_to_f16x2<kE5M2>(wrb[j], 1),
-                  xw[2 * j], xw[2 * j + 1]);
+        for (int j = 0; j < 4; ++j)
+          mma_16816(cf, fp8x2_to_f16x2<F == kE5M2>(wra[j], 0),
+                    fp8x2_to_f16x2<F == kE5M2>(wrb[j], 0), fp8x2_to_f16x2<F == kE5M2>(wra[j], 1),
+                    fp8x2_to_f16x2<F == kE5M2>(wrb[j], 1), xw[2 * j], xw[2 * j + 1]);
+      } else {
+        uint4 hi = make_uint4(0u, 0u, 0u, 0u), lo = hi;
+        if (x_ok) {
+          hi = *reinterpret_cast<const uint4*>(xw_smem + col / 2);
+          lo = *reinterpret_cast<const uint4*>(xw_smem + k / 2 + col / 2);
+        }
+        const uint32_t xh[4] = {hi.x, hi.y, hi.z, hi.w}, xl[4] = {lo.x, lo.y, lo.z, lo.w};
+#pragma unroll
+        for (int jj = 0; jj < 2; ++jj) {
+          const uint32_t af[4] = {wra[2 * jj], wrb[2 * jj], wra[2 * jj + 1], wrb[2 * jj + 1]};
+          mma_bf16(cf, af, xh[2 * jj], xh[2 * jj + 1]);
+          mma_bf16(cf, af, xl[2 * jj], xl[2 * jj + 1]);
+        }
+      }
     }
     acc[0] = fmaf(sa, cf[0], acc[0]);
     acc[1] = fmaf(sa, cf[1], acc[1]);
@@ -186,7 +223,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 
     // End of a round: C[rho][part(rho)] of every warp to shared memory, summed over
     // slices and parts per weight row, then the epilogue.
-    constexpr float kFix = kE5M2 ? 1.0f : 0x1p8f;  // E4M3 codes were read as value * 2^-8
+    constexpr float kFix = F == kE4M3 ? 0x1p8f : 1.0f;  // E4M3 codes were read as value * 2^-8
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       const int rho = g + 8 * (j >> 1), n = 2 * t + (j & 1);
@@ -227,7 +264,15 @@ __global__ void __launch_bounds__(kThreads, 1)
   }
 }
 
-size_t smem_bytes(int64_t k) { return kRingBytes + static_cast<size_t>(k) * 2 + kPartialBytes; }
+// Ring, x in shared memory (f16: 2 bytes per column; BF16 hi + lo: 4), partial sums.
+size_t smem_bytes(int64_t k, bool fp8) {
+  return kRingBytes + static_cast<size_t>(k) * (fp8 ? 2 : 4) + kPartialBytes;
+}
+
+bool fits(int64_t rows, int64_t k, int64_t cols, bool fp8) {
+  return rows == 1 && k > 0 && k % cols == 0 && k <= INT32_MAX / 4 &&
+         smem_bytes(k, fp8) + 32 * sizeof(float) <= smem_optin();
+}
 
 // The tiling whose busiest block streams the fewest rows (rounds x rows per round), then the
 // fewest steps per warp (masked steps load nothing but hold a ring slot).
@@ -255,64 +300,82 @@ PipeShape choose_shape(int64_t n_out, int chunks, int64_t grid, int force_ks, in
   return best;
 }
 
-bool pipe_enabled() {
-  static const bool on = [] {
-    const char* v = std::getenv("QWEN3_GEMV_FP8_PIPE");
-    return v != nullptr && std::strcmp(v, "1") == 0;
-  }();
-  return on;
+// QWEN3_GEMV_FP8_PIPE=1 / QWEN3_GEMV_BF16_PIPE=1 (read once each).
+bool env_on(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && std::strcmp(v, "1") == 0;
 }
 
-}  // namespace
-
-bool gemv_fp8_pipe_chosen(int64_t rows, int64_t k, int64_t block_in) {
-  return pipe_enabled() && gemv_fp8_pipe_supports(rows, k, block_in);
-}
-
-bool gemv_fp8_pipe_supports(int64_t rows, int64_t k, int64_t block_in) {
-  return rows == 1 && k > 0 && k % kChunk == 0 && block_in % kChunk == 0 && k <= INT32_MAX / 2 &&
-         smem_bytes(k) + 32 * sizeof(float) <= smem_optin();
-}
-
-void launch_gemv_fp8_pipe(const GemvParams& p, cudaStream_t stream) {
-  const char* name = "gemv_fp8_pipe";
-  check_shape(p.rows == 1 && p.k > 0 && p.k % kChunk == 0 && p.block_in > 0 &&
-                  p.block_in % kChunk == 0 && (p.block_in & (p.block_in - 1)) == 0,
-              name, "needs one row, k and a power-of-two block_in that are multiples of 128");
-  check_shape(p.scale_cols == p.k / p.block_in + (p.k % p.block_in != 0), name,
-              "scale_cols must be ceil(k / block_in)");
-  check_shape(reinterpret_cast<uintptr_t>(p.w_fp8) % 16 == 0 &&
-                  reinterpret_cast<uintptr_t>(p.x) % 16 == 0 &&
-                  (p.norm_weight == nullptr || reinterpret_cast<uintptr_t>(p.norm_weight) % 16 == 0),
-              name, "w_fp8, x and norm_weight must be 16-byte aligned");
+template <int F>
+void launch_format(const GemvParams& p, const char* name, cudaStream_t stream) {
+  constexpr bool kFp8 = F != kBf16;
+  check_shape(fits(p.rows, p.k, kChunkCols<F>, kFp8), name,
+              kFp8 ? "needs one row and k a multiple of 128 that fits shared memory"
+                   : "needs one row and k a multiple of 64 that fits shared memory");
+  const void* w = kFp8 ? static_cast<const void*>(p.w_fp8) : static_cast<const void*>(p.w);
+  check_shape(
+      reinterpret_cast<uintptr_t>(w) % 16 == 0 && reinterpret_cast<uintptr_t>(p.x) % 16 == 0 &&
+          (p.norm_weight == nullptr || reinterpret_cast<uintptr_t>(p.norm_weight) % 16 == 0),
+      name, "the weights, x and norm_weight must be 16-byte aligned");
   check_shape(p.epilogue != GemvEpilogue::kSiluPairs || p.n_out % 2 == 0, name,
               "SiLU pairs need an even n_out");
   check_shape(p.sum_squares_out == nullptr || p.epilogue == GemvEpilogue::kAddTo, name,
               "sum_squares_out needs the kAddTo epilogue");
   check_shape(p.norm_sum_squares == nullptr || p.norm_weight != nullptr, name,
               "norm_sum_squares needs norm_weight");
-  check_shape(p.k_split == 0 || p.k_split == 1 || p.k_split == 2 || p.k_split == 4 ||
-                  p.k_split == 8,
-              name, "k_split must be 0, 1, 2, 4 or 8");
+  check_shape(
+      p.k_split == 0 || p.k_split == 1 || p.k_split == 2 || p.k_split == 4 || p.k_split == 8, name,
+      "k_split must be 0, 1, 2, 4 or 8");
   check_shape(p.pipe_parts == 0 || p.pipe_parts == 1 || p.pipe_parts == 2 || p.pipe_parts == 4 ||
                   p.pipe_parts == 8,
               name, "pipe_parts must be 0, 1, 2, 4 or 8");
-  const size_t smem = smem_bytes(p.k);
-  check_shape(smem + 32 * sizeof(float) <= smem_optin(), name, "k too large for shared memory");
   if (p.n_out <= 0) return;
   const int64_t grid_max = num_sms();
-  const PipeShape s = choose_shape(p.n_out, static_cast<int>(p.k / kChunk), grid_max, p.k_split,
-                                   p.pipe_parts, p.epilogue == GemvEpilogue::kSiluPairs);
+  const PipeShape s = choose_shape(p.n_out, static_cast<int>(p.k / kChunkCols<F>), grid_max,
+                                   p.k_split, p.pipe_parts, p.epilogue == GemvEpilogue::kSiluPairs);
   const auto grid = static_cast<unsigned>(s.rounds < grid_max ? s.rounds : grid_max);
   // The attribute is set once per device, for the largest k that fits.
-  const size_t smem_max = smem_optin() - 32 * sizeof(float);
-  auto kernel = p.e5m2 ? gemv_fp8_pipe_kernel<true> : gemv_fp8_pipe_kernel<false>;
+  allow_dynamic_smem<gemv_pipe_kernel<F>>(smem_optin() - 32 * sizeof(float));
+  launch_kernel(name, gemv_pipe_kernel<F>, dim3(grid), dim3(kThreads), smem_bytes(p.k, kFp8),
+                stream, p, s);
+}
+
+}  // namespace
+
+bool gemv_fp8_pipe_supports(int64_t rows, int64_t k, int64_t block_in) {
+  return fits(rows, k, kChunkCols<kE4M3>, true) && block_in % kChunkCols<kE4M3> == 0;
+}
+
+bool gemv_fp8_pipe_chosen(int64_t rows, int64_t k, int64_t block_in) {
+  static const bool on = env_on("QWEN3_GEMV_FP8_PIPE");
+  return on && gemv_fp8_pipe_supports(rows, k, block_in);
+}
+
+bool gemv_bf16_pipe_supports(int64_t rows, int64_t k) {
+  return fits(rows, k, kChunkCols<kBf16>, false);
+}
+
+bool gemv_bf16_pipe_chosen(int64_t rows, int64_t k) {
+  static const bool on = env_on("QWEN3_GEMV_BF16_PIPE");
+  return on && gemv_bf16_pipe_supports(rows, k);
+}
+
+void launch_gemv_fp8_pipe(const GemvParams& p, cudaStream_t stream) {
+  const char* name = "gemv_fp8_pipe";
+  check_shape(
+      p.block_in > 0 && p.block_in % kChunkCols<kE4M3> == 0 && (p.block_in & (p.block_in - 1)) == 0,
+      name, "needs a power-of-two block_in that is a multiple of 128");
+  check_shape(p.scale_cols == p.k / p.block_in + (p.k % p.block_in != 0), name,
+              "scale_cols must be ceil(k / block_in)");
   if (p.e5m2) {
-    allow_dynamic_smem<gemv_fp8_pipe_kernel<true>>(smem_max);
+    launch_format<kE5M2>(p, name, stream);
   } else {
-    allow_dynamic_smem<gemv_fp8_pipe_kernel<false>>(smem_max);
+    launch_format<kE4M3>(p, name, stream);
   }
-  launch_kernel(name, kernel, dim3(grid), dim3(kThreads), smem, stream, p, s);
+}
+
+void launch_gemv_bf16_pipe(const GemvParams& p, cudaStream_t stream) {
+  launch_format<kBf16>(p, "gemv_bf16_pipe", stream);
 }
 
 }  // namespace qwen3::cuda

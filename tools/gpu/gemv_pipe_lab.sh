@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# The pipelined FP8 GEMV (kernels/gemv_fp8_pipe.cu) against the streaming kernel it would
-# replace for batch-1 decode, in one call: the GPU tests (all by default; LAB_TESTS is a
-# gtest filter; among them both FP8 kernels against the CPU's float64 reference and the
-# CUDA attention window, test_cuda_window.cpp), then `qwen3 bench latency` at batch 1 on
-# the random Qwen3-4B FP8 checkpoint with QWEN3_GEMV_FP8_PIPE=1 and =0 (alternating, twice
-# each) and on the BF16 one, then (LAB_NCU=1) ncu's per-kernel times of one FP8 decode
-# step with the pipelined kernel. Needs .gpu-carry-cuda.txz (cuda_prepare_carry.sh).
+# The pipelined one-row GEMVs (kernels/gemv_pipe.cu: FP8 and BF16 weights) against the
+# streaming kernels they would replace for batch-1 decode, in one call: the GPU tests (all
+# by default; LAB_TESTS is a gtest filter; among them both kinds of kernel against the
+# CPU's float64 reference and the CUDA attention window, test_cuda_window.cpp), then
+# `qwen3 bench latency` at batch 1 on the random Qwen3-4B FP8 and BF16 checkpoints with
+# the pipelined kernel on (QWEN3_GEMV_FP8_PIPE=1 / QWEN3_GEMV_BF16_PIPE=1) and off,
+# alternating, twice each, then (LAB_NCU=1) ncu's per-kernel times of one FP8 decode step
+# with the pipelined kernel. Needs .gpu-carry-cuda.txz (cuda_prepare_carry.sh).
 #
-#   run(carry=[".gpu-carry-cuda.txz"], command="bash tools/gpu/fp8_pipe_lab.sh")
+#   run(carry=[".gpu-carry-cuda.txz"], command="bash tools/gpu/gemv_pipe_lab.sh")
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tools/gpu/cuda_env.sh
-OUT=${OUT:-/tmp/fp8_pipe_lab}
+OUT=${OUT:-/tmp/gemv_pipe_lab}
 mkdir -p "$OUT"
 START=$(date +%s)
 DEADLINE=${LAB_DEADLINE_S:-540}
@@ -33,13 +34,14 @@ log "checkpoints"
 [ -f "$MODEL-fp8/config.json" ] || timeout "$(box 60)" "$BIN/qwen3" init-random --like qwen3-4b \
   --dtype fp8 --seed 1 --out "$MODEL-fp8" >/dev/null 2>&1
 wait
-for run in "fp8_pipe 1 $MODEL-fp8" "fp8_stream 0 $MODEL-fp8" "fp8_pipe_2 1 $MODEL-fp8" \
-  "fp8_stream_2 0 $MODEL-fp8" "bf16 0 $MODEL"; do
-  read -r name pipe dir <<<"$run"
+for run in "fp8_pipe 1 0 $MODEL-fp8" "fp8_stream 0 0 $MODEL-fp8" "bf16_pipe 0 1 $MODEL" \
+  "bf16_stream 0 0 $MODEL" "fp8_pipe_2 1 0 $MODEL-fp8" "fp8_stream_2 0 0 $MODEL-fp8" \
+  "bf16_pipe_2 0 1 $MODEL" "bf16_stream_2 0 0 $MODEL"; do
+  read -r name fp8_pipe bf16_pipe dir <<<"$run"
   [ -f "$dir/config.json" ] || continue
-  QWEN3_GEMV_FP8_PIPE=$pipe qwen3_run "latency_b1_$name" 60 bench latency --device cuda \
-    --model "$dir" --input-len 512 --output-len 128 --batch-size 1 --num-iters-warmup 1 \
-    --num-iters 3
+  QWEN3_GEMV_FP8_PIPE=$fp8_pipe QWEN3_GEMV_BF16_PIPE=$bf16_pipe qwen3_run "latency_b1_$name" 60 \
+    bench latency --device cuda --model "$dir" --input-len 512 --output-len 128 \
+    --batch-size 1 --num-iters-warmup 1 --num-iters 3
 done
 
 if [ "${LAB_NCU:-1}" = 1 ] && [ -f "$MODEL-fp8/config.json" ] && [ "$(box 150)" -ge 90 ]; then
