@@ -1,6 +1,7 @@
 #include "kv/kv_cache_manager.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "core/error.h"
 
@@ -40,23 +41,44 @@ bool KvCacheManager::allocate(uint64_t seq, const PrefixHit* hit, int64_t num_co
   auto it = seqs_.find(seq);
   const bool fresh = it == seqs_.end() || it->second.blocks.empty();
   const int64_t have = fresh ? 0 : static_cast<int64_t>(it->second.blocks.size());
-  const std::vector<int32_t> empty;
-  const std::vector<int32_t>& hit_blocks = fresh && hit != nullptr ? hit->blocks : empty;
-  const int64_t hit_n = static_cast<int64_t>(hit_blocks.size());
+  // The hit's table: with a window, its blocks out of sight of the queries from
+  // num_computed on are not taken (null entries, as commit() would leave them), so a hit
+  // longer than the pool still fits.
+  std::vector<int32_t> hit_blocks = fresh && hit != nullptr ? hit->blocks : std::vector<int32_t>{};
+  const auto hit_n = static_cast<int64_t>(hit_blocks.size());
+  int64_t hit_released_to = 0;
+  if (window_.on() && hit_n > 0) {
+    hit_released_to = unseen_end(num_computed, hit_n, hit_n);
+    for (int64_t b = blocks_for(window_.sinks); b < hit_released_to; ++b) hit_blocks[b] = 0;
+  }
   const int64_t need = std::max<int64_t>(0, blocks_for(num_computed + num_new) - have - hit_n);
   // Hit blocks sitting unreferenced on the free list stop being free once acquired.
   int64_t hit_free = 0;
-  for (int32_t id : hit_blocks) hit_free += pool_.ref_count(id) == 0;
+  for (int32_t id : hit_blocks) hit_free += id != 0 && pool_.ref_count(id) == 0;
   if (need + hit_free > pool_.num_free()) return false;
 
   SeqBlocks& s = seqs_[seq];
   if (hit_n > 0) {
-    pool_.acquire(hit_blocks);
-    s.blocks = hit_blocks;
+    std::vector<int32_t> taken;
+    std::copy_if(hit_blocks.begin(), hit_blocks.end(), std::back_inserter(taken),
+                 [](int32_t id) { return id != 0; });
+    pool_.acquire(taken);
+    s.blocks = std::move(hit_blocks);
+    s.released_to = hit_released_to;
     if (caching_) s.hashes = hit->hashes;
   }
   QWEN3_CHECK(pool_.allocate(need, s.blocks));
   return true;
+}
+
+int64_t KvCacheManager::unseen_end(int64_t num_computed, int64_t blocks, int64_t indexed) const {
+  // Queries at p >= num_computed see no key at sinks <= j <= num_computed - window, so
+  // block b (past the sink blocks) is unseen once (b + 1) * bs <= num_computed - window + 1.
+  const int64_t last_unseen = num_computed - window_.window;  // a position, may be < 0
+  if (last_unseen < 0) return 0;
+  int64_t end = std::min((last_unseen + 1) / pool_.block_size(), blocks);
+  if (caching_) end = std::min(end, indexed - 1);  // the last indexed block: the next's parent
+  return std::max<int64_t>(end, 0);
 }
 
 void KvCacheManager::commit(uint64_t seq, std::span<const int32_t> tokens, int64_t num_computed) {
@@ -66,13 +88,8 @@ void KvCacheManager::commit(uint64_t seq, std::span<const int32_t> tokens, int64
 }
 
 void KvCacheManager::release_unseen(SeqBlocks& s, int64_t num_computed) {
-  // Queries at p >= num_computed see no key at sinks <= j <= num_computed - window, so
-  // block b is unseen once (b + 1) * bs <= num_computed - window + 1.
-  const int64_t last_unseen = num_computed - window_.window;  // position, may be < 0
-  if (last_unseen < 0) return;
-  int64_t end =
-      std::min((last_unseen + 1) / pool_.block_size(), static_cast<int64_t>(s.blocks.size()));
-  if (caching_) end = std::min(end, static_cast<int64_t>(s.hashes.size()) - 1);
+  const int64_t end = unseen_end(num_computed, static_cast<int64_t>(s.blocks.size()),
+                                 static_cast<int64_t>(s.hashes.size()));
   for (int64_t b = std::max(s.released_to, blocks_for(window_.sinks)); b < end; ++b) {
     if (s.blocks[b] == 0) continue;
     pool_.release(std::span<const int32_t>(&s.blocks[b], 1));

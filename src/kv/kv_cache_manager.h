@@ -75,6 +75,9 @@ class KvCacheManager {
     int64_t released_to = 0;        // window: blocks [sink blocks, released_to) are released
   };
   void index_full_blocks(SeqBlocks& s, std::span<const int32_t> tokens, int64_t num_computed);
+  // Window: blocks [sink blocks, unseen_end) of a table of `blocks` blocks, `indexed` of
+  // them indexed, are out of sight of every query at num_computed or later.
+  int64_t unseen_end(int64_t num_computed, int64_t blocks, int64_t indexed) const;
   void release_unseen(SeqBlocks& s, int64_t num_computed);
 
   BlockPool pool_;

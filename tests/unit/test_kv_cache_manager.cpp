@@ -160,6 +160,42 @@ TEST(KvCacheManager, WindowRunsALongSequenceInASmallPool) {
   kv.pool().check_integrity();
 }
 
+// A prefix hit longer than the pool allows: with a window only its sink blocks and the
+// blocks the next queries see are taken (the rest are null entries, still cached), so the
+// sequence runs instead of waiting for blocks that can never all be free at once.
+TEST(KvCacheManager, WindowTakesOnlyTheSeenBlocksOfAPrefixHit) {
+  const AttentionWindow w{8, 4};
+  const int64_t bs = 4;
+  KvCacheManager kv(13, bs, true, w);  // 12 usable blocks
+  const auto a = seq(40, 44);          // 11 blocks
+  for (int64_t done = 0; done < 44; done += 4) {
+    ASSERT_TRUE(kv.allocate(1, nullptr, done, 4));
+    kv.commit(1, a, done + 4);
+  }
+  kv.free(1);
+  auto b = a;
+  for (int32_t t = 0; t < 5; ++t) b.push_back(900 + t);
+  const PrefixHit hit = kv.find_prefix(b);
+  ASSERT_EQ(hit.num_blocks(), 11);           // every block of `a` is still cached
+  ASSERT_TRUE(kv.allocate(2, &hit, 44, 5));  // 11 hit + 2 new blocks > 12 without the window
+  const auto& table = kv.block_table(2);
+  ASSERT_EQ(table.size(), 13u);
+  for (int64_t blk = 0; blk < 11; ++blk) {
+    bool seen = false;
+    for (int64_t j = blk * bs; j < (blk + 1) * bs; ++j) seen = seen || w.sees(44, j);
+    const bool parent = blk == 10;  // the last indexed block
+    EXPECT_EQ(table[blk] != 0, seen || parent) << "block " << blk;
+    if (table[blk] != 0) {
+      EXPECT_EQ(table[blk], hit.blocks[blk]) << "block " << blk;
+    }
+  }
+  kv.commit(2, b, 49);
+  kv.pool().check_integrity();
+  kv.free(2);
+  EXPECT_EQ(kv.pool().num_free(), 12);
+  kv.pool().check_integrity();
+}
+
 TEST(KvCacheManager, TokensHeldWithoutAWindowIsTheLength) {
   EXPECT_EQ(kv_tokens_held(1000, 64, 16, AttentionWindow{}), 1000);
   // sinks 4 -> 1 block, window 100 + chunk 64 -> 11 blocks, 2 of slack: 14 blocks.
