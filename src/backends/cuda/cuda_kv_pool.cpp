@@ -27,6 +27,14 @@ CudaKvPool::CudaKvPool(const ModelConfig& c, int64_t num_blocks, int64_t block_s
   const char* what = "the KV cache pool; lower --kv-cache-memory or --num-gpu-blocks-override";
   k_ = DeviceBuffer(bytes, what);
   v_ = DeviceBuffer(bytes, what);
+  // The null block 0 of every layer holds zeros: kernels read its first slot for positions
+  // past a range's end and weight them 0, which needs finite values (0 * NaN is NaN), and
+  // cudaMalloc promises no contents.
+  const auto block_bytes = static_cast<size_t>(block_size * c.kv_dim() * kv_dtype_size(dtype));
+  for (void* pool : {k_.get(), v_.get()}) {
+    QWEN3_CUDA_CHECK(cudaMemset2D(pool, static_cast<size_t>(layer_bytes_), 0, block_bytes,
+                                  static_cast<size_t>(c.num_hidden_layers)));
+  }
   scales_ = DeviceBuffer(static_cast<size_t>(2 * num_layers_) * sizeof(float), "KV cache scales");
   const std::vector<float> ones(static_cast<size_t>(num_layers_), 1.0f);
   set_scales(ones, ones);

@@ -122,7 +122,8 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
   const int32_t* table = p.block_tables + static_cast<int64_t>(item.seq) * p.max_blocks;
-  // Pool row of position `pos`; past the end: 0 (the null block's first slot), weighted 0.
+  // Pool row of position `pos`; past the end: 0 (the null block's first slot, zeroed by
+  // CudaKvPool), weighted 0.
   auto slot_of = [&](int pos) -> int64_t {
     return pos < item.kv_end
                ? static_cast<int64_t>(table[pos / p.block_size]) * p.block_size + pos % p.block_size
