@@ -16,6 +16,7 @@
 #include "backends/cuda/kernels/gemv_pipe.h"
 #include "backends/cuda/kernels/linear.h"
 #include "cuda/cuda_test_util.h"
+#include "cuda/gemv_pipe_check.h"
 #include "model/fixture.h"
 #include "model/weights.h"
 
@@ -317,67 +318,22 @@ TEST(CudaFp8, OneRowGemvsFuseTheNormChain) {
   }
 }
 
-// The pipelined one-row kernel at every tiling (k-slices x k-parts per tensor-core
-// tile; with 10 chunks of 128 columns, slices of 10, 5, 3 (the last one 1) and 2, some
-// parts empty), with the RMSNorm prologue (sum of squares given, or reduced by the
-// block) and every epilogue, on 306 rows (the last round partly past the end).
+// The pipelined one-row kernel at every tiling (gemv_pipe_check.h), E4M3 and E5M2: with
+// 10 chunks of 128 columns, slices of 10, 5, 3 (the last one 1) and 2, some parts empty,
+// on 306 rows (the last round partly past the end); x in f16 as in kMma.
 TEST(CudaFp8, PipeGemvEveryTiling) {
   QWEN3_SKIP_WITHOUT_GPU();
   const int64_t n_out = 306, k = 1280;
   ASSERT_TRUE(gemv_fp8_pipe_supports(1, k, 128));
   for (const DType dtype : {DType::kF8E4M3, DType::kF8E5M2}) {
     const Fp8Matrix w(n_out, k, dtype, 91);
-    const auto x = random_floats(k, 92), nw = random_floats(k, 93), r0 = random_floats(n_out, 94);
-    std::vector<float> xn(k);
-    cpu::rms_norm(x.data(), nw.data(), 1, k, 1e-6, xn.data());
-    const auto ref = linear_ref(w.dense, xn, 1, n_out, k);
-    const auto absdot = linear_abs_ref(w.dense, xn, 1, n_out, k);
-    std::vector<double> ref_add(ref.size());
-    double ss_ref = 0.0, ss_x = 0.0;
-    for (size_t i = 0; i < ref.size(); ++i) {
-      ref_add[i] = ref[i] + r0[i];
-      ss_ref += ref_add[i] * ref_add[i];
-    }
-    for (const float v : x) ss_x += static_cast<double>(v) * v;
-    auto d_x = to_device(x);
-    auto d_nw = to_device(nw);
-    auto d_ssx = to_device(std::vector<float>(1, static_cast<float>(ss_x)));
-    for (int ks = 1; ks <= 8; ks *= 2)
-      for (int parts = 1; parts <= 8; parts *= 2)
-        for (const bool own_sum : {false, true}) {
-          const std::string where = fmt::format("{} ks {} parts {} own_sum {}",
-                                                dtype_name(dtype), ks, parts, own_sum);
-          auto d_y = poisoned<float>(n_out);
-          GemvParams p = w.one_row_params(d_x.as<float>(), d_y.as<float>());
-          p.k_split = ks;
-          p.pipe_parts = parts;
-          p.norm_weight = d_nw.as<float>();
-          p.norm_eps = 1e-6f;
-          p.norm_sum_squares = own_sum ? nullptr : d_ssx.as<float>();
-          launch_gemv_fp8_pipe(p, nullptr);
-          const auto y = to_host<float>(d_y, n_out);
-          EXPECT_LT(rel_error(y, ref), kMmaRelTol) << where;
-          EXPECT_EQ(count_outside_abs_dot(y, ref, absdot), 0u) << where;
-          auto d_r = to_device(r0);
-          auto d_ss = to_device(std::vector<float>(1, 0.0f));
-          p.y = d_r.as<float>();
-          p.epilogue = GemvEpilogue::kAddTo;
-          p.sum_squares_out = d_ss.as<float>();
-          launch_gemv_fp8_pipe(p, nullptr);
-          const auto y_add = to_host<float>(d_r, n_out);
-          EXPECT_LT(rel_error(y_add, ref_add), kMmaRelTol) << where;
-          EXPECT_EQ(count_outside_abs_dot(y_add, ref_add, absdot), 0u) << where;
-          EXPECT_LT(rel_error(to_host<float>(d_ss, 1), std::vector<double>{ss_ref}), kMmaRelTol)
-              << where;
-          auto d_a = poisoned<float>(n_out / 2);
-          p.y = d_a.as<float>();
-          p.epilogue = GemvEpilogue::kSiluPairs;
-          p.sum_squares_out = nullptr;
-          launch_gemv_fp8_pipe(p, nullptr);
-          EXPECT_LT(rel_error(to_host<float>(d_a, n_out / 2), silu_pairs_ref(ref, 1, n_out)),
-                    kMmaRelTol)
-              << where << " silu";
-        }
+    expect_pipe_gemv_every_tiling({.name = std::string(dtype_name(dtype)),
+                                   .weights = w.one_row_params(nullptr, nullptr),
+                                   .dense = w.dense,
+                                   .launch = launch_gemv_fp8_pipe,
+                                   .tol = kMmaRelTol,
+                                   .abs_dot_tol = kMmaAbsDotTol},
+                                  92);
   }
 }
 

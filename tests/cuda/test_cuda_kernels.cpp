@@ -17,6 +17,7 @@
 #include "backends/cuda/kernels/rope_kv.h"
 #include "cuda/attention_test_util.h"
 #include "cuda/cuda_test_util.h"
+#include "cuda/gemv_pipe_check.h"
 #include "model/rope.h"
 
 namespace qwen3::cuda::test {
@@ -212,69 +213,24 @@ TEST(CudaKernels, LinearFusedNormResidualAndSiluPairs) {
   }
 }
 
-// The pipelined one-row BF16 GEMV (gemv_pipe.cu): x enters the tensor cores as two BF16
-// values (hi + lo, ~2^-17 relative) and they accumulate in float32, so it is held to 3e-5
-// of the float64 reference (the CUDA-core GEMV: 1e-5). Every tiling (k-slices x k-parts
-// per tile; 20 chunks of 64 columns: slices of 20, 10, 5, 3 with the last 2, some parts
-// empty), the norm prologue (sum given or reduced by the block) and every epilogue, on
-// 306 rows (the last round partly past the end).
+// The pipelined one-row BF16 GEMV at every tiling (gemv_pipe_check.h; 20 chunks of 64
+// columns: slices of 20, 10, 5, 3 with the last 2, some parts empty; 306 rows): x enters
+// the tensor cores as two BF16 values (hi + lo, ~2^-17 relative) and they accumulate in
+// float32, so it is held to kBf16PipeTol of float64 (the CUDA-core GEMV: 1e-5).
 TEST(CudaKernels, Bf16PipeGemvEveryTiling) {
   QWEN3_SKIP_WITHOUT_GPU();
   const int64_t n_out = 306, k = 1280;
   ASSERT_TRUE(gemv_bf16_pipe_supports(1, k));
   auto w = random_floats(n_out * k, 81);
   auto d_w = to_device(to_bf16(w));  // w is BF16-rounded in place
-  const auto x = random_floats(k, 82), nw = random_floats(k, 83), r0 = random_floats(n_out, 84);
-  std::vector<float> xn(k);
-  cpu::rms_norm(x.data(), nw.data(), 1, k, 1e-6, xn.data());
-  const auto ref = linear_ref(w, xn, 1, n_out, k);
-  std::vector<double> ref_add(ref.size()), ref_act(ref.size() / 2);
-  double ss_ref = 0.0, ss_x = 0.0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    ref_add[i] = ref[i] + r0[i];
-    ss_ref += ref_add[i] * ref_add[i];
-  }
-  for (size_t i = 0; i < ref_act.size(); ++i)
-    ref_act[i] = ref[2 * i] / (1.0 + std::exp(-ref[2 * i])) * ref[2 * i + 1];
-  for (const float v : x) ss_x += static_cast<double>(v) * v;
-  auto d_x = to_device(x);
-  auto d_nw = to_device(nw);
-  auto d_ssx = to_device(std::vector<float>(1, static_cast<float>(ss_x)));
-  for (int ks = 1; ks <= 8; ks *= 2)
-    for (int parts = 1; parts <= 8; parts *= 2)
-      for (const bool own_sum : {false, true}) {
-        const std::string where = fmt::format("ks {} parts {} own_sum {}", ks, parts, own_sum);
-        auto d_y = poisoned<float>(n_out);
-        GemvParams p{.w = d_w.as<__nv_bfloat16>(),
-                     .x = d_x.as<float>(),
-                     .y = d_y.as<float>(),
-                     .n_out = n_out,
-                     .k = k,
-                     .rows = 1,
-                     .k_split = ks};
-        p.pipe_parts = parts;
-        p.norm_weight = d_nw.as<float>();
-        p.norm_eps = 1e-6f;
-        p.norm_sum_squares = own_sum ? nullptr : d_ssx.as<float>();
-        launch_gemv_bf16_pipe(p, nullptr);
-        EXPECT_LT(rel_error(to_host<float>(d_y, n_out), ref), kBf16PipeTol) << where;
-        auto d_r = to_device(r0);
-        auto d_ss = to_device(std::vector<float>(1, 0.0f));
-        p.y = d_r.as<float>();
-        p.epilogue = GemvEpilogue::kAddTo;
-        p.sum_squares_out = d_ss.as<float>();
-        launch_gemv_bf16_pipe(p, nullptr);
-        EXPECT_LT(rel_error(to_host<float>(d_r, n_out), ref_add), kBf16PipeTol) << where;
-        EXPECT_LT(rel_error(to_host<float>(d_ss, 1), std::vector<double>{ss_ref}), kBf16PipeTol)
-            << where;
-        auto d_a = poisoned<float>(n_out / 2);
-        p.y = d_a.as<float>();
-        p.epilogue = GemvEpilogue::kSiluPairs;
-        p.sum_squares_out = nullptr;
-        launch_gemv_bf16_pipe(p, nullptr);
-        EXPECT_LT(rel_error(to_host<float>(d_a, n_out / 2), ref_act), kBf16PipeTol)
-            << where << " silu";
-      }
+  GemvParams weights{
+      .w = d_w.as<__nv_bfloat16>(), .x = nullptr, .y = nullptr, .n_out = n_out, .k = k, .rows = 1};
+  expect_pipe_gemv_every_tiling({.name = "bf16",
+                                 .weights = weights,
+                                 .dense = w,
+                                 .launch = launch_gemv_bf16_pipe,
+                                 .tol = kBf16PipeTol},
+                                82);
 }
 
 // The decode chain without norm kernels: a kAddTo GEMV leaves y and each row's sum of
