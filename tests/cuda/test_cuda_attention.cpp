@@ -17,6 +17,7 @@
 
 #include "backends/cuda/attention_plan.h"
 #include "backends/cuda/kernels/attention.h"
+#include "core/error.h"
 #include "cuda/attention_test_util.h"
 #include "cuda/cuda_test_util.h"
 
@@ -195,6 +196,28 @@ INSTANTIATE_TEST_SUITE_P(
         StepCase{"decode_long_split", {4, 1, 128, KvDtype::kBF16, 132, 16}, {{1, 7999}, {1, 3000}}},
         StepCase{"decode_f32_d64_split", {8, 2, 64, KvDtype::kF32, 132, 32}, {{1, 4000}, {1, 31}}}),
     [](const ::testing::TestParamInfo<StepCase>& p) { return std::string(p.param.name); });
+
+// Head layouts the kernels do not implement are refused before anything launches (no GPU
+// needed): no KV heads, query heads not a multiple of them, a group over the 128 queries
+// of a work item; kUnsupported, naming the kernel.
+TEST(PagedAttentionShape, RefusesHeadLayoutsItDoesNotImplement) {
+  struct Heads {
+    int heads, kv_heads;
+  };
+  for (const Heads h : {Heads{8, 0}, Heads{12, 8}, Heads{129, 1}, Heads{258, 2}}) {
+    PagedAttentionParams p{};
+    p.heads = h.heads;
+    p.kv_heads = h.kv_heads;
+    p.head_dim = 128;
+    try {
+      launch_paged_attention(p, nullptr);
+      ADD_FAILURE() << h.heads << " / " << h.kv_heads << " heads were accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kUnsupported) << e.what();
+      EXPECT_NE(std::string(e.what()).find("paged_attention"), std::string::npos) << e.what();
+    }
+  }
+}
 
 // The planner (CPU only): every row is covered exactly once; prefill items respect the
 // query budget and causality; a decode row's splits tile [0, pos + 1) in order, in
