@@ -1,6 +1,6 @@
 // The CLI's clients against the real `qwen3 serve` on a tiny random model over loopback:
-// `qwen3 bench serve`, and `qwen3 summarize --url`. Skipped when the binary has no serve
-// subcommand.
+// `qwen3 bench serve`, `qwen3 summarize --url`, and a request longer than the KV pool
+// under `--attention-window`. Skipped when the binary has no serve subcommand.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -61,15 +61,39 @@ std::pair<int, std::string> http_get(int port, const char* path) {
 
 int health(int port) { return http_get(port, "/health").first; }
 
+// POST a JSON body to `path`: (status, body), or (0, "") when nothing answers.
+std::pair<int, std::string> http_post(int port, const char* path, const json& body) {
+  try {
+    asio::io_context ioc;
+    asio::ip::tcp::socket s(ioc);
+    s.connect({asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)});
+    http::request<http::string_body> req{http::verb::post, path, 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::content_type, "application/json");
+    req.body() = body.dump();
+    req.prepare_payload();
+    http::write(s, req);
+    boost::beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(s, buf, res);
+    return {static_cast<int>(res.result_int()), res.body()};
+  } catch (const std::exception&) {
+    return {0, ""};
+  }
+}
+
 // A `qwen3 serve` child process, stopped (SIGTERM) and reaped on destruction.
 class ServeProcess {
  public:
-  ServeProcess(const std::string& model, const std::string& log) {
+  // `extra`: more serve flags after the defaults (a later flag wins).
+  ServeProcess(const std::string& model, const std::string& log,
+               const std::vector<std::string>& extra = {}) {
     std::vector<std::string> args = {test::qwen3_binary(), "serve", model};
     for (const char* a : {"--host", "127.0.0.1", "--port", "0", "--kv-cache-memory", "256MiB",
                           "--max-model-len", "512"}) {
       args.emplace_back(a);
     }
+    args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -215,6 +239,48 @@ TEST_F(SummarizeRealServer, ChunksAndMergesThroughTheServer) {
   EXPECT_EQ(finished() - before, chunks + merges) << err;
   EXPECT_NE(err.find("via http://127.0.0.1:"), std::string::npos) << err;
   EXPECT_TRUE(std::filesystem::exists(dir.file("summary.txt")));
+}
+
+// `serve --attention-window`: 8 usable blocks of 16 tokens (128 tokens of KV) serve a
+// 300-token request, because a request holds at most the sink block, the window and a
+// chunk; the start-up log says so. (Without the window the same pool refuses the
+// 512-token --max-model-len at start-up.)
+TEST(ServeAttentionWindow, ARequestLongerThanThePoolCompletes) {
+  if (!has_serve()) GTEST_SKIP() << "this qwen3 has no serve subcommand";
+  test::ScratchDir dir;
+  const std::string model = tiny_model(dir);
+  const std::vector<std::string> pool = {"--device",       "cpu", "--num-gpu-blocks-override", "9",
+                                         "--block-size",   "16",  "--max-num-batched-tokens",  "16",
+                                         "--max-num-seqs", "2"};
+  {
+    std::vector<std::string> flags = pool;
+    flags.insert(flags.end(), {"--attention-window", "32"});
+    ServeProcess server(model, dir.file("serve.log"), flags);
+    const int port = wait_ready(server, dir);
+    ASSERT_GT(port, 0);
+    const std::string log = test::slurp(dir.file("serve.log"));
+    EXPECT_NE(log.find("attention window 32 + 4 sinks"), std::string::npos) << log;
+    EXPECT_NE(log.find("holds at most 96 tokens of KV"), std::string::npos) << log;
+    std::vector<int> prompt(250);
+    for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = 100 + static_cast<int>(i % 50);
+    const auto [status, body] = http_post(port, "/v1/completions",
+                                          {{"model", model},
+                                           {"prompt", prompt},
+                                           {"max_tokens", 50},
+                                           {"ignore_eos", true},
+                                           {"temperature", 0}});
+    ASSERT_EQ(status, 200) << body << log;
+    const json j = json::parse(body);
+    EXPECT_EQ(j["usage"]["prompt_tokens"], 250) << body;
+    EXPECT_EQ(j["usage"]["completion_tokens"], 50) << body;
+  }
+  // The same pool without a window: 512 tokens do not fit, exit 2 naming --max-model-len.
+  std::string cmd =
+      test::qwen3_binary() + " serve " + model + " --host 127.0.0.1 --port 0 --max-model-len 512";
+  for (const auto& f : pool) cmd += " " + f;
+  EXPECT_EQ(sh(cmd + " >" + dir.file("refused.log") + " 2>&1"), 2);
+  EXPECT_NE(test::slurp(dir.file("refused.log")).find("--max-model-len"), std::string::npos)
+      << test::slurp(dir.file("refused.log"));
 }
 
 }  // namespace
