@@ -41,36 +41,20 @@ int logged_port(const std::string& log) {
   return at == std::string::npos ? 0 : std::atoi(log.c_str() + at + key.size());
 }
 
-// GET `path`: (status, body), or (0, "") when nothing answers.
-std::pair<int, std::string> http_get(int port, const char* path) {
+// One request to `path` (a JSON body when given): (status, body), or (0, "") when nothing
+// answers.
+std::pair<int, std::string> http_call(int port, http::verb verb, const char* path,
+                                      const json* body = nullptr) {
   try {
     asio::io_context ioc;
     asio::ip::tcp::socket s(ioc);
     s.connect({asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)});
-    http::request<http::empty_body> req{http::verb::get, path, 11};
+    http::request<http::string_body> req{verb, path, 11};
     req.set(http::field::host, "127.0.0.1");
-    http::write(s, req);
-    boost::beast::flat_buffer buf;
-    http::response<http::string_body> res;
-    http::read(s, buf, res);
-    return {static_cast<int>(res.result_int()), res.body()};
-  } catch (const std::exception&) {
-    return {0, ""};
-  }
-}
-
-int health(int port) { return http_get(port, "/health").first; }
-
-// POST a JSON body to `path`: (status, body), or (0, "") when nothing answers.
-std::pair<int, std::string> http_post(int port, const char* path, const json& body) {
-  try {
-    asio::io_context ioc;
-    asio::ip::tcp::socket s(ioc);
-    s.connect({asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)});
-    http::request<http::string_body> req{http::verb::post, path, 11};
-    req.set(http::field::host, "127.0.0.1");
-    req.set(http::field::content_type, "application/json");
-    req.body() = body.dump();
+    if (body != nullptr) {
+      req.set(http::field::content_type, "application/json");
+      req.body() = body->dump();
+    }
     req.prepare_payload();
     http::write(s, req);
     boost::beast::flat_buffer buf;
@@ -81,6 +65,16 @@ std::pair<int, std::string> http_post(int port, const char* path, const json& bo
     return {0, ""};
   }
 }
+
+std::pair<int, std::string> http_get(int port, const char* path) {
+  return http_call(port, http::verb::get, path);
+}
+
+std::pair<int, std::string> http_post(int port, const char* path, const json& body) {
+  return http_call(port, http::verb::post, path, &body);
+}
+
+int health(int port) { return http_get(port, "/health").first; }
 
 // A `qwen3 serve` child process, stopped (SIGTERM) and reaped on destruction.
 class ServeProcess {
