@@ -30,10 +30,11 @@ CudaKvPool::CudaKvPool(const ModelConfig& c, int64_t num_blocks, int64_t block_s
   // The null block 0 of every layer holds zeros: kernels read its first slot for positions
   // past a range's end and weight them 0, which needs finite values (0 * NaN is NaN), and
   // cudaMalloc promises no contents.
+  // (One memset per layer: a layer can span more than cudaMemset2D's largest pitch.)
   const auto block_bytes = static_cast<size_t>(block_size * c.kv_dim() * kv_dtype_size(dtype));
-  for (void* pool : {k_.get(), v_.get()}) {
-    QWEN3_CUDA_CHECK(cudaMemset2D(pool, static_cast<size_t>(layer_bytes_), 0, block_bytes,
-                                  static_cast<size_t>(c.num_hidden_layers)));
+  for (int64_t layer = 0; layer < num_layers_; ++layer) {
+    QWEN3_CUDA_CHECK(cudaMemset(k(layer), 0, block_bytes));
+    QWEN3_CUDA_CHECK(cudaMemset(v(layer), 0, block_bytes));
   }
   scales_ = DeviceBuffer(static_cast<size_t>(2 * num_layers_) * sizeof(float), "KV cache scales");
   const std::vector<float> ones(static_cast<size_t>(num_layers_), 1.0f);
