@@ -36,6 +36,8 @@ CudaKvPool::CudaKvPool(const ModelConfig& c, int64_t num_blocks, int64_t block_s
     QWEN3_CUDA_CHECK(cudaMemset(k(layer), 0, block_bytes));
     QWEN3_CUDA_CHECK(cudaMemset(v(layer), 0, block_bytes));
   }
+  // Done before any kernel of the runner's own (non-blocking) stream can read them.
+  QWEN3_CUDA_CHECK(cudaDeviceSynchronize());
   scales_ = DeviceBuffer(static_cast<size_t>(2 * num_layers_) * sizeof(float), "KV cache scales");
   const std::vector<float> ones(static_cast<size_t>(num_layers_), 1.0f);
   set_scales(ones, ones);
