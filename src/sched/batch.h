@@ -25,6 +25,20 @@ struct AttentionWindow {
   // Whether the query at position p (>= j) sees the key at position j.
   bool sees(int64_t p, int64_t j) const { return !on() || j < sinks || j > p - window; }
 };
+
+// The key positions a query sees, ascending: [lo[i], hi[i]) for i < n (n = 1 or 2).
+struct KeyRanges {
+  int64_t lo[2], hi[2];
+  int n;
+  int64_t count() const { return (hi[0] - lo[0]) + (n == 2 ? hi[1] - lo[1] : 0); }
+};
+// Those of the query at position p: [0, p] without a window, else the sinks and the window.
+inline KeyRanges visible_keys(int64_t p, const AttentionWindow& w) {
+  const int64_t first = w.on() && p - w.window + 1 > 0 ? p - w.window + 1 : 0;
+  const int64_t sinks = w.sinks < first ? w.sinks : first;
+  if (sinks == 0) return {{first, 0}, {p + 1, 0}, 1};
+  return {{0, first}, {sinks, p + 1}, 2};
+}
 // Throws kInvalidArgument naming the flag: a negative window or sink count, sinks
 // without a window.
 void check_attention_window(const AttentionWindow& w);

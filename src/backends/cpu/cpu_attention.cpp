@@ -22,19 +22,6 @@ PagedKvPool make_one_block_pool(const ModelConfig& config, int64_t capacity_toke
   }
 }
 
-// The key positions the query at `pos` sees, ascending: [lo[i], hi[i]) for i < n.
-struct KeyRanges {
-  int64_t lo[2], hi[2];
-  int n;
-};
-
-KeyRanges visible_keys(int64_t pos, const AttentionWindow& w) {
-  const int64_t first = w.on() ? std::max<int64_t>(0, pos - w.window + 1) : 0;
-  const int64_t sinks = std::min(w.sinks, first);
-  if (sinks == 0) return {{first, 0}, {pos + 1, 0}, 1};
-  return {{0, first}, {sinks, pos + 1}, 2};
-}
-
 // Calls f(i, s, n, block): the n keys at slots s .. s + n - 1 of `block` are the visible
 // keys i .. i + n - 1, block by block in ascending position order.
 template <typename F>

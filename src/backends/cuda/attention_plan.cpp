@@ -3,23 +3,6 @@
 #include <algorithm>
 
 namespace qwen3::cuda {
-namespace {
-
-// The key positions the row at `pos` reads, ascending: [lo[i], hi[i]) for i < n.
-struct KeyRanges {
-  int32_t lo[2], hi[2];
-  int n;
-  int64_t count() const { return n == 1 ? hi[0] - lo[0] : (hi[0] - lo[0]) + (hi[1] - lo[1]); }
-};
-
-KeyRanges visible_keys(int32_t pos, const AttentionWindow& w) {
-  const auto first = static_cast<int32_t>(w.on() ? std::max<int64_t>(0, pos - w.window + 1) : 0);
-  const auto sinks = static_cast<int32_t>(std::min<int64_t>(w.sinks, first));
-  if (sinks == 0) return {{first, 0}, {pos + 1, 0}, 1};
-  return {{0, first}, {sinks, pos + 1}, 2};
-}
-
-}  // namespace
 
 AttentionPlan plan_attention(std::span<const AttnSeq> seqs, int group, int kv_heads, int num_sms,
                              int min_split_tokens, int heads_per_cta,
