@@ -80,10 +80,8 @@ int64_t kv_cache_blocks(const EngineOptions& o, const ModelConfig& model, const 
 
 AttentionWindow attention_window(const EngineOptions& o) {
   const int64_t default_sinks = o.attention_window > 0 ? kDefaultAttentionSinks : 0;
-  const AttentionWindow w{.window = o.attention_window,
-                          .sinks = o.attention_sinks == -1 ? default_sinks : o.attention_sinks};
-  check_attention_window(w);
-  return w;
+  return {.window = o.attention_window,
+          .sinks = o.attention_sinks == -1 ? default_sinks : o.attention_sinks};
 }
 
 EngineConfig engine_config(const EngineOptions& o, const ModelConfig& model,
