@@ -94,4 +94,28 @@ inline std::vector<double> linear_ref(const std::vector<float>& w, const std::ve
   return y;
 }
 
+// sum_k |W[n, k] x[m, k]| in float64: the scale of a tensor-core product's error.
+inline std::vector<double> linear_abs_ref(const std::vector<float>& w, const std::vector<float>& x,
+                                          int64_t rows, int64_t n_out, int64_t k) {
+  std::vector<double> y(rows * n_out);
+  for (int64_t m = 0; m < rows; ++m)
+    for (int64_t n = 0; n < n_out; ++n) {
+      double s = 0;
+      for (int64_t i = 0; i < k; ++i)
+        s += std::abs(static_cast<double>(w[n * k + i]) * x[m * k + i]);
+      y[m * n_out + n] = s;
+    }
+  return y;
+}
+
+// Count of outputs outside |out - ref| <= tol * absdot + 1e-6 * |ref| (the second term:
+// a kAddTo epilogue's float32 add).
+inline size_t count_outside_abs_dot(const std::vector<float>& out, const std::vector<double>& ref,
+                                    const std::vector<double>& absdot, double tol) {
+  size_t bad = 0;
+  for (size_t i = 0; i < ref.size(); ++i)
+    bad += !(std::abs(out[i] - ref[i]) <= tol * absdot[i] + 1e-6 * std::abs(ref[i]));
+  return bad;
+}
+
 }  // namespace qwen3::cuda::test

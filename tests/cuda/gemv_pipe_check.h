@@ -35,24 +35,16 @@ inline void expect_pipe_gemv_every_tiling(const PipeGemvCase& c, uint64_t seed) 
   std::vector<float> xn(k);
   cpu::rms_norm(x.data(), nw.data(), 1, k, 1e-6, xn.data());
   const auto ref = linear_ref(c.dense, xn, 1, n_out, k);
-  std::vector<double> ref_add(ref.size()), ref_act(ref.size() / 2), absdot(ref.size(), 0.0);
+  const auto absdot = linear_abs_ref(c.dense, xn, 1, n_out, k);
+  std::vector<double> ref_add(ref.size()), ref_act(ref.size() / 2);
   double ss_ref = 0.0, ss_x = 0.0;
   for (size_t i = 0; i < ref.size(); ++i) {
     ref_add[i] = ref[i] + r0[i];
     ss_ref += ref_add[i] * ref_add[i];
-    for (int64_t j = 0; j < k; ++j)
-      absdot[i] += std::abs(static_cast<double>(c.dense[i * k + j]) * xn[j]);
   }
   for (size_t i = 0; i < ref_act.size(); ++i)
     ref_act[i] = ref[2 * i] / (1.0 + std::exp(-ref[2 * i])) * ref[2 * i + 1];
   for (const float v : x) ss_x += static_cast<double>(v) * v;
-  // Per element: within abs_dot_tol * sum |w x| (+ the add's float32 rounding).
-  auto per_element = [&](const std::vector<float>& y, const std::vector<double>& want) {
-    size_t bad = 0;
-    for (size_t i = 0; i < want.size(); ++i)
-      bad += !(std::abs(y[i] - want[i]) <= c.abs_dot_tol * absdot[i] + 1e-6 * std::abs(want[i]));
-    return bad;
-  };
   auto d_x = to_device(x);
   auto d_nw = to_device(nw);
   auto d_ssx = to_device(std::vector<float>(1, static_cast<float>(ss_x)));
@@ -75,7 +67,7 @@ inline void expect_pipe_gemv_every_tiling(const PipeGemvCase& c, uint64_t seed) 
         const auto y = to_host<float>(d_y, n_out);
         EXPECT_LT(rel_error(y, ref), c.tol) << where;
         if (c.abs_dot_tol > 0) {
-          EXPECT_EQ(per_element(y, ref), 0u) << where;
+          EXPECT_EQ(count_outside_abs_dot(y, ref, absdot, c.abs_dot_tol), 0u) << where;
         }
         auto d_r = to_device(r0);
         auto d_ss = to_device(std::vector<float>(1, 0.0f));
@@ -86,7 +78,8 @@ inline void expect_pipe_gemv_every_tiling(const PipeGemvCase& c, uint64_t seed) 
         const auto y_add = to_host<float>(d_r, n_out);
         EXPECT_LT(rel_error(y_add, ref_add), c.tol) << where << " add";
         if (c.abs_dot_tol > 0) {
-          EXPECT_EQ(per_element(y_add, ref_add), 0u) << where << " add";
+          EXPECT_EQ(count_outside_abs_dot(y_add, ref_add, absdot, c.abs_dot_tol), 0u)
+              << where << " add";
         }
         EXPECT_LT(rel_error(to_host<float>(d_ss, 1), std::vector<double>{ss_ref}), c.tol)
             << where << " sum of squares";

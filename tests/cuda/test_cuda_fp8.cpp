@@ -119,20 +119,6 @@ struct Fp8Matrix {
   }
 };
 
-// sum_k |W[n, k] x[m, k]|: the scale of the tensor-core kernel's error.
-std::vector<double> linear_abs_ref(const std::vector<float>& w, const std::vector<float>& x,
-                                   int64_t rows, int64_t n_out, int64_t k) {
-  std::vector<double> y(rows * n_out);
-  for (int64_t m = 0; m < rows; ++m)
-    for (int64_t n = 0; n < n_out; ++n) {
-      double s = 0;
-      for (int64_t i = 0; i < k; ++i)
-        s += std::abs(static_cast<double>(w[n * k + i]) * x[m * k + i]);
-      y[m * n_out + n] = s;
-    }
-  return y;
-}
-
 // Tolerances of the FP8 GEMV. kSimt: float32 products of exact weights, 1e-5 relative
 // (L2 over the output). kMma rounds x to f16 (unit roundoff u = 2^-11) and accumulates
 // in float32, so each output is off by at most u * sum_k |w x| (+ float32 rounding,
@@ -142,17 +128,6 @@ std::vector<double> linear_abs_ref(const std::vector<float>& w, const std::vecto
 constexpr double kSimtRelTol = 1e-5;
 constexpr double kMmaRelTol = 1e-3;
 constexpr double kMmaAbsDotTol = 0x1p-10;
-
-// Count of outputs outside |out - ref| <= kMmaAbsDotTol * absdot + 1e-6 * |ref| (the
-// second term: the kAddTo epilogue's float32 add).
-size_t count_outside_abs_dot(const std::vector<float>& out, const std::vector<double>& ref,
-                             const std::vector<double>& absdot) {
-  size_t bad = 0;
-  for (size_t i = 0; i < ref.size(); ++i)
-    bad += !(std::abs(out[i] - ref[i]) <=
-             kMmaAbsDotTol * absdot[i] + 1e-6 * std::abs(ref[i]));
-  return bad;
-}
 
 std::vector<double> silu_pairs_ref(const std::vector<double>& y, int64_t rows, int64_t n_out) {
   std::vector<double> a(rows * n_out / 2);
@@ -217,7 +192,7 @@ TEST_P(Fp8Gemv, MatchesCpuDequantReference) {
         const auto y = to_host<float>(d_y, rows * c.n_out);
         EXPECT_LT(rel_error(y, ref), tol) << where;
         if (mma) {
-          EXPECT_EQ(count_outside_abs_dot(y, ref, absdot), 0u) << where;
+          EXPECT_EQ(count_outside_abs_dot(y, ref, absdot, kMmaAbsDotTol), 0u) << where;
         }
         // Add to a residual.
         const auto r0 = random_floats(rows * c.n_out, 40 + rows);
@@ -230,7 +205,7 @@ TEST_P(Fp8Gemv, MatchesCpuDequantReference) {
         const auto y_add = to_host<float>(d_r, rows * c.n_out);
         EXPECT_LT(rel_error(y_add, ref_add), tol) << where;
         if (mma) {
-          EXPECT_EQ(count_outside_abs_dot(y_add, ref_add, absdot), 0u) << where;
+          EXPECT_EQ(count_outside_abs_dot(y_add, ref_add, absdot, kMmaAbsDotTol), 0u) << where;
         }
         // SiLU pairs (kSimt: not for one row per warp with all 8 warps on one row: odd
         // rows per block).
@@ -355,7 +330,7 @@ TEST(CudaFp8, MmaGemvKeepsSubnormalCodes) {
     launch_gemv_fp8(p, nullptr);
     const auto y = to_host<float>(d_y, rows * n_out);
     EXPECT_LT(rel_error(y, ref), kMmaRelTol) << dtype_name(dtype);
-    EXPECT_EQ(count_outside_abs_dot(y, ref, absdot), 0u) << dtype_name(dtype);
+    EXPECT_EQ(count_outside_abs_dot(y, ref, absdot, kMmaAbsDotTol), 0u) << dtype_name(dtype);
   }
 }
 
