@@ -66,42 +66,30 @@ def run(fp8, n_out, k, grid_max, force_ks, force_parts, rng):
                         r=rho%tile_rows; part=rho//tile_rows
                         row=rnd*rr+tile*tile_rows+r; ch=c_beg+step*parts+part
                         return row,ch,(row<n_out and ch<c_end)
+                    # A lane's 16-byte piece h of a chunk row: piece_cols columns from
+                    # byte 16t + 64h, as column pairs; mma m of the piece takes pairs 2m
+                    # (A's k 2t, 2t+1) and 2m + 1 (k 2t+8, 2t+9), B the same columns of x.
+                    # FP8: word j = pairs 2j, 2j+1 (4 mmas); BF16: word i = pair i (2 mmas).
+                    piece_cols=16 if fp8 else 8
+                    def pairs(v, row, ch, t, h):
+                        base=ch*cols+(16*t+64*h)*piece_cols//16
+                        return [v[row,base+2*i:base+2*i+2] if row is not None else np.zeros(2)
+                                for i in range(piece_cols//2)]
+                    xv=x.reshape(1,-1)
                     for h in range(2):
-                        if fp8:
-                            for jw in range(4):
-                                A=[];B=[]
-                                for lane in range(32):
-                                    g,t=lane>>2,lane&3
-                                    regs=[]
-                                    for rho in (g,g+8):
-                                        row,ch,v=at(lane,rho)
-                                        base=ch*128+16*t+64*h+4*jw
-                                        regs.append((W[row,base:base+2],W[row,base+2:base+4]) if v else (np.zeros(2),np.zeros(2)))
-                                    A.append([regs[0][0],regs[1][0],regs[0][1],regs[1][1]])
-                                    cx=c_beg+step*parts+g; ok=g<parts and cx<c_end
-                                    xb=cx*128+16*t+64*h+4*jw
-                                    B.append([x[xb:xb+2] if ok else np.zeros(2), x[xb+2:xb+4] if ok else np.zeros(2)])
-                                mma(cf,A,B)
-                        else:
-                            for jj in range(2):
-                                A=[];B=[]
-                                for lane in range(32):
-                                    g,t=lane>>2,lane&3
-                                    regs=[]
-                                    for rho in (g,g+8):
-                                        row,ch,v=at(lane,rho)
-                                        base=ch*64+8*t+32*h   # piece: 8 bf16 columns, words 0..3
-                                        if v:
-                                            words=[W[row,base+2*i:base+2*i+2] for i in range(4)]
-                                        else:
-                                            words=[np.zeros(2)]*4
-                                        regs.append(words)
-                                    A.append([regs[0][2*jj],regs[1][2*jj],regs[0][2*jj+1],regs[1][2*jj+1]])
-                                    cx=c_beg+step*parts+g; ok=g<parts and cx<c_end
-                                    col=cx*64+(16*t+64*h)//2
-                                    xw=[x[col+2*i:col+2*i+2] if ok else np.zeros(2) for i in range(4)]
-                                    B.append([xw[2*jj],xw[2*jj+1]])
-                                mma(cf,A,B)
+                        for m in range(piece_cols//4):
+                            A=[];B=[]
+                            for lane in range(32):
+                                g,t=lane>>2,lane&3
+                                regs=[]
+                                for rho in (g,g+8):
+                                    row,ch,v=at(lane,rho)
+                                    regs.append(pairs(W,row if v else None,ch,t,h))
+                                A.append([regs[0][2*m],regs[1][2*m],regs[0][2*m+1],regs[1][2*m+1]])
+                                cx=c_beg+step*parts+g; ok=g<parts and cx<c_end
+                                xp=pairs(xv,0 if ok else None,cx,t,h)
+                                B.append([xp[2*m],xp[2*m+1]])
+                            mma(cf,A,B)
                     for lane in range(32):
                         g,t=lane>>2,lane&3
                         rowa,cha,va=at(lane,g)
