@@ -22,6 +22,7 @@ MODEL=/tmp/qwen3-4b-random
 source tools/gpu/round_steps.sh
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee -a "$SUM"
+copy_bandwidth
 log "GPU tests ${LAB_TESTS:-*}"
 timeout "$(box 180)" "$BIN/qwen3_cuda_tests" --gtest_filter="${LAB_TESTS:-*}" \
   >"$OUT/tests.log" 2>&1

@@ -64,3 +64,23 @@ serve_bench() {
     cat "$OUT/$name.bench.tmp" 2>/dev/null; } >"$OUT/$name.log"
   rm -f "$OUT/$name.serve.tmp" "$OUT/$name.bench.tmp"
 }
+# copy_bandwidth: device-to-device copy bandwidth of GPU 0 (torch, 2 GiB, read + write), the
+# memory-bandwidth roofline's ceiling, to stdout and SUM.
+copy_bandwidth() {
+  python3 - <<'EOF' 2>&1 | tee -a "$SUM"
+import torch
+n = 2 << 30
+a = torch.empty(n, dtype=torch.uint8, device="cuda")
+b = torch.empty_like(a)
+for _ in range(3):
+    b.copy_(a)
+s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+s.record()
+for _ in range(20):
+    b.copy_(a)
+e.record()
+torch.cuda.synchronize()
+gb_s = 2 * n * 20 / (s.elapsed_time(e) / 1e3) / 1e9
+print(f"device-to-device copy (GPU 0, torch, 2 GiB): {gb_s:,.0f} GB/s (read + write)")
+EOF
+}

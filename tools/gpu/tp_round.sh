@@ -34,22 +34,7 @@ log "1. topology ($GPUS GPUs)"
 nvidia-smi topo -m 2>&1 | tee -a "$SUM"
 ldd "$BIN/qwen3" | grep -E "nccl|cublas" | tee -a "$SUM"
 
-python3 - <<'EOF' 2>&1 | tee -a "$SUM"
-import torch
-n = 2 << 30
-a = torch.empty(n, dtype=torch.uint8, device="cuda")
-b = torch.empty_like(a)
-for _ in range(3):
-    b.copy_(a)
-s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-s.record()
-for _ in range(20):
-    b.copy_(a)
-e.record()
-torch.cuda.synchronize()
-gb_s = 2 * n * 20 / (s.elapsed_time(e) / 1e3) / 1e9
-print(f"device-to-device copy (GPU 0, torch, 2 GiB): {gb_s:,.0f} GB/s (read + write)")
-EOF
+copy_bandwidth
 
 log "2. GPU tests: tensor parallel repeated, sampling then tensor parallel, then all"
 tests() {  # name, cap seconds, then the test binary's flags
