@@ -126,6 +126,51 @@ TEST_P(HfFixture, LogitsAndGreedyMatchTransformers) {
 INSTANTIATE_TEST_SUITE_P(Models, HfFixture,
                          ::testing::Values("gqa4_hd128", "yarn_untied", "fp8_e4m3", "fp8_e5m2"));
 
+// `--attention-window W` without sinks against HF transformers' own sliding-window attention
+// (Qwen3's use_sliding_window with every layer "sliding_attention": the query at p sees
+// keys p - W < j <= p; tools/fixtures/make_window_fixture.py, float32 eager on an H200):
+// every position's logits in one pass, and again with the first 30 tokens prefilled and
+// the rest decoded one at a time (the window then cuts into the cache). Full attention
+// differs from the reference from position W on (HF: up to 0.85 in a logit), so the
+// check can fail.
+TEST(HfFixture, AttentionWindowWithoutSinksMatchesTransformersSlidingWindow) {
+  const auto ref = read_reference(fixtures_dir() + "/gqa4_hd128.window24.safetensors");
+  const auto weights = Qwen3Weights::load(fixture_model("gqa4_hd128"));
+  const cpu::CpuModel model(*weights);
+  const ModelConfig& c = weights->config();
+  const auto& ids = ref.at("prompt_ids").i64;
+  const std::vector<int32_t> seq(ids.begin(), ids.end());
+  const AttentionWindow window{ref.at("window").i64.at(0), 0};
+  ASSERT_EQ(window.window, 24);
+  const auto& hf = ref.at("logits").f32;  // [L, V]
+  ASSERT_EQ(hf.size(), seq.size() * static_cast<size_t>(c.vocab_size));
+
+  cpu::KvCache cache(c, static_cast<int64_t>(seq.size()));
+  const auto logits = model.forward(seq, cache, cpu::LogitsMode::kAll, nullptr, window);
+  const Diff one_pass = compare(logits.data(), hf.data(), hf.size());
+
+  const size_t prefix = 30;
+  cpu::KvCache inc_cache(c, static_cast<int64_t>(seq.size()));
+  std::vector<float> inc = model.forward(std::span(seq.data(), prefix), inc_cache,
+                                         cpu::LogitsMode::kAll, nullptr, window);
+  for (size_t i = prefix; i < seq.size(); ++i) {
+    const auto step = model.forward(std::span(seq.data() + i, 1), inc_cache, cpu::LogitsMode::kLast,
+                                    nullptr, window);
+    inc.insert(inc.end(), step.begin(), step.end());
+  }
+  const Diff incremental = compare(inc.data(), hf.data(), hf.size());
+
+  cpu::KvCache full_cache(c, static_cast<int64_t>(seq.size()));
+  const auto full = model.forward(seq, full_cache, cpu::LogitsMode::kAll);
+  const Diff vs_full = compare(full.data(), hf.data(), hf.size());
+  std::printf("[window %lld] one pass rel %.3g, incremental rel %.3g; full attention rel %.3g\n",
+              static_cast<long long>(window.window), one_pass.rel(), incremental.rel(),
+              vs_full.rel());
+  EXPECT_LT(one_pass.rel(), kLogitsRelTol);
+  EXPECT_LT(incremental.rel(), kLogitsRelTol);
+  EXPECT_GT(vs_full.rel(), 100 * kLogitsRelTol);
+}
+
 // The oracle has teeth: small perturbations of the weights are detected.
 struct Perturbation {
   std::string model;
