@@ -104,15 +104,6 @@ void check_kv_cache_dtype(Device device, KvCacheDtype kv) {
   }
 }
 
-void check_attention_window(Device device, const AttentionWindow& w) {
-  check_attention_window(w);
-  if (w.on() && resolve_device(device) != Device::kCpu) {
-    QWEN3_THROW(ErrorCode::kUnsupported,
-                "--attention-window: the CUDA backend's windowed attention is not yet verified "
-                "on a GPU (the CPU backend has it); drop the flag or use --device cpu");
-  }
-}
-
 const char* kv_cache_dtype_name(Device device, KvCacheDtype kv) {
   if (resolve_device(device) != Device::kCuda) return "float32";
   return kv == KvCacheDtype::kFp8E4M3 ? "fp8_e4m3" : "bf16";

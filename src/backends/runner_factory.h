@@ -44,10 +44,6 @@ KvCacheDtype parse_kv_cache_dtype(const std::string& name);
 // Throws kUnsupported naming --kv-cache-dtype when `device` (resolved) cannot hold `kv`:
 // the CPU backend keeps float32 only.
 void check_kv_cache_dtype(Device device, KvCacheDtype kv);
-// Throws kUnsupported (naming the flag) for an attention window on CUDA (CudaRunner plans
-// it, but it has not run on a GPU yet: tests/cuda/test_cuda_window.cpp), kInvalidArgument
-// for bad values.
-void check_attention_window(Device device, const AttentionWindow& w);
 // "bf16", "fp8_e4m3", "float32" for the startup log (after check_kv_cache_dtype).
 const char* kv_cache_dtype_name(Device device, KvCacheDtype kv);
 

@@ -55,7 +55,7 @@ EngineOptions engine_options(const ServeFlags& f, const std::string& dir);
 // with a message instead of after the model has loaded.
 void check_flags(const ServeFlags& f, const std::string& dir) {
   check_tensor_parallel(parse_device(f.device), f.tensor_parallel_size);
-  check_attention_window(parse_device(f.device), attention_window(engine_options(f, dir)));
+  check_attention_window(attention_window(engine_options(f, dir)));
   if (f.dtype != "auto" && f.dtype != "bfloat16" && f.dtype != "bf16") {
     QWEN3_THROW(ErrorCode::kUnsupported,
                 "--dtype {}: the CPU backend runs the checkpoint's own weights (bf16 or fp8) "

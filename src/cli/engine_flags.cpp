@@ -49,7 +49,7 @@ void prepare_engine(EngineOptions& e, int threads) {
   // Before anything loads: a KV dtype the device cannot hold names the flag (exit 2).
   check_kv_cache_dtype(parse_device(e.device), parse_kv_cache_dtype(e.kv_cache_dtype));
   check_tensor_parallel(parse_device(e.device), e.tensor_parallel_size);
-  check_attention_window(parse_device(e.device), attention_window(e));
+  check_attention_window(attention_window(e));
   if (e.model_dir.empty()) e.model_dir = default_model_dir();
   if (threads > 0) omp_set_num_threads(threads);
 }

@@ -59,7 +59,7 @@ struct KvBudget {
 KvBudget kv_cache_budget(const EngineOptions& o, const Qwen3Weights& weights);
 
 // The AttentionWindow of `o` (off without a window), unchecked: the CLI checks it with
-// check_attention_window(Device, ...) before loading, the Engine when it is built.
+// check_attention_window (sched/batch.h) before loading, the Engine when it is built.
 AttentionWindow attention_window(const EngineOptions& o);
 
 // KV blocks for `o` (the pool's null block included): num_gpu_blocks_override, else

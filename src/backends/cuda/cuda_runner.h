@@ -66,8 +66,8 @@ class CudaRunner final : public ModelRunner {
   std::optional<DeviceTimeline> device_timeline() const override { return timeline_; }
   void end_of_work() override { have_prev_done_ = false; }
   // Every row of a step then runs on the decode attention kernel over the positions it
-  // sees (plan_attention). Not yet proven on a GPU: the CLI refuses the flag on CUDA
-  // (check_attention_window); the GPU tests drive it directly.
+  // sees (plan_attention); greedy tokens equal the CPU backend's
+  // (tests/cuda/test_cuda_window.cpp).
   void set_attention_window(const AttentionWindow& w) override {
     window_ = w;
     clear_graphs();
