@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -116,6 +117,23 @@ inline size_t count_outside_abs_dot(const std::vector<float>& out, const std::ve
   for (size_t i = 0; i < ref.size(); ++i)
     bad += !(std::abs(out[i] - ref[i]) <= tol * absdot[i] + 1e-6 * std::abs(ref[i]));
   return bad;
+}
+
+// x quantized as the FP8 GEMM's activations and the pipelined FP8 GEMV's x
+// (fp8_act_quant.cuh), back in float: per row and 128-wide group, scale = max|x| / 448,
+// value = e4m3(x / scale) * scale.
+inline std::vector<float> act_quant_ref(const std::vector<float>& x, int64_t rows, int64_t k) {
+  std::vector<float> q(x.size());
+  for (int64_t m = 0; m < rows; ++m)
+    for (int64_t g = 0; g < k; g += 128) {
+      const float* v = x.data() + m * k + g;
+      float amax = 0.0f;
+      for (int i = 0; i < 128; ++i) amax = std::max(amax, std::abs(v[i]));
+      const float scale = amax > 0.0f ? amax / 448.0f : 1.0f;
+      for (int i = 0; i < 128; ++i)
+        q[m * k + g + i] = fp8_e4m3_to_f32(f32_to_fp8_e4m3(v[i] / scale)) * scale;
+    }
+  return q;
 }
 
 }  // namespace qwen3::cuda::test

@@ -2,7 +2,8 @@
 // its FP8 and BF16 tests: k-slices 1-8 x k-parts per tensor-core tile 1-8, with the
 // RMSNorm prologue (the sum of squares given, or reduced by the block itself) and every
 // epilogue (store; add to a residual + the new row's sum of squares; SiLU pairs), against
-// float64 products of the weights the kernel sees and the CPU RMSNorm.
+// float64 products of the weights the kernel sees and the CPU RMSNorm (quantized as the
+// FP8 kernel quantizes x, act_quant_ref).
 #pragma once
 
 #include <fmt/core.h>
@@ -26,6 +27,7 @@ struct PipeGemvCase {
   void (*launch)(const GemvParams&, cudaStream_t);
   double tol;                // L2 relative error of every output
   double abs_dot_tol = 0.0;  // > 0: also |y - ref| <= abs_dot_tol * sum_k |w x| per element
+  bool quantize_x = false;   // the kernel multiplies x quantized to E4M3 per 128 columns
 };
 
 inline void expect_pipe_gemv_every_tiling(const PipeGemvCase& c, uint64_t seed) {
@@ -34,8 +36,9 @@ inline void expect_pipe_gemv_every_tiling(const PipeGemvCase& c, uint64_t seed) 
   const auto r0 = random_floats(n_out, seed + 2);
   std::vector<float> xn(k);
   cpu::rms_norm(x.data(), nw.data(), 1, k, 1e-6, xn.data());
-  const auto ref = linear_ref(c.dense, xn, 1, n_out, k);
-  const auto absdot = linear_abs_ref(c.dense, xn, 1, n_out, k);
+  const auto xk = c.quantize_x ? act_quant_ref(xn, 1, k) : xn;
+  const auto ref = linear_ref(c.dense, xk, 1, n_out, k);
+  const auto absdot = linear_abs_ref(c.dense, xk, 1, n_out, k);
   std::vector<double> ref_add(ref.size()), ref_act(ref.size() / 2);
   double ss_ref = 0.0, ss_x = 0.0;
   for (size_t i = 0; i < ref.size(); ++i) {

@@ -148,7 +148,7 @@ class Fp8Gemv : public ::testing::TestWithParam<Fp8Case> {};
 
 // Every epilogue for 1..8 activation rows, every kernel (kAuto: kSimt for one row, or
 // kPipe where chosen; kMma for more at block_in 128), the launcher's tiling and forced
-// ones.
+// ones. kPipe multiplies x quantized to E4M3 per 128 columns: its reference does too.
 TEST_P(Fp8Gemv, MatchesCpuDequantReference) {
   QWEN3_SKIP_WITHOUT_GPU();
   const Fp8Case c = GetParam();
@@ -159,10 +159,13 @@ TEST_P(Fp8Gemv, MatchesCpuDequantReference) {
   const std::vector<Tiling> tilings = {{0, 0}, {1, 1}, {2, 8}, {4, 2}, {1, 8}};
   for (int rows = 1; rows <= kGemvMaxRows; ++rows) {
     const auto x = random_floats(rows * c.k, 20 + rows);
-    const auto ref = linear_ref(w.dense, x, rows, c.n_out, c.k);
-    const auto absdot = linear_abs_ref(w.dense, x, rows, c.n_out, c.k);
+    const auto ref_x = linear_ref(w.dense, x, rows, c.n_out, c.k);
+    const auto absdot_x = linear_abs_ref(w.dense, x, rows, c.n_out, c.k);
     auto d_x = to_device(x);
     const bool pipe_fits = gemv_fp8_pipe_supports(rows, c.k, 128);
+    const auto xq = pipe_fits ? act_quant_ref(x, rows, c.k) : x;
+    const auto ref_q = linear_ref(w.dense, xq, rows, c.n_out, c.k);
+    const auto absdot_q = linear_abs_ref(w.dense, xq, rows, c.n_out, c.k);
     for (const GemvFp8Kernel kernel : {GemvFp8Kernel::kAuto, GemvFp8Kernel::kMma,
                                        GemvFp8Kernel::kSimt, GemvFp8Kernel::kPipe}) {
       if (kernel == GemvFp8Kernel::kPipe && !pipe_fits) continue;
@@ -174,6 +177,8 @@ TEST_P(Fp8Gemv, MatchesCpuDequantReference) {
         const bool mma = pipe || kernel == GemvFp8Kernel::kMma ||
                          (kernel == GemvFp8Kernel::kAuto && !gemv_fp8_takes_stream(rows, 128));
         const double tol = mma ? kMmaRelTol : kSimtRelTol;
+        const auto& ref = pipe ? ref_q : ref_x;
+        const auto& absdot = pipe ? absdot_q : absdot_x;
         const std::string where =
             fmt::format("{} {}x{} rows {} kernel {} rpw {} split {}", dtype_name(c.dtype),
                         c.n_out, c.k, rows, static_cast<int>(kernel), t.rows_per_warp,
@@ -227,9 +232,10 @@ TEST_P(Fp8Gemv, MatchesCpuDequantReference) {
 // Batch-1 decode with FP8 weights runs without norm kernels, as BF16 does: an FP8 o/down
 // GEMV adds into the residual and sums each new row's squares, and the next FP8 GEMV
 // normalises its x with them, against the CPU's float64 product of the dequantized
-// weights and its RMSNorm. Both one-row kernels (streaming, pipelined) are launched
-// directly, then LinearContext runs the chain (fuses_norm), and the pipelined kernel
-// once more with the norm's sum of squares reduced by its own blocks.
+// weights and its RMSNorm (for the pipelined kernel, of x quantized per 128 columns, as it
+// quantizes them). Both one-row kernels (streaming, pipelined) are launched directly, then
+// LinearContext runs the chain (fuses_norm), and the pipelined kernel once more with the
+// norm's sum of squares reduced by its own blocks.
 TEST(CudaFp8, OneRowGemvsFuseTheNormChain) {
   QWEN3_SKIP_WITHOUT_GPU();
   enum class Path { kStream, kPipe, kPipeOwnSum, kContext };
@@ -240,26 +246,39 @@ TEST(CudaFp8, OneRowGemvsFuseTheNormChain) {
     auto d_nw = to_device(nw);
     const auto x = random_floats(k, 74), r0 = random_floats(hidden, 75);
     auto d_x = to_device(x);
-    const auto prod = linear_ref(w1.dense, x, 1, hidden, k);
-    std::vector<double> h_ref(prod.size());
-    std::vector<float> h_f(prod.size());
-    double ss_ref = 0.0;
-    for (size_t i = 0; i < prod.size(); ++i) {
-      h_ref[i] = prod[i] + r0[i];
-      h_f[i] = static_cast<float>(h_ref[i]);
-      ss_ref += h_ref[i] * h_ref[i];
-    }
-    std::vector<float> hn(h_f.size());
-    cpu::rms_norm(h_f.data(), nw.data(), 1, hidden, 1e-6, hn.data());
-    const auto ref2 = silu_pairs_ref(linear_ref(w2.dense, hn, 1, n2, hidden), 1, n2);
+    // The chain's references: h = W1 x + r, then SiLU pairs of W2 RMSNorm(h) (`quantize`: x
+    // and the normed h as the pipelined kernel quantizes them).
+    struct Chain {
+      std::vector<double> h, out;
+      double ss = 0.0;
+    };
+    auto chain = [&](bool quantize) {
+      Chain c;
+      const auto prod = linear_ref(w1.dense, quantize ? act_quant_ref(x, 1, k) : x, 1, hidden, k);
+      c.h.resize(prod.size());
+      std::vector<float> h_f(prod.size());
+      for (size_t i = 0; i < prod.size(); ++i) {
+        c.h[i] = prod[i] + r0[i];
+        h_f[i] = static_cast<float>(c.h[i]);
+        c.ss += c.h[i] * c.h[i];
+      }
+      std::vector<float> hn(h_f.size());
+      cpu::rms_norm(h_f.data(), nw.data(), 1, hidden, 1e-6, hn.data());
+      c.out = silu_pairs_ref(
+          linear_ref(w2.dense, quantize ? act_quant_ref(hn, 1, hidden) : hn, 1, n2, hidden), 1, n2);
+      return c;
+    };
+    const Chain exact = chain(false), quantized = chain(true);
     const bool pipe_fits = gemv_fp8_pipe_supports(1, k, 128);
     for (const Path path : {Path::kStream, Path::kPipe, Path::kPipeOwnSum, Path::kContext}) {
       const bool pipe = path == Path::kPipe || path == Path::kPipeOwnSum ||
                         (path == Path::kContext && gemv_fp8_pipe_chosen(1, k, 128));
       if (pipe && !pipe_fits) continue;
-      // The pipelined kernel rounds x to f16 (kMmaRelTol); in the second product the
-      // first one's error adds to its own.
-      const double tol1 = pipe ? kMmaRelTol : kSimtRelTol, tol2 = 2 * tol1;
+      // In the second product the first one's error adds to its own; the pipelined kernel
+      // quantizes the second x from the first product's output, where a code on a rounding
+      // edge may land one step (2^-4 relative) from the reference's: 1e-2.
+      const double tol1 = pipe ? kMmaRelTol : kSimtRelTol, tol2 = pipe ? 1e-2 : 2 * tol1;
+      const Chain& ref = pipe ? quantized : exact;
       const std::string where = fmt::format("{} path {}", dtype_name(dtype), static_cast<int>(path));
       auto d_r = to_device(r0);
       auto d_ss = to_device(std::vector<float>(1, 0.0f));
@@ -286,16 +305,22 @@ TEST(CudaFp8, OneRowGemvsFuseTheNormChain) {
         p2.norm_sum_squares = path == Path::kPipeOwnSum ? nullptr : d_ss.as<float>();
         launch(p2, nullptr);
       }
-      EXPECT_LT(rel_error(to_host<float>(d_r, hidden), h_ref), tol1) << where;
-      EXPECT_LT(rel_error(to_host<float>(d_ss, 1), std::vector<double>{ss_ref}), tol1) << where;
-      EXPECT_LT(rel_error(to_host<float>(d_y, n2 / 2), ref2), tol2) << where;
+      EXPECT_LT(rel_error(to_host<float>(d_r, hidden), ref.h), tol1) << where;
+      EXPECT_LT(rel_error(to_host<float>(d_ss, 1), std::vector<double>{ref.ss}), tol1) << where;
+      EXPECT_LT(rel_error(to_host<float>(d_y, n2 / 2), ref.out), tol2) << where;
+      // The cost of quantizing x, against the float products (E4M3: 3 mantissa bits, ~2.5e-2
+      // per product; here two products in a chain and the SiLU pairs' product of two
+      // outputs: 6.5e-2 measured on an H200).
+      if (pipe) {
+        EXPECT_LT(rel_error(to_host<float>(d_y, n2 / 2), exact.out), 1e-1) << where;
+      }
     }
   }
 }
 
 // The pipelined one-row kernel at every tiling (gemv_pipe_check.h), E4M3 and E5M2: with
 // 10 chunks of 128 columns, slices of 10, 5, 3 (the last one 1) and 2, some parts empty,
-// on 306 rows (the last round partly past the end); x in f16 as in kMma.
+// on 306 rows (the last round partly past the end); x quantized to E4M3 per 128 columns.
 TEST(CudaFp8, PipeGemvEveryTiling) {
   QWEN3_SKIP_WITHOUT_GPU();
   const int64_t n_out = 306, k = 1280;
@@ -307,7 +332,8 @@ TEST(CudaFp8, PipeGemvEveryTiling) {
                                    .dense = w.dense,
                                    .launch = launch_gemv_fp8_pipe,
                                    .tol = kMmaRelTol,
-                                   .abs_dot_tol = kMmaAbsDotTol},
+                                   .abs_dot_tol = kMmaAbsDotTol,
+                                   .quantize_x = true},
                                   92);
   }
 }
@@ -456,22 +482,6 @@ TEST(CudaFp8, WeightsKeepFp8BytesAndRowScales) {
 
 namespace qwen3::cuda::test {
 namespace {
-
-// x quantized as the FP8 GEMM's activations (fp8_act_quant.h), back in float: per row and
-// 128-wide group, scale = max|x| / 448, value = e4m3(x / scale) * scale.
-std::vector<float> act_quant_ref(const std::vector<float>& x, int64_t rows, int64_t k) {
-  std::vector<float> q(x.size());
-  for (int64_t m = 0; m < rows; ++m)
-    for (int64_t g = 0; g < k; g += 128) {
-      const float* v = x.data() + m * k + g;
-      float amax = 0.0f;
-      for (int i = 0; i < 128; ++i) amax = std::max(amax, std::abs(v[i]));
-      const float scale = amax > 0.0f ? amax / 448.0f : 1.0f;
-      for (int i = 0; i < 128; ++i)
-        q[m * k + g + i] = fp8_e4m3_to_f32(f32_to_fp8_e4m3(v[i] / scale)) * scale;
-    }
-  return q;
-}
 
 // Above the GEMV's rows, E4M3 weights with 128-wide blocks take cuBLASLt's block-scaled
 // FP8 GEMM on Hopper: against the float64 product of the dequantized weights and the

@@ -2,7 +2,8 @@
 # Host emulation of kernels/gemv_pipe.cu's work split and mma fragments: for every tiling
 # (k-slices x k-parts per tile, forced or chosen), FP8 and BF16 layouts and several grid
 # sizes, each warp's lanes build their A / B fragments from the rows, chunks and x columns
-# the kernel would copy, a float64 16x16x8 product stands in for mma.m16n8k16, and the
+# the kernel would copy, a float64 product stands in for mma (BF16: m16n8k16; FP8:
+# m16n8k32 on x divided by its group scale, the scale applied with the weight's), and the
 # round-end reduction runs as in the kernel; every output row must be written once and
 # equal the float64 dot product. Catches index and fragment-layout mistakes without a GPU
 # (not the kernel's numerics, cp.async or timing). Mirror changes to the kernel here.
@@ -11,8 +12,8 @@ import sys
 
 import numpy as np
 
-def choose_shape(n_out, chunks, grid, force_ks, force_parts, pairs):
-    best=None; best_rows=1<<62; best_steps=1<<62
+def choose_shape(n_out, chunks, row_bytes, round_bytes, grid, force_ks, force_parts, pairs):
+    best=None; best_cost=1<<62; best_steps=1<<62
     for ks in (1,2,4,8):
         if (force_ks>0 and ks!=force_ks) or (force_ks<=0 and ks>chunks): continue
         lc=(chunks+ks-1)//ks
@@ -22,32 +23,37 @@ def choose_shape(n_out, chunks, grid, force_ks, force_parts, pairs):
             if pairs and rr%2: continue
             steps=(lc+parts-1)//parts; rounds=(n_out+rr-1)//rr
             per_block=(rounds+grid-1)//grid
-            rows=per_block*rr; st=per_block*steps
-            if rows<best_rows or (rows==best_rows and st<best_steps):
-                best=(ks,parts,lc,steps,rounds); best_rows=rows; best_steps=st
+            cost=per_block*(rr*row_bytes+round_bytes); st=per_block*steps
+            if cost<best_cost or (cost==best_cost and st<best_steps):
+                best=(ks,parts,lc,steps,rounds); best_cost=cost; best_steps=st
     return best
 
-def mma(cf, A, B):
-    # A: [32 lanes][4 regs][2], B: [32][2][2]; returns updated cf [32][4]
-    Am=np.zeros((16,16)); Bm=np.zeros((16,8))
+def mma(cf, A, B, e):
+    # A: [32 lanes][4 regs][e], B: [32][2][e] (e elements per register: 2 for m16n8k16, 4
+    # for m16n8k32); returns updated cf [32][4]
+    Am=np.zeros((16,8*e)); Bm=np.zeros((8*e,8))
     for lane in range(32):
         g,t=lane>>2,lane&3
-        Am[g,2*t:2*t+2]=A[lane][0]; Am[g+8,2*t:2*t+2]=A[lane][1]
-        Am[g,2*t+8:2*t+10]=A[lane][2]; Am[g+8,2*t+8:2*t+10]=A[lane][3]
-        Bm[2*t:2*t+2,g]=B[lane][0]; Bm[2*t+8:2*t+10,g]=B[lane][1]
+        Am[g,e*t:e*t+e]=A[lane][0]; Am[g+8,e*t:e*t+e]=A[lane][1]
+        Am[g,4*e+e*t:4*e+e*t+e]=A[lane][2]; Am[g+8,4*e+e*t:4*e+e*t+e]=A[lane][3]
+        Bm[e*t:e*t+e,g]=B[lane][0]; Bm[4*e+e*t:4*e+e*t+e,g]=B[lane][1]
     C=Am@Bm
     for lane in range(32):
         g,t=lane>>2,lane&3
         cf[lane][0]+=C[g,2*t]; cf[lane][1]+=C[g,2*t+1]; cf[lane][2]+=C[g+8,2*t]; cf[lane][3]+=C[g+8,2*t+1]
 
-def run(fp8, n_out, k, grid_max, force_ks, force_parts, rng):
+def run(fp8, n_out, k, grid_max, force_ks, force_parts, rng, round_bytes=65536):
     cols=128 if fp8 else 64
     chunks=k//cols
     W=rng.standard_normal((n_out,k)); x=rng.standard_normal(k)
     block_in=128
     scales=rng.uniform(0.5,2,(n_out,(k+block_in-1)//block_in)) if fp8 else np.ones((n_out,1))
     shift=0  # block_in/cols = 1 for fp8 (128/128)
-    ks,parts,lc,steps,rounds=choose_shape(n_out,chunks,grid_max,force_ks,force_parts,False)
+    # FP8: x's group scales (one per 128-column chunk); B holds x / scale.
+    xs=rng.uniform(0.5,2,chunks) if fp8 else np.ones(chunks)
+    xq=x/np.repeat(xs,cols)
+    ks,parts,lc,steps,rounds=choose_shape(n_out,chunks,k*(1 if fp8 else 2),round_bytes,grid_max,
+                                          force_ks,force_parts,False)
     grid=min(rounds,grid_max)
     tile_rows=16//parts; rr=8//ks*tile_rows
     y=np.full(n_out,np.nan); written=np.zeros(n_out,int)
@@ -67,35 +73,36 @@ def run(fp8, n_out, k, grid_max, force_ks, force_parts, rng):
                         row=rnd*rr+tile*tile_rows+r; ch=c_beg+step*parts+part
                         return row,ch,(row<n_out and ch<c_end)
                     # A lane's 16-byte piece h of a chunk row: piece_cols columns from
-                    # byte 16t + 64h, as column pairs; mma m of the piece takes pairs 2m
-                    # (A's k 2t, 2t+1) and 2m + 1 (k 2t+8, 2t+9), B the same columns of x.
-                    # FP8: word j = pairs 2j, 2j+1 (4 mmas); BF16: word i = pair i (2 mmas).
+                    # byte 16t + 64h, as 4 words of e columns (FP8: 4 codes, BF16: 2);
+                    # mma m of the piece takes words 2m (A's a0 / a1, B's b0) and 2m + 1
+                    # (a2 / a3, b1), B the same columns of x.
                     piece_cols=16 if fp8 else 8
-                    def pairs(v, row, ch, t, h):
+                    e=piece_cols//4
+                    def words(v, row, ch, t, h):
                         base=ch*cols+(16*t+64*h)*piece_cols//16
-                        return [v[row,base+2*i:base+2*i+2] if row is not None else np.zeros(2)
-                                for i in range(piece_cols//2)]
-                    xv=x.reshape(1,-1)
+                        return [v[row,base+e*i:base+e*i+e] if row is not None else np.zeros(e)
+                                for i in range(4)]
+                    xv=xq.reshape(1,-1)
                     for h in range(2):
-                        for m in range(piece_cols//4):
+                        for m in range(2):
                             A=[];B=[]
                             for lane in range(32):
                                 g,t=lane>>2,lane&3
                                 regs=[]
                                 for rho in (g,g+8):
                                     row,ch,v=at(lane,rho)
-                                    regs.append(pairs(W,row if v else None,ch,t,h))
+                                    regs.append(words(W,row if v else None,ch,t,h))
                                 A.append([regs[0][2*m],regs[1][2*m],regs[0][2*m+1],regs[1][2*m+1]])
                                 cx=c_beg+step*parts+g; ok=g<parts and cx<c_end
-                                xp=pairs(xv,0 if ok else None,cx,t,h)
+                                xp=words(xv,0 if ok else None,cx,t,h)
                                 B.append([xp[2*m],xp[2*m+1]])
-                            mma(cf,A,B)
+                            mma(cf,A,B,e)
                     for lane in range(32):
                         g,t=lane>>2,lane&3
                         rowa,cha,va=at(lane,g)
                         rowb,chb,vb=at(lane,g+8)
-                        sa=scales[rowa,cha>>shift] if (va and fp8) else (1.0 if not fp8 else 0.0)
-                        sb=scales[rowb,chb>>shift] if (vb and fp8) else (1.0 if not fp8 else 0.0)
+                        sa=scales[rowa,cha>>shift]*xs[cha] if (va and fp8) else (1.0 if not fp8 else 0.0)
+                        sb=scales[rowb,chb>>shift]*xs[chb] if (vb and fp8) else (1.0 if not fp8 else 0.0)
                         acc[lane][0]+=sa*cf[lane][0]; acc[lane][1]+=sa*cf[lane][1]
                         acc[lane][2]+=sb*cf[lane][2]; acc[lane][3]+=sb*cf[lane][3]
                 for lane in range(32):
@@ -123,7 +130,7 @@ for fp8 in (True,False):
     for (n_out,k,grid) in ((306,1280,132),(306,1280,5),(37,640,3)):
         for fks in (0,1,2,4,8):
             for fparts in (0,1,2,4,8):
-                err,shape=run(fp8,n_out,k,grid,fks,fparts,rng)
+                err,shape=run(fp8,n_out,k,grid,fks,fparts,rng,0 if fks or fparts else 65536)
                 worst=max(worst,err)
                 if err>1e-9: print("BAD",fp8,n_out,k,grid,fks,fparts,shape,err); sys.exit(1)
         print("ok",fp8,n_out,k,flush=True)

@@ -13,9 +13,11 @@ OUT=${OUT:-/tmp/gemv_pipe_ncu}
 mkdir -p "$OUT"
 BIN=$PWD/.gpu-carry-cuda/bin
 MODEL=/tmp/qwen3-4b-random
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/summary.log"
-"$BIN/qwen3" init-random --like qwen3-4b --seed 1 --out "$MODEL" >/dev/null 2>&1 &
-"$BIN/qwen3" init-random --like qwen3-4b --dtype fp8 --seed 1 --out "$MODEL-fp8" >/dev/null 2>&1
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee -a "$OUT/summary.log"
+[ -f "$MODEL/config.json" ] ||
+  "$BIN/qwen3" init-random --like qwen3-4b --seed 1 --out "$MODEL" >/dev/null 2>&1 &
+[ -f "$MODEL-fp8/config.json" ] ||
+  "$BIN/qwen3" init-random --like qwen3-4b --dtype fp8 --seed 1 --out "$MODEL-fp8" >/dev/null 2>&1
 wait
 # profile NAME MODEL REGEX FP8_PIPE BF16_PIPE
 profile() {
@@ -29,6 +31,11 @@ profile() {
   grep -E "^  [a-z_].*\(|Duration|DRAM Throughput|Memory Throughput|Registers Per|Achieved Occ|Issued Warp|No Eligible" \
     "$OUT/$1.txt" | tee -a "$OUT/summary.log"
 }
-profile fp8_pipe "$MODEL-fp8" gemv_pipe 1 0
-profile fp8_stream "$MODEL-fp8" "gemv" 0 0
-profile bf16_pipe "$MODEL" gemv_pipe 0 1
+# NCU_PROFILES: which of the three to run (default all).
+for what in ${NCU_PROFILES:-fp8_pipe fp8_stream bf16_pipe}; do
+  case $what in
+    fp8_pipe) profile fp8_pipe "$MODEL-fp8" gemv_pipe 1 0 ;;
+    fp8_stream) profile fp8_stream "$MODEL-fp8" "gemv" 0 0 ;;
+    bf16_pipe) profile bf16_pipe "$MODEL" gemv_pipe 0 1 ;;
+  esac
+done

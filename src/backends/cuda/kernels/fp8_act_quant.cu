@@ -1,7 +1,6 @@
-#include <cuda_fp8.h>
-
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/kernels/common.cuh"
+#include "backends/cuda/kernels/fp8_act_quant.cuh"
 #include "backends/cuda/kernels/fp8_act_quant.h"
 #include "backends/cuda/kernels/launch.h"
 
@@ -9,7 +8,6 @@ namespace qwen3::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr float kE4M3Max = 448.0f;
 
 // One block per row; warp w quantizes groups w, w + 8, ... (a lane holds 4 values).
 __global__ void __launch_bounds__(kThreads) act_quant_kernel(const ActQuantParams p) {
@@ -46,16 +44,8 @@ __global__ void __launch_bounds__(kThreads) act_quant_kernel(const ActQuantParam
       const float4 w = *reinterpret_cast<const float4*>(p.norm_weight + c);
       v = make_float4(w.x * (v.x * inv), w.y * (v.y * inv), w.z * (v.z * inv), w.w * (v.w * inv));
     }
-    const float amax =
-        warp_max(fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
-    // An all-zero group (or one of NaNs) keeps scale 1: its codes are the values.
-    const float scale = amax > 0.0f ? amax / kE4M3Max : 1.0f;
-    const float q[4] = {v.x / scale, v.y / scale, v.z / scale, v.w / scale};
-    uint32_t packed = 0;
-#pragma unroll
-    for (int j = 0; j < 4; ++j)
-      packed |= static_cast<uint32_t>(__nv_cvt_float_to_fp8(q[j], __NV_SATFINITE, __NV_E4M3))
-                << (8 * j);
+    float scale;
+    const uint32_t packed = quantize_group_e4m3(v, scale);
     *reinterpret_cast<uint32_t*>(p.codes + r * p.k + c) = packed;
     if (lane == 0) scales[g * scale_stride] = scale;
   }

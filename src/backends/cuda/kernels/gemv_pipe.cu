@@ -1,9 +1,10 @@
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/kernels/common.cuh"
-#include "backends/cuda/kernels/fp8_convert.cuh"
+#include "backends/cuda/kernels/fp8_act_quant.cuh"
 #include "backends/cuda/kernels/gemv_pipe.h"
 #include "backends/cuda/kernels/launch.h"
 #include "backends/cuda/kernels/mma_sync.cuh"
@@ -15,6 +16,13 @@ namespace {
 // keep 4 KB per warp in flight and stream about half of the copy bandwidth, the rate
 // the BF16 GEMV reaches with twice the bytes per load; cp.async into shared memory keeps
 // 16 KB per warp in flight at no register cost.
+// Why FP8 tensor-core products: decoding FP8 codes to f16 costs an instruction per two
+// bytes at least, and an SM issues 4 instructions per cycle where the copy bandwidth
+// brings ~14 bytes per cycle per SM (H200), so any decoding GEMV is issue-bound (the f16
+// version of this kernel streamed ~1 TB/s on an H200, ncu). mma.m16n8k32 takes E4M3 /
+// E5M2 codes as they are; x is quantized to E4M3 per 128-wide group first, exactly as the
+// FP8 GEMM quantizes its activations (fp8_act_quant.cuh): the checkpoint's "dynamic"
+// activation scheme, the same codes in prefill and decode.
 //
 // Work: a chunk is 128 bytes of a weight row (128 FP8 or 64 BF16 columns). The matrix is
 // cut into rounds of rr = (8 / ks) * (16 / parts) consecutive rows; block b takes rounds
@@ -31,8 +39,10 @@ namespace {
 // (h = 0, 1) of both rows. FP8: word j of such a piece (columns 4j .. 4j+3 of it) gives
 // A's pairs (2t, 2t+1) and (2t+8, 2t+9) of one mma, decoded to f16. BF16: words 2jj and
 // 2jj+1 give those pairs of mma jj (jj = 0, 1). Lanes g < parts read the same columns of
-// x from shared memory for B: f16 for FP8 weights; for BF16 x = hi + lo, two BF16 values
-// (relative error ~2^-17), multiplied by two mmas into the same accumulators.
+// x from shared memory for B: E4M3 codes for FP8 weights (m16n8k32: word j of a piece is
+// A's a0 / a2 of mma 2h + j / 2, x's word at the same columns its b0 / b1, the group scale
+// applied with the weight's); for BF16 x = hi + lo, two BF16 values (relative error
+// ~2^-17), multiplied by two mmas into the same accumulators.
 // Ring: each lane copies and later reads only its own 4 x 16 bytes per step (cp.async
 // groups are per thread), so the pipeline needs no barrier: step e waits for its group
 // and refills its slot with step e + kDepth.
@@ -45,7 +55,14 @@ constexpr int kChunkCols = F == kBf16 ? 64 : 128;
 constexpr int kDepth = 8;                // steps per warp in flight
 constexpr int kSlotBytes = 4 * 32 * 16;  // one step of a warp: [piece][lane] x 16 bytes
 constexpr int kRingBytes = kWarps * kDepth * kSlotBytes;
-constexpr int kPartialBytes = kWarps * 16 * 4;
+constexpr int kPartialBytes = 2 * kWarps * 16 * 4;  // two rounds' partial sums
+constexpr int kGroup = 128;                         // FP8: x's quantization group = one chunk
+
+// x in shared memory: FP8 weights: k E4M3 codes, then k / 128 group scales; BF16: hi and
+// lo BF16 words (4 bytes per column).
+__host__ __device__ constexpr int64_t x_smem_bytes(int64_t k, bool fp8) {
+  return fp8 ? k + k / kGroup * 4 : 4 * k;
+}
 
 struct PipeShape {
   int ks;          // k-slices per tile (warps sharing a tile)
@@ -70,10 +87,12 @@ __global__ void __launch_bounds__(kThreads, 1)
   extern __shared__ __align__(16) unsigned char smem[];
   __shared__ float scratch[32];
   uint4* ring = reinterpret_cast<uint4*>(smem);
-  // x as f16x2 words (FP8 weights) or BF16x2 hi words then lo words (BF16 weights).
+  // x (x_smem_bytes): E4M3 codes + group scales (FP8 weights) or BF16x2 hi words then lo
+  // words (BF16 weights).
   uint32_t* xw_smem = reinterpret_cast<uint32_t*>(smem + kRingBytes);
-  float* partial =
-      reinterpret_cast<float*>(smem + kRingBytes + p.k * (kFp8 ? 2 : 4));  // [warp][rho]
+  float* x_scale = reinterpret_cast<float*>(smem + kRingBytes + p.k);  // FP8
+  // Partial sums [2][warp][rho]: round r uses half r % 2, so one barrier per round suffices.
+  float* partial = reinterpret_cast<float*>(smem + kRingBytes + x_smem_bytes(p.k, kFp8));
   pdl_trigger();
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
@@ -143,16 +162,45 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
     inv = 1.0f / sqrtf(ss / static_cast<float>(k) + p.norm_eps);
   }
-  for (int i = threadIdx.x; i < k / 4; i += kThreads) {
-    float4 a = x4[i];
-    if (p.norm_weight != nullptr) {
-      const float4 n = __ldg(reinterpret_cast<const float4*>(p.norm_weight) + i);
-      a = make_float4(n.x * (a.x * inv), n.y * (a.y * inv), n.z * (a.z * inv), n.w * (a.w * inv));
+  if constexpr (kFp8) {
+    // Warp w quantizes groups w, w + 8, ... (fp8_act_quant.cuh), loading four groups' x
+    // (and norm weights) before the first reduction.
+    const int groups = k / kGroup;
+    const float4* n4 = reinterpret_cast<const float4*>(p.norm_weight);
+#pragma unroll 1
+    for (int g0 = warp; g0 < groups; g0 += 4 * kWarps) {
+      float4 v[4], nw[4];
+#pragma unroll
+      for (int u = 0; u < 4; ++u) {
+        const int gi = g0 + u * kWarps;
+        v[u] = nw[u] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        if (gi < groups) {
+          v[u] = x4[gi * 32 + lane];
+          if (n4 != nullptr) nw[u] = __ldg(n4 + gi * 32 + lane);
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < 4; ++u) {
+        const int gi = g0 + u * kWarps;
+        if (gi >= groups) break;  // warp-uniform
+        float4 a = v[u];
+        if (n4 != nullptr) {
+          const float4 n = nw[u];
+          a = make_float4(n.x * (a.x * inv), n.y * (a.y * inv), n.z * (a.z * inv),
+                          n.w * (a.w * inv));
+        }
+        float scale;
+        xw_smem[gi * 32 + lane] = quantize_group_e4m3(a, scale);
+        if (lane == 0) x_scale[gi] = scale;
+      }
     }
-    if constexpr (kFp8) {
-      reinterpret_cast<uint2*>(xw_smem)[i] =
-          make_uint2(f32x2_to_f16x2_sat(a.x, a.y), f32x2_to_f16x2_sat(a.z, a.w));
-    } else {
+  } else {
+    for (int i = threadIdx.x; i < k / 4; i += kThreads) {
+      float4 a = x4[i];
+      if (p.norm_weight != nullptr) {
+        const float4 n = __ldg(reinterpret_cast<const float4*>(p.norm_weight) + i);
+        a = make_float4(n.x * (a.x * inv), n.y * (a.y * inv), n.z * (a.z * inv), n.w * (a.w * inv));
+      }
       const uint32_t h0 = pack_bf16(a.x, a.y), h1 = pack_bf16(a.z, a.w);
       reinterpret_cast<uint2*>(xw_smem)[i] = make_uint2(h0, h1);
       reinterpret_cast<uint2*>(xw_smem + k / 2)[i] =
@@ -172,34 +220,38 @@ __global__ void __launch_bounds__(kThreads, 1)
     const RowAt a = at(round, step, ra, pa), b = at(round, step, rb, pb);
     float sa = 1.0f, sb = 1.0f;  // BF16: no scales
     if constexpr (kFp8) {
-      sa = a.valid ? __ldg(p.row_scales + a.row * p.scale_cols + (a.chunk >> scale_shift)) : 0.0f;
-      sb = b.valid ? __ldg(p.row_scales + b.row * p.scale_cols + (b.chunk >> scale_shift)) : 0.0f;
+      sa = a.valid ? __ldg(p.row_scales + a.row * p.scale_cols + (a.chunk >> scale_shift)) *
+                         x_scale[a.chunk]
+                   : 0.0f;
+      sb = b.valid ? __ldg(p.row_scales + b.row * p.scale_cols + (b.chunk >> scale_shift)) *
+                         x_scale[b.chunk]
+                   : 0.0f;
     }
     const int cx = c_beg + step * s.parts + g;  // B column g: x of part g's chunk
     const bool x_ok = g < s.parts && cx < c_end;
     cp_async_wait<kDepth - 1>();
     const uint4* slot = my_slots + (e % kDepth) * (kSlotBytes / 16);
     float cf[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    if constexpr (kFp8) {
+      const uint4 wa0 = slot[0], wa1 = slot[32], wb0 = slot[64], wb1 = slot[96];
+      uint4 x0 = make_uint4(0u, 0u, 0u, 0u), x1 = x0;
+      if (x_ok) {  // chunk cx's codes at bytes 16t and 64 + 16t
+        const uint4* xv = reinterpret_cast<const uint4*>(xw_smem) + cx * (kGroup / 16) + t;
+        x0 = xv[0];
+        x1 = xv[4];
+      }
+      constexpr bool kE5 = F == kE5M2;
+      mma_fp8<kE5>(cf, wa0.x, wb0.x, wa0.y, wb0.y, x0.x, x0.y);
+      mma_fp8<kE5>(cf, wa0.z, wb0.z, wa0.w, wb0.w, x0.z, x0.w);
+      mma_fp8<kE5>(cf, wa1.x, wb1.x, wa1.y, wb1.y, x1.x, x1.y);
+      mma_fp8<kE5>(cf, wa1.z, wb1.z, wa1.w, wb1.w, x1.z, x1.w);
+    } else {
 #pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const uint4 wa = slot[32 * h], wb = slot[64 + 32 * h];
-      const uint32_t wra[4] = {wa.x, wa.y, wa.z, wa.w}, wrb[4] = {wb.x, wb.y, wb.z, wb.w};
-      // x words of this piece's columns: chunk cx, byte 16t + 64h of the row.
-      const int col = cx * kCols + (16 * t + 64 * h) / (kFp8 ? 1 : 2);
-      if constexpr (kFp8) {
-        uint4 xa = make_uint4(0u, 0u, 0u, 0u), xb = xa;
-        if (x_ok) {
-          const uint4* xv = reinterpret_cast<const uint4*>(xw_smem + col / 2);
-          xa = xv[0];
-          xb = xv[1];
-        }
-        const uint32_t xw[8] = {xa.x, xa.y, xa.z, xa.w, xb.x, xb.y, xb.z, xb.w};
-#pragma unroll
-        for (int j = 0; j < 4; ++j)
-          mma_16816(cf, fp8x2_to_f16x2<F == kE5M2>(wra[j], 0),
-                    fp8x2_to_f16x2<F == kE5M2>(wrb[j], 0), fp8x2_to_f16x2<F == kE5M2>(wra[j], 1),
-                    fp8x2_to_f16x2<F == kE5M2>(wrb[j], 1), xw[2 * j], xw[2 * j + 1]);
-      } else {
+      for (int h = 0; h < 2; ++h) {
+        const uint4 wa = slot[32 * h], wb = slot[64 + 32 * h];
+        const uint32_t wra[4] = {wa.x, wa.y, wa.z, wa.w}, wrb[4] = {wb.x, wb.y, wb.z, wb.w};
+        // x words of this piece's columns: chunk cx, byte 16t + 64h of the row.
+        const int col = cx * kCols + (16 * t + 64 * h) / 2;
         uint4 hi = make_uint4(0u, 0u, 0u, 0u), lo = hi;
         if (x_ok) {
           hi = *reinterpret_cast<const uint4*>(xw_smem + col / 2);
@@ -221,13 +273,15 @@ __global__ void __launch_bounds__(kThreads, 1)
     issue_next();  // into the slot just read (its values are in registers)
     if (++step < s.steps) continue;
 
-    // End of a round: C[rho][part(rho)] of every warp to shared memory, summed over
-    // slices and parts per weight row, then the epilogue.
-    constexpr float kFix = F == kE4M3 ? 0x1p8f : 1.0f;  // E4M3 codes were read as value * 2^-8
+    // End of a round: C[rho][part(rho)] of every warp to shared memory, summed over slices
+    // and parts per weight row, then the epilogue. The next round writes the other half of
+    // `partial`; the one after this half again, once every thread has passed the next
+    // round's barrier, i.e. finished reading it here.
+    float* half = partial + (round / gridDim.x % 2) * (kWarps * 16);
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       const int rho = g + 8 * (j >> 1), n = 2 * t + (j & 1);
-      if (n == rho / tile_rows) partial[warp * 16 + rho] = acc[j] * kFix;
+      if (n == rho / tile_rows) half[warp * 16 + rho] = acc[j];
       acc[j] = 0.0f;
     }
     __syncthreads();
@@ -235,7 +289,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       const int tl = lr / tile_rows, r = lr % tile_rows;
       float v = 0.0f;
       for (int sl = 0; sl < s.ks; ++sl)
-        for (int q = 0; q < s.parts; ++q) v += partial[(tl * s.ks + sl) * 16 + r + q * tile_rows];
+        for (int q = 0; q < s.parts; ++q) v += half[(tl * s.ks + sl) * 16 + r + q * tile_rows];
       return v;
     };
     const int64_t row0 = round * rr;
@@ -258,28 +312,42 @@ __global__ void __launch_bounds__(kThreads, 1)
         if (lane == 0) atomicAdd(p.sum_squares_out, sq);
       }
     }
-    __syncthreads();  // partial is rewritten by the next round
     step = 0;
     round += gridDim.x;
   }
 }
 
-// Ring, x in shared memory (f16: 2 bytes per column; BF16 hi + lo: 4), partial sums.
+// Ring, x in shared memory (x_smem_bytes), partial sums.
 size_t smem_bytes(int64_t k, bool fp8) {
-  return kRingBytes + static_cast<size_t>(k) * (fp8 ? 2 : 4) + kPartialBytes;
+  return kRingBytes + static_cast<size_t>(x_smem_bytes(k, fp8)) + kPartialBytes;
 }
 
+// FP8 weights need the FP8 tensor-core products (compute capability 8.9+).
 bool fits(int64_t rows, int64_t k, int64_t cols, bool fp8) {
   return rows == 1 && k > 0 && k % cols == 0 && k <= INT32_MAX / 4 &&
-         smem_bytes(k, fp8) + 32 * sizeof(float) <= smem_optin();
+         smem_bytes(k, fp8) + 32 * sizeof(float) <= smem_optin() &&
+         (!fp8 || compute_capability() >= 89);
 }
 
-// The tiling whose busiest block streams the fewest rows (rounds x rows per round), then the
-// fewest steps per warp (masked steps load nothing but hold a ring slot).
-PipeShape choose_shape(int64_t n_out, int chunks, int64_t grid, int force_ks, int force_parts,
-                       bool pairs) {
+// What a round's end (a block barrier, the partial sums, the epilogue) costs, in weight bytes
+// streamed per block meanwhile: QWEN3_GEMV_PIPE_ROUND_BYTES, read once (for tuning). 64 KiB
+// was fastest on an H200 (batch-1 FP8 decode of Qwen3-4B: 0 -> 266 tok/s, 16 KiB -> 336,
+// 64 KiB -> 366, 256 KiB and more -> 351; bench/cuda/NOTES.md round N).
+int64_t round_cost_bytes() {
+  static const int64_t bytes = [] {
+    const char* v = std::getenv("QWEN3_GEMV_PIPE_ROUND_BYTES");
+    return v != nullptr && *v != '\0' ? std::max<int64_t>(0, std::atoll(v)) : int64_t{65536};
+  }();
+  return bytes;
+}
+
+// The tiling whose busiest block costs least: its rows' bytes plus round_bytes per round
+// (short rounds, a few rows each, balance the blocks best but end rounds most often), then
+// the fewest steps per warp (masked steps load nothing but hold a ring slot).
+PipeShape choose_shape(int64_t n_out, int chunks, int64_t row_bytes, int64_t round_bytes,
+                       int64_t grid, int force_ks, int force_parts, bool pairs) {
   PipeShape best{};
-  int64_t best_rows = INT64_MAX, best_steps = INT64_MAX;
+  int64_t best_cost = INT64_MAX, best_steps = INT64_MAX;
   for (int ks = 1; ks <= kWarps; ks *= 2) {
     if ((force_ks > 0 && ks != force_ks) || (force_ks <= 0 && ks > chunks)) continue;
     const int lc = (chunks + ks - 1) / ks;
@@ -289,10 +357,10 @@ PipeShape choose_shape(int64_t n_out, int chunks, int64_t grid, int force_ks, in
       if (pairs && rr % 2 != 0) continue;
       PipeShape c{ks, parts, lc, (lc + parts - 1) / parts, (n_out + rr - 1) / rr};
       const int64_t per_block = (c.rounds + grid - 1) / grid;
-      const int64_t rows = per_block * rr, steps = per_block * c.steps;
-      if (rows < best_rows || (rows == best_rows && steps < best_steps)) {
+      const int64_t cost = per_block * (rr * row_bytes + round_bytes), steps = per_block * c.steps;
+      if (cost < best_cost || (cost == best_cost && steps < best_steps)) {
         best = c;
-        best_rows = rows;
+        best_cost = cost;
         best_steps = steps;
       }
     }
@@ -300,18 +368,23 @@ PipeShape choose_shape(int64_t n_out, int chunks, int64_t grid, int force_ks, in
   return best;
 }
 
-// QWEN3_GEMV_FP8_PIPE=1 / QWEN3_GEMV_BF16_PIPE=1 (read once each).
-bool env_on(const char* name) {
+// QWEN3_GEMV_FP8_PIPE / QWEN3_GEMV_BF16_PIPE: "1" on, "0" off, else `fallback` (read once
+// each).
+bool env_on(const char* name, bool fallback) {
   const char* v = std::getenv(name);
-  return v != nullptr && std::strcmp(v, "1") == 0;
+  if (v != nullptr && std::strcmp(v, "1") == 0) return true;
+  if (v != nullptr && std::strcmp(v, "0") == 0) return false;
+  return fallback;
 }
 
 template <int F>
 void launch_format(const GemvParams& p, const char* name, cudaStream_t stream) {
   constexpr bool kFp8 = F != kBf16;
-  check_shape(fits(p.rows, p.k, kChunkCols<F>, kFp8), name,
-              kFp8 ? "needs one row and k a multiple of 128 that fits shared memory"
-                   : "needs one row and k a multiple of 64 that fits shared memory");
+  check_shape(
+      fits(p.rows, p.k, kChunkCols<F>, kFp8), name,
+      kFp8
+          ? "needs one row, compute capability 8.9+ and k a multiple of 128 that fits shared memory"
+          : "needs one row and k a multiple of 64 that fits shared memory");
   const void* w = kFp8 ? static_cast<const void*>(p.w_fp8) : static_cast<const void*>(p.w);
   check_shape(
       reinterpret_cast<uintptr_t>(w) % 16 == 0 && reinterpret_cast<uintptr_t>(p.x) % 16 == 0 &&
@@ -331,8 +404,9 @@ void launch_format(const GemvParams& p, const char* name, cudaStream_t stream) {
               name, "pipe_parts must be 0, 1, 2, 4 or 8");
   if (p.n_out <= 0) return;
   const int64_t grid_max = num_sms();
-  const PipeShape s = choose_shape(p.n_out, static_cast<int>(p.k / kChunkCols<F>), grid_max,
-                                   p.k_split, p.pipe_parts, p.epilogue == GemvEpilogue::kSiluPairs);
+  const PipeShape s = choose_shape(p.n_out, static_cast<int>(p.k / kChunkCols<F>),
+                                   p.k * (kFp8 ? 1 : 2), round_cost_bytes(), grid_max, p.k_split,
+                                   p.pipe_parts, p.epilogue == GemvEpilogue::kSiluPairs);
   const auto grid = static_cast<unsigned>(s.rounds < grid_max ? s.rounds : grid_max);
   // The attribute is set once per device, for the largest k that fits.
   allow_dynamic_smem<gemv_pipe_kernel<F>>(smem_optin() - 32 * sizeof(float));
@@ -347,7 +421,7 @@ bool gemv_fp8_pipe_supports(int64_t rows, int64_t k, int64_t block_in) {
 }
 
 bool gemv_fp8_pipe_chosen(int64_t rows, int64_t k, int64_t block_in) {
-  static const bool on = env_on("QWEN3_GEMV_FP8_PIPE");
+  static const bool on = env_on("QWEN3_GEMV_FP8_PIPE", false);
   return on && gemv_fp8_pipe_supports(rows, k, block_in);
 }
 
@@ -356,7 +430,7 @@ bool gemv_bf16_pipe_supports(int64_t rows, int64_t k) {
 }
 
 bool gemv_bf16_pipe_chosen(int64_t rows, int64_t k) {
-  static const bool on = env_on("QWEN3_GEMV_BF16_PIPE");
+  static const bool on = env_on("QWEN3_GEMV_BF16_PIPE", false);
   return on && gemv_bf16_pipe_supports(rows, k);
 }
 

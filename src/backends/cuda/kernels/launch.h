@@ -22,6 +22,9 @@ int num_sms();
 // Opt-in shared memory per block of the current device, asked once (the GPUs of one process
 // are of one kind: tensor parallelism refuses GPUs that differ).
 size_t smem_optin();
+// Compute capability of the current device as 10 * major + minor (90 for Hopper), asked
+// once (0 when it cannot be asked).
+int compute_capability();
 
 // Blocks of `Kernel` (launched with kThreads threads, no dynamic shared memory) that fit
 // on one SM at once, asked once per kernel instance: launchers size grids by it.
