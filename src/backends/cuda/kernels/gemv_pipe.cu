@@ -34,15 +34,14 @@ namespace {
 // C[rho][part(rho)] is the wanted partial and the other columns are discarded. (parts > 1
 // spreads short matrices over more warps: the o and down projections have 2,560 rows,
 // 160 tiles of 16 for 132 SMs.)
-// Fragments (mma.m16n8k16, g = lane / 4, t = lane % 4, as gemv_fp8.cu lays them out): lane
-// (g, t) holds mma rows g and g + 8; for a chunk it copies the 16 bytes at byte 16t + 64h
-// (h = 0, 1) of both rows. FP8: word j of such a piece (columns 4j .. 4j+3 of it) gives
-// A's pairs (2t, 2t+1) and (2t+8, 2t+9) of one mma, decoded to f16. BF16: words 2jj and
-// 2jj+1 give those pairs of mma jj (jj = 0, 1). Lanes g < parts read the same columns of
-// x from shared memory for B: E4M3 codes for FP8 weights (m16n8k32: word j of a piece is
-// A's a0 / a2 of mma 2h + j / 2, x's word at the same columns its b0 / b1, the group scale
-// applied with the weight's); for BF16 x = hi + lo, two BF16 values (relative error
-// ~2^-17), multiplied by two mmas into the same accumulators.
+// Fragments (g = lane / 4, t = lane % 4): lane (g, t) holds mma rows g and g + 8; for a
+// chunk it copies the 16 bytes at byte 16t + 64h (h = 0, 1) of both rows. FP8
+// (mma.m16n8k32 on the codes): words 2m and 2m + 1 of row g's piece are a0 / a2 of mma
+// 2h + m, row g + 8's a1 / a3, and x's E4M3 words at the same columns b0 / b1; the weight
+// block's scale times x's group scale is applied to the product. BF16 (mma.m16n8k16):
+// words 2m and 2m + 1 are A's column pairs (2t, 2t+1) and (2t+8, 2t+9) of mma 2h + m, x
+// = hi + lo, two BF16 values (relative error ~2^-17), multiplied by two mmas into the
+// same accumulators. Lanes g < parts read B (x of part g's chunk) from shared memory.
 // Ring: each lane copies and later reads only its own 4 x 16 bytes per step (cp.async
 // groups are per thread), so the pipeline needs no barrier: step e waits for its group
 // and refills its slot with step e + kDepth.
