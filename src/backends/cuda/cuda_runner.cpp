@@ -2,18 +2,33 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "backends/cuda/attention_plan.h"
 #include "backends/cuda/cuda_check.h"
-#include "backends/cuda/packed_upload.h"
 #include "backends/cuda/kernels/attention.h"
 #include "backends/cuda/kernels/elementwise.h"
 #include "backends/cuda/kernels/gemv.h"
 #include "backends/cuda/kernels/rope_kv.h"
+#include "backends/cuda/packed_upload.h"
 #include "core/error.h"
 
 namespace qwen3::cuda {
+namespace {
+
+// Shortest split of a decode row's keys (a multiple of kDecodeSplitTokens):
+// QWEN3_DECODE_SPLIT_TOKENS, read once, for tuning (bench/cuda/NOTES.md round N).
+int decode_min_split_tokens() {
+  static const int tokens = [] {
+    const char* v = std::getenv("QWEN3_DECODE_SPLIT_TOKENS");
+    const int n = v != nullptr ? std::atoi(v) : 0;
+    return n > 0 ? n : kDecodeSplitTokens;
+  }();
+  return tokens;
+}
+
+}  // namespace
 
 // Activation buffers, grown to the largest step seen (float32 unless named otherwise).
 struct CudaRunner::Workspace {
@@ -147,7 +162,7 @@ CudaRunner::StepPlan CudaRunner::plan_step(const SchedulerOutput& step) const {
   }
   const int group = static_cast<int>(config_.num_attention_heads / config_.num_key_value_heads);
   p.attn = plan_attention(seqs, group, static_cast<int>(config_.num_key_value_heads), num_sms_,
-                          kDecodeSplitTokens, 0, window_);
+                          decode_min_split_tokens(), 0, window_);
   return p;
 }
 
