@@ -9,17 +9,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tools/gpu/cuda_env.sh
-OUT=${OUT:-/tmp/decode_split_sweep}
-mkdir -p "$OUT"
-START=$(date +%s)
 DEADLINE=${SWEEP_DEADLINE_S:-400}
-SUM=$OUT/summary.log
-BIN=$PWD/.gpu-carry-cuda/bin
-MODEL=/tmp/qwen3-4b-random
 source tools/gpu/round_steps.sh
-
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee -a "$SUM"
-copy_bandwidth
+lab_begin decode_split_sweep
 [ -f "$MODEL/config.json" ] || timeout "$(box 120)" "$BIN/qwen3" init-random --like qwen3-4b \
   --seed 1 --out "$MODEL" >/dev/null 2>&1 &
 log "GPU tests, QWEN3_DECODE_SPLIT_TOKENS=${SWEEP_TEST_SPLIT:-512}"
@@ -40,5 +32,4 @@ for split in ${SWEEP_SPLITS:-128 256 512 1024 128}; do
   done
 done
 log "done"
-(cd "$OUT" && tar -czf logs.tgz --exclude=logs.tgz --exclude=summary.log -- * &&
-  find . -mindepth 1 ! -name logs.tgz ! -name summary.log -delete 2>/dev/null)
+lab_pack

@@ -13,17 +13,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tools/gpu/cuda_env.sh
-OUT=${OUT:-/tmp/gemv_pipe_lab}
-mkdir -p "$OUT"
-START=$(date +%s)
 DEADLINE=${LAB_DEADLINE_S:-540}
-SUM=$OUT/summary.log
-BIN=$PWD/.gpu-carry-cuda/bin
-MODEL=/tmp/qwen3-4b-random
 source tools/gpu/round_steps.sh
-
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee -a "$SUM"
-copy_bandwidth
+lab_begin gemv_pipe_lab
 # The checkpoints are written on the CPU while the tests use the GPU.
 [ -f "$MODEL/config.json" ] || timeout "$(box 120)" "$BIN/qwen3" init-random --like qwen3-4b \
   --seed 1 --out "$MODEL" >/dev/null 2>&1 &
@@ -91,6 +83,4 @@ if [ "${LAB_NCU:-1}" = 1 ] && [ "$(box 100)" -ge 60 ]; then
   tail -n +3 "$OUT/ncu2/summary.log" | tee -a "$SUM"
 fi
 log "done"
-# The device tool brings back 8 files: the summary and one archive of the rest.
-(cd "$OUT" && tar -czf logs.tgz --exclude=logs.tgz --exclude=summary.log -- * &&
-  find . -mindepth 1 ! -name logs.tgz ! -name summary.log -delete 2>/dev/null)
+lab_pack

@@ -84,3 +84,23 @@ gb_s = 2 * n * 20 / (s.elapsed_time(e) / 1e3) / 1e9
 print(f"device-to-device copy (GPU 0, torch, 2 GiB): {gb_s:,.0f} GB/s (read + write)")
 EOF
 }
+# lab_begin NAME: the start of a one-call lab script (gemv_pipe_lab.sh, decode_split_sweep.sh)
+# once DEADLINE is set: OUT (default /tmp/NAME, created), START, SUM, BIN (the carried
+# binaries), MODEL (the random Qwen3-4B BF16 checkpoint's path), then the GPU's name and the
+# copy bandwidth into SUM.
+lab_begin() {
+  OUT=${OUT:-/tmp/$1}
+  mkdir -p "$OUT"
+  START=$(date +%s)
+  SUM=$OUT/summary.log
+  BIN=$PWD/.gpu-carry-cuda/bin
+  MODEL=/tmp/qwen3-4b-random
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee -a "$SUM"
+  copy_bandwidth
+}
+# lab_pack: the device tool brings back 8 files: keep SUM and pack the rest of OUT into
+# OUT/logs.tgz.
+lab_pack() {
+  (cd "$OUT" && tar -czf logs.tgz --exclude=logs.tgz --exclude=summary.log -- * &&
+    find . -mindepth 1 ! -name logs.tgz ! -name summary.log -delete 2>/dev/null)
+}
