@@ -207,15 +207,7 @@ void launch_head_dim(const PagedAttentionParams& p, cudaStream_t stream) {
 
 bool g_mma_enabled = true;  // set_paged_attention_mma
 
-bool device_has_bf16_mma() {
-  static const bool has = [] {
-    int dev = 0, major = 0;
-    QWEN3_CUDA_CHECK(cudaGetDevice(&dev));
-    QWEN3_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
-    return major >= 8;
-  }();
-  return has;
-}
+bool device_has_bf16_mma() { return compute_capability() >= 80; }
 
 bool g_small_smem = false;  // set_paged_attention_small_smem
 

@@ -1,6 +1,7 @@
 #include "backends/cuda/kernels/fp8_gemm.h"
 
 #include "backends/cuda/cuda_check.h"
+#include "backends/cuda/kernels/launch.h"
 
 namespace qwen3::cuda {
 namespace {
@@ -61,12 +62,8 @@ class Descs {
 }  // namespace
 
 Fp8BlockGemm::Fp8BlockGemm() {
-  int dev = 0;
-  cudaDeviceProp prop{};
-  QWEN3_CUDA_CHECK(cudaGetDevice(&dev));
-  QWEN3_CUDA_CHECK(cudaGetDeviceProperties(&prop, dev));
   // cuBLASLt's 128-element block scaling of FP8 runs on compute capability 9.0 only.
-  hopper_ = prop.major == 9 && prop.minor == 0 && cublasLtGetVersion() >= 120900;
+  hopper_ = compute_capability() == 90 && cublasLtGetVersion() >= 120900;
   QWEN3_CUBLAS_CHECK(cublasLtCreate(&handle_));
 }
 

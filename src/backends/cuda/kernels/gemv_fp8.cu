@@ -307,7 +307,9 @@ void launch_gemv_fp8(const GemvFp8Params& p, cudaStream_t stream) {
               "the tensor-core kernel needs block_in % 128 == 0");
   check_shape(p.k <= INT32_MAX - kChunk, "gemv_fp8", "k must fit 32 bits");
   check_shape(p.kernel != GemvFp8Kernel::kPipe || gemv_fp8_pipe_supports(p.rows, p.k, p.block_in),
-              "gemv_fp8", "the pipelined kernel needs one row, k and block_in % 128 == 0");
+              "gemv_fp8",
+              "the pipelined kernel needs one row, compute capability 8.9+, k and block_in % 128 "
+              "== 0");
   if (q.kernel == GemvFp8Kernel::kAuto) {
     q.kernel = simt_forced() ? GemvFp8Kernel::kSimt
                : p.rows_per_warp == 0 && gemv_fp8_pipe_chosen(p.rows, p.k, p.block_in)

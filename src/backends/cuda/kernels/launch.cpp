@@ -14,13 +14,7 @@ std::atomic<bool>& pdl_flag() {
   static std::atomic<bool> on{[] {
     const char* e = std::getenv("QWEN3_CUDA_PDL");
     if (e != nullptr && std::strcmp(e, "0") == 0) return false;
-    int dev = 0, major = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
-      cudaGetLastError();
-      return false;
-    }
-    return major >= 9;
+    return compute_capability() >= 90;
   }()};
   return on;
 }
