@@ -248,7 +248,7 @@ Runner add_serve(CLI::App& app) {
                 "Reuse KV blocks of shared prompt prefixes (default on)");
   sub->add_option("--attention-window", f->attention_window,
                   "Sliding-window attention over the last W tokens plus the sinks, freeing the "
-                  "KV blocks outside it (an approximation; 0: full attention; CPU backend)")
+                  "KV blocks outside it (an approximation; 0: full attention)")
       ->capture_default_str();
   sub->add_option("--attention-sinks", f->attention_sinks,
                   "First tokens every query still sees with --attention-window (default 4)");

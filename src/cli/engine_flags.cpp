@@ -36,7 +36,7 @@ void add_engine_flags(CLI::App& sub, EngineOptions& e, int& threads) {
       ->capture_default_str();
   sub.add_option("--attention-window", e.attention_window,
                  "Sliding-window attention over the last W tokens plus the sinks, freeing the "
-                 "KV blocks outside it (an approximation; 0: full attention; CPU backend)")
+                 "KV blocks outside it (an approximation; 0: full attention)")
       ->capture_default_str();
   sub.add_option("--attention-sinks", e.attention_sinks,
                  "First tokens every query still sees with --attention-window (default 4)");
