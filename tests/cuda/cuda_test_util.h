@@ -82,31 +82,30 @@ inline double rel_error(const std::vector<float>& out, const std::vector<float>&
   return rel_error(out, std::vector<double>(ref.begin(), ref.end()));
 }
 
-// y = x W^T in float64 (W row-major [n_out, k], x [rows, k]).
-inline std::vector<double> linear_ref(const std::vector<float>& w, const std::vector<float>& x,
-                                      int64_t rows, int64_t n_out, int64_t k) {
+// y[m, n] = sum_k term(W[n, k] * x[m, k]) in float64 (W row-major [n_out, k], x [rows, k]).
+template <typename Term>
+std::vector<double> linear_sum_ref(const std::vector<float>& w, const std::vector<float>& x,
+                                   int64_t rows, int64_t n_out, int64_t k, Term term) {
   std::vector<double> y(rows * n_out);
   for (int64_t m = 0; m < rows; ++m)
     for (int64_t n = 0; n < n_out; ++n) {
       double s = 0;
-      for (int64_t i = 0; i < k; ++i) s += static_cast<double>(w[n * k + i]) * x[m * k + i];
+      for (int64_t i = 0; i < k; ++i) s += term(static_cast<double>(w[n * k + i]) * x[m * k + i]);
       y[m * n_out + n] = s;
     }
   return y;
 }
 
+// y = x W^T in float64.
+inline std::vector<double> linear_ref(const std::vector<float>& w, const std::vector<float>& x,
+                                      int64_t rows, int64_t n_out, int64_t k) {
+  return linear_sum_ref(w, x, rows, n_out, k, [](double p) { return p; });
+}
+
 // sum_k |W[n, k] x[m, k]| in float64: the scale of a tensor-core product's error.
 inline std::vector<double> linear_abs_ref(const std::vector<float>& w, const std::vector<float>& x,
                                           int64_t rows, int64_t n_out, int64_t k) {
-  std::vector<double> y(rows * n_out);
-  for (int64_t m = 0; m < rows; ++m)
-    for (int64_t n = 0; n < n_out; ++n) {
-      double s = 0;
-      for (int64_t i = 0; i < k; ++i)
-        s += std::abs(static_cast<double>(w[n * k + i]) * x[m * k + i]);
-      y[m * n_out + n] = s;
-    }
-  return y;
+  return linear_sum_ref(w, x, rows, n_out, k, [](double p) { return std::abs(p); });
 }
 
 // Count of outputs outside |out - ref| <= tol * absdot + 1e-6 * |ref| (the second term:
