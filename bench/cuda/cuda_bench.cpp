@@ -9,6 +9,7 @@
 //
 //   qwen3_cuda_bench --model DIR [--fp8-model DIR] [--init-random qwen3-4b] [--json out.json]
 //   qwen3_cuda_bench --attention-only 1   (paged attention alone: no model, no --model)
+//   qwen3_cuda_bench --attention-only decode   (decode rows only, with the copy bandwidth)
 //   qwen3_cuda_bench --model DIR --profile-decode N [--profile-batch B] [--profile-sampled 1]
 //     (N decode steps of B rows, sampled on the GPU, between cudaProfilerStart / Stop: ncu)
 #include <cuda_profiler_api.h>
@@ -286,39 +287,48 @@ double attention_tflops(int num_seqs, int64_t rows, int64_t start, int num_sms, 
   const double s = ms[ms.size() / 2] * 1e-3;
   const double kv_gb =
       double(num_seqs) * double(start + rows) * kv_heads * hd * 2 * double(kv_dtype_size(kv)) / 1e9;
-  fmt::print("attention {} x {} rows after {} (h32 kv8 d128, {} pool, {} kernel): {:.3f} ms, "
-             "{:.1f} TFLOP/s, KV {:.0f} GB/s\n",
-             num_seqs, rows, start, kv_dtype_name(kv),
-             rows == 1 ? fmt::format("decode, {} head(s) per CTA", plan.decode_heads_per_cta)
-             : paged_attention_uses_mma(p) ? "mma"
-                                           : "simt",
-             s * 1e3,
-             flops / s / 1e12, kv_gb / s);
+  fmt::print(
+      "attention {} x {} rows after {} (h32 kv8 d128, {} pool, {} kernel): {:.3f} ms, "
+      "{:.1f} TFLOP/s, KV {:.0f} GB/s\n",
+      num_seqs, rows, start, kv_dtype_name(kv),
+      rows == 1
+          ? fmt::format("decode {}, {} head(s) per CTA",
+                        decode_attention_uses_mma(p) ? "mma" : "simt", plan.decode_heads_per_cta)
+      : paged_attention_uses_mma(p) ? "mma"
+                                    : "simt",
+      s * 1e3, flops / s / 1e12, kv_gb / s);
   return flops / s / 1e12;
 }
 
 // Prefill prompts of 512/4096/32768 (and 131,072: issue 9's long context) tokens with the
-// tensor-core kernel and then the SIMT one (up to 4,096), then decode batches (one kernel),
-// each over a BF16 and an FP8 pool. Decode lines' KV GB/s compare with the copy bandwidth.
-void bench_attention(int num_sms) {
+// tensor-core kernel and then the SIMT one (up to 4,096) unless decode_only, then decode
+// batches (contexts up to 262,144) on the tensor-core and the SIMT decode kernel (four-head
+// CTAs) and the one-head SIMT CTAs, each over a BF16 and an FP8 pool. Decode lines' KV GB/s compare
+// with the copy bandwidth.
+void bench_attention(int num_sms, bool decode_only) {
   for (const bool mma : {true, false}) {
     set_paged_attention_mma(mma);
     for (int64_t n : {512, 4096, 32768, 131072}) {
       for (const KvDtype kv : {KvDtype::kBF16, KvDtype::kFp8E4M3}) {
-        if (mma || n < 32768) attention_tflops(1, n, 0, num_sms, kv);
+        if (!decode_only && (mma || n < 32768)) attention_tflops(1, n, 0, num_sms, kv);
+      }
+    }
+  }
+  const std::pair<int, int64_t> decodes[] = {{1, 512},   {1, 4096},  {1, 32768}, {1, 262144},
+                                             {16, 4096}, {64, 4096}, {16, 32768}};
+  for (const auto& [b, context] : decodes) {
+    for (const KvDtype kv : {KvDtype::kBF16, KvDtype::kFp8E4M3}) {
+      for (const bool mma : {true, false}) {
+        set_paged_attention_mma(mma);
+        for (const int heads_per_cta : {1, kDecodeHeadsPerCta}) {
+          // One-head CTAs run the SIMT kernel either way: once.
+          if (!mma || heads_per_cta != 1)
+            attention_tflops(b, 1, context - 1, num_sms, kv, heads_per_cta);
+        }
       }
     }
   }
   set_paged_attention_mma(true);
-  const std::pair<int, int64_t> decodes[] = {{1, 512},   {1, 4096},  {1, 32768},
-                                             {16, 4096}, {64, 4096}, {16, 32768}};
-  for (const auto& [b, context] : decodes) {
-    for (const KvDtype kv : {KvDtype::kBF16, KvDtype::kFp8E4M3}) {
-      for (const int heads_per_cta : {1, kDecodeHeadsPerCta}) {
-        attention_tflops(b, 1, context - 1, num_sms, kv, heads_per_cta);
-      }
-    }
-  }
 }
 
 // One step of `tokens` prompt tokens (a fresh sequence); returns seconds (median of 3).
@@ -491,7 +501,7 @@ std::string bench_model(const std::string& dir, double copy_bw, int64_t context,
 int run(int argc, char** argv) {
   std::string model, fp8_model, like, json_path;
   int64_t context = 512;
-  bool attention_only = false;
+  std::string attention_only;  // "1": the attention kernels alone; "decode": decode rows only
   ProfileRun profile;  // steps > 0: only run that many decode steps inside cudaProfilerStart/Stop
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
@@ -503,10 +513,15 @@ int run(int argc, char** argv) {
     else if (a == "--init-random") like = argv[i + 1];
     else if (a == "--json") json_path = argv[i + 1];
     else if (a == "--context") context = std::stoll(argv[i + 1]);
-    else if (a == "--attention-only") attention_only = std::string(argv[i + 1]) == "1";
+    else if (a == "--attention-only")
+      attention_only = argv[i + 1];
     else QWEN3_THROW(ErrorCode::kInvalidArgument, "unknown flag {}", a);
   }
-  if (model.empty() && !attention_only) {
+  if (attention_only != "" && attention_only != "1" && attention_only != "decode") {
+    QWEN3_THROW(ErrorCode::kInvalidArgument, "--attention-only takes 1 or decode, not {}",
+                attention_only);
+  }
+  if (model.empty() && attention_only.empty()) {
     QWEN3_THROW(ErrorCode::kInvalidArgument, "--model DIR is required");
   }
   cudaDeviceProp prop{};
@@ -527,8 +542,12 @@ int run(int argc, char** argv) {
     fmt::print("init-random --like {}{} -> {} in {:.1f} s\n", like, fp8 ? " --fp8" : "", dir,
                seconds_since(t0));
   }
-  if (attention_only) {  // the kernels alone, no model
-    bench_attention(prop.multiProcessorCount);
+  if (!attention_only.empty()) {  // the kernels alone, no model
+    if (attention_only == "decode") {
+      fmt::print("device-to-device copy: {:.0f} GB/s (read + write)\n",
+                 copy_bandwidth(size_t{2} << 30) / 1e9);
+    }
+    bench_attention(prop.multiProcessorCount, attention_only == "decode");
     return 0;
   }
   const double copy_bw = copy_bandwidth(size_t{2} << 30);
@@ -536,7 +555,7 @@ int run(int argc, char** argv) {
 
   const std::string main_json = bench_model(model, copy_bw, context, profile);
   if (profile.steps > 0) return 0;
-  bench_attention(prop.multiProcessorCount);
+  bench_attention(prop.multiProcessorCount, false);
   std::string fp8_json;
   if (!fp8_model.empty()) fp8_json = bench_model(fp8_model, copy_bw, context, ProfileRun{});
   if (!json_path.empty()) {

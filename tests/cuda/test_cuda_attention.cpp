@@ -2,10 +2,10 @@
 // float64 reference over the same pool, for several head sizes, GQA groups, block sizes
 // and KV dtypes; and the host planner's invariants (CPU only).
 //
-// Tolerances: the float32 SIMT prefill kernel and the decode kernel (float32 always)
-// ||out - ref|| / ||ref|| < 1e-5. The tensor-core prefill kernel (BF16 pool, head_dim
-// 64/128) rounds Q and P to BF16: per element |out - ref| <= 1e-2 + 1e-2 |ref| (a few
-// BF16 eps of the unit-variance V) and the norm error < 1e-2.
+// Tolerances: the float32 SIMT prefill kernel and both decode kernels (float32, or tensor
+// cores with operands split in two) ||out - ref|| / ||ref|| < 1e-5. The tensor-core prefill kernel
+// (BF16 pool, head_dim 64/128) rounds Q and P to BF16: per element |out - ref| <= 1e-2 + 1e-2 |ref|
+// (a few BF16 eps of the unit-variance V) and the norm error < 1e-2.
 #include <fmt/core.h>
 #include <gtest/gtest.h>
 
@@ -56,9 +56,14 @@ void check_step(const Shape& cs, const SeqSpec& spec, uint64_t seed) {
 
   const std::vector<RefElement> ref_all =
       reference_attention(step, q, kf, vf, cs.heads, cs.kv_heads, hd);
-  // Both decode CTA shapes (the planner picks by context; prefill rows are unaffected).
-  for (const int heads_per_cta : {1, kDecodeHeadsPerCta}) {
-    SCOPED_TRACE(fmt::format("{} query head(s) per decode CTA", heads_per_cta));
+  // Both decode CTA shapes (the planner picks by context; prefill rows are unaffected), the
+  // four-head one on the tensor-core kernels (where they apply) and on the SIMT ones (one-
+  // head CTAs always run the SIMT decode kernel).
+  for (const auto& [heads_per_cta, mma_on] :
+       {std::pair{1, true}, {kDecodeHeadsPerCta, true}, {kDecodeHeadsPerCta, false}}) {
+    SCOPED_TRACE(fmt::format("{} query head(s) per decode CTA, {} kernels", heads_per_cta,
+                             mma_on ? "tensor-core" : "SIMT"));
+    set_paged_attention_mma(mma_on);
     const AttentionPlan plan = plan_attention(step.seqs, group, cs.kv_heads, cs.num_sms,
                                               kDecodeSplitTokens, heads_per_cta);
     const DeviceAttentionPlan d_plan(plan, cs.heads, cs.kv_heads, hd);
@@ -86,6 +91,7 @@ void check_step(const Shape& cs, const SeqSpec& spec, uint64_t seed) {
     for (const int c : d_plan.counters()) EXPECT_EQ(c, 0);
     const auto out_all = to_host<float>(d_out, rows * q_dim);
     const bool mma = paged_attention_uses_mma(params);
+    set_paged_attention_mma(true);
 
     // Decode rows (one new token) run in float32 whatever the pool: their own tolerance.
     std::vector<float> out, out_dec;

@@ -133,19 +133,25 @@ TEST_P(DecodeRope, FusedEqualsSeparateKernels) {
     return Result{to_host<float>(d_out, rows * q_dim), to_host<uint8_t>(d_k, pool_bytes),
                   to_host<uint8_t>(d_v, pool_bytes)};
   };
-  const Result separate = run(false), fused = run(true);
-  ASSERT_EQ(fused.out.size(), separate.out.size());
-  int64_t differ = 0;
-  for (size_t i = 0; i < fused.out.size(); ++i) {
-    if (std::memcmp(&fused.out[i], &separate.out[i], sizeof(float)) != 0 && differ++ < 5) {
-      ADD_FAILURE() << fmt::format("out[{}]: fused {} separate {}", i, fused.out[i],
-                                   separate.out[i]);
+  // Both decode kernels (tensor-core and SIMT) take the fused prologue.
+  for (const bool mma : {true, false}) {
+    SCOPED_TRACE(mma ? "tensor-core decode kernel (where it applies)" : "SIMT decode kernel");
+    set_paged_attention_mma(mma);
+    const Result separate = run(false), fused = run(true);
+    set_paged_attention_mma(true);
+    ASSERT_EQ(fused.out.size(), separate.out.size());
+    int64_t differ = 0;
+    for (size_t i = 0; i < fused.out.size(); ++i) {
+      if (std::memcmp(&fused.out[i], &separate.out[i], sizeof(float)) != 0 && differ++ < 5) {
+        ADD_FAILURE() << fmt::format("out[{}]: fused {} separate {}", i, fused.out[i],
+                                     separate.out[i]);
+      }
     }
+    EXPECT_EQ(differ, 0);
+    EXPECT_TRUE(fused.k == separate.k) << "K pools differ";
+    EXPECT_TRUE(fused.v == separate.v) << "V pools differ";
+    EXPECT_FALSE(separate.k == k0) << "the new tokens' k was not written";
   }
-  EXPECT_EQ(differ, 0);
-  EXPECT_TRUE(fused.k == separate.k) << "K pools differ";
-  EXPECT_TRUE(fused.v == separate.v) << "V pools differ";
-  EXPECT_FALSE(separate.k == k0) << "the new tokens' k was not written";
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -1,4 +1,6 @@
 #include <cfloat>
+#include <cstdlib>
+#include <cstring>
 #include <type_traits>
 
 #include "backends/cuda/cuda_check.h"
@@ -245,6 +247,17 @@ void set_paged_attention_small_smem(bool on) { g_small_smem = on; }
 bool paged_attention_uses_mma(const PagedAttentionParams& p) {
   return g_mma_enabled && (p.kv_dtype == KvDtype::kBF16 || p.kv_dtype == KvDtype::kFp8E4M3) &&
          (p.head_dim == 64 || p.head_dim == 128) && device_has_bf16_mma();
+}
+
+bool decode_attention_uses_mma(const PagedAttentionParams& p) {
+  // QWEN3_CUDA_DECODE_MMA=0: the SIMT decode kernel in a whole process (A/B timing).
+  static const bool env_on = [] {
+    const char* e = std::getenv("QWEN3_CUDA_DECODE_MMA");
+    return e == nullptr || std::strcmp(e, "0") != 0;
+  }();
+  return g_mma_enabled && env_on && p.decode_heads_per_cta == kDecodeHeadsPerCta &&
+         (p.kv_dtype == KvDtype::kBF16 || p.kv_dtype == KvDtype::kFp8E4M3) &&
+         (p.head_dim == 32 || p.head_dim == 64 || p.head_dim == 128) && device_has_bf16_mma();
 }
 
 void launch_paged_attention(const PagedAttentionParams& p, cudaStream_t stream) {

@@ -10,8 +10,10 @@
 //     SIMT one for everything else.
 //   * decode (one new token): a decode item is one split of a row's context (multiples of
 //     kDecodeSplitTokens positions); its CTAs (one per KV head and per 1 or
-//     kDecodeHeadsPerCta query heads of the group) read one position per lane
-//     (attention_decode.cu). A row
+//     kDecodeHeadsPerCta query heads of the group) take 16 positions at a time per warp
+//     on tensor cores (attention_decode_mma.cu; CTAs of kDecodeHeadsPerCta heads) or one
+//     position per lane in float32 (attention_decode.cu: one-head CTAs, a float32 pool,
+//     head_dim 256, GPUs before sm_80). A row
 //     of several splits: each split writes a normalised partial and its log-sum-exp, and
 //     the last split to finish merges them (per-row arrival counters, reset as used).
 // An FP8 pool's scales are folded, not applied per element: the K scale into the softmax
@@ -105,7 +107,12 @@ void launch_paged_attention(const PagedAttentionParams& p, cudaStream_t stream);
 // Whether launch_paged_attention takes the tensor-core kernel for the prefill items (tests
 // pick the BF16 tolerance with it; decode rows always accumulate in float32).
 bool paged_attention_uses_mma(const PagedAttentionParams& p);
-// false: always the SIMT kernel (benchmarks compare the two; default true).
+// Whether the decode rows run the tensor-core decode kernel (attention_decode_mma.cu: a
+// BF16 or FP8 pool, head_dim 32 / 64 / 128, kDecodeHeadsPerCta heads per CTA, sm_80+;
+// QWEN3_CUDA_DECODE_MMA=0 turns it off) rather than the float32 SIMT one. Both reach
+// float32-class accuracy (the tensor-core one splits its float operands in two).
+bool decode_attention_uses_mma(const PagedAttentionParams& p);
+// false: always the SIMT kernels, prefill and decode (benchmarks compare; default true).
 void set_paged_attention_mma(bool on);
 // true: the tensor-core kernel runs its two-stage ring, as on GPUs with less shared memory
 // per block than the four-stage one needs (tests; default false).

@@ -9,6 +9,7 @@
 #include <cuda_fp8.h>
 
 #include <cstdint>
+#include <cstring>
 
 namespace qwen3::cuda {
 
@@ -17,12 +18,21 @@ __device__ __forceinline__ __nv_fp8_storage_t kv_fp8_encode(float x, float scale
   return __nv_cvt_float_to_fp8(x / scale, __NV_SATFINITE, __NV_E4M3);
 }
 
-// Two E4M3 values (the lower index in the low byte) -> two floats. sm_89+: one
-// cvt.rn.f16x2.e4m3x2; below, cuda_fp8.h's exact bit-manipulation fallback.
-__device__ __forceinline__ float2 kv_fp8x2_to_float2(uint32_t two) {
+// Two E4M3 values (the lower index in the low byte, bits 16.. ignored) -> f16x2, the lower
+// index in the low half. sm_89+: one cvt.rn.f16x2.e4m3x2; below, cuda_fp8.h's exact
+// bit-manipulation fallback.
+__device__ __forceinline__ uint32_t kv_fp8x2_to_f16x2(uint32_t two) {
   const __half2_raw h =
       __nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(two & 0xffffu), __NV_E4M3);
-  return __half22float2(__half2(h));
+  return static_cast<uint32_t>(h.x) | (static_cast<uint32_t>(h.y) << 16);
+}
+
+// Two E4M3 values (as above) -> two floats.
+__device__ __forceinline__ float2 kv_fp8x2_to_float2(uint32_t two) {
+  const uint32_t bits = kv_fp8x2_to_f16x2(two);
+  __half2 h;
+  memcpy(&h, &bits, sizeof h);
+  return __half22float2(h);
 }
 
 // Four E4M3 values (one 32-bit word, lowest index in the low byte) -> float4.

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The tensor-core decode attention (kernels/attention_decode_mma.cu) against the SIMT one,
+# one call: copy bandwidth; the GPU tests (all by default; LAB_TESTS is a gtest filter;
+# both decode kernels against float64 in test_cuda_attention / test_cuda_kv_fp8 /
+# test_cuda_decode_rope); `qwen3_cuda_bench --attention-only decode` (decode rows alone,
+# contexts 512 to 262,144, batches 1 to 64, BF16 and FP8 pools, both kernels and both CTA
+# shapes); then `qwen3 bench latency` on the random Qwen3-4B BF16 checkpoint with
+# QWEN3_CUDA_DECODE_MMA=1 / 0 alternating (LAB_RUNS: "name mma input_len batch extra flags;
+# ..."); with LAB_LONG set, long_context.sh at those contexts; with LAB_SANITIZE (a gtest
+# filter), compute-sanitizer memcheck on those tests. Needs .gpu-carry-cuda.txz
+# (cuda_prepare_carry.sh).
+#
+#   run(carry=[".gpu-carry-cuda.txz"], command="bash tools/gpu/decode_attention_lab.sh")
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+source tools/gpu/cuda_env.sh
+DEADLINE=${LAB_DEADLINE_S:-540}
+source tools/gpu/round_steps.sh
+lab_begin decode_attention_lab
+[ -f "$MODEL/config.json" ] || timeout "$(box 120)" "$BIN/qwen3" init-random --like qwen3-4b \
+  --seed 1 --out "$MODEL" >/dev/null 2>&1 &
+log "GPU tests ${LAB_TESTS:-*}"
+timeout "$(box 220)" "$BIN/qwen3_cuda_tests" --gtest_filter="${LAB_TESTS:-*}" \
+  >"$OUT/tests.log" 2>&1
+echo "exit $?" >>"$OUT/tests.log"
+grep -E '^\[  (PASSED|FAILED|SKIPPED)|tests ran|^exit|FAILED  \]' "$OUT/tests.log" | tee -a "$SUM"
+grep -E '^\[fp8 KV' "$OUT/tests.log" | head -20 | tee -a "$SUM"
+# compute-sanitizer memcheck on the tests LAB_SANITIZE names (a gtest filter), if set.
+if [ -n "${LAB_SANITIZE:-}" ] && command -v compute-sanitizer >/dev/null; then
+  log "compute-sanitizer memcheck: $LAB_SANITIZE"
+  timeout "$(box 150)" compute-sanitizer --tool memcheck "$BIN/qwen3_cuda_tests" \
+    --gtest_filter="$LAB_SANITIZE" >"$OUT/memcheck.log" 2>&1
+  echo "exit $?" >>"$OUT/memcheck.log"
+  grep -E 'ERROR SUMMARY|^\[  (PASSED|FAILED)|^exit' "$OUT/memcheck.log" | tee -a "$SUM"
+fi
+if [ "${LAB_ATTENTION:-1}" = 1 ]; then
+  log "attention alone, decode rows"
+  timeout "$(box 120)" "$BIN/qwen3_cuda_bench" --attention-only decode >"$OUT/attention.log" 2>&1
+  echo "exit $?" >>"$OUT/attention.log"
+  grep -E 'decode|copy|^exit' "$OUT/attention.log" | tee -a "$SUM"
+fi
+log "checkpoint"
+wait
+RUNS=${LAB_RUNS:-"mma_512 1 512 1; simt_512 0 512 1; mma_4k 1 4096 1; simt_4k 0 4096 1;
+  mma_4k_fp8kv 1 4096 1 --kv-cache-dtype fp8; simt_4k_fp8kv 0 4096 1 --kv-cache-dtype fp8;
+  mma_b64 1 1024 64; simt_b64 0 1024 64; mma_512_2 1 512 1; simt_512_2 0 512 1"}
+IFS=';' read -ra RUN_LIST <<<"${RUNS//$'\n'/ }"
+for run in "${RUN_LIST[@]}"; do
+  read -r name mma len batch flags <<<"$run"
+  [ -n "${name:-}" ] || continue
+  # shellcheck disable=SC2086
+  QWEN3_CUDA_DECODE_MMA=$mma qwen3_run "latency_$name" 90 bench latency --device cuda \
+    --model "$MODEL" --input-len "$len" --output-len 128 --batch-size "$batch" \
+    --num-iters-warmup 1 --num-iters 2 ${flags:-}
+done
+# Issue 9's full context through the engine (tools/gpu/long_context.sh: a 262,144-token
+# request, BF16 and FP8 KV) when LAB_LONG lists the contexts (e.g. LAB_LONG=262144).
+if [ -n "${LAB_LONG:-}" ] && [ "$(box 400)" -ge 150 ]; then
+  log "long context: $LAB_LONG"
+  LC_CONTEXTS=$LAB_LONG LC_TIMEOUT=$(($(box 400) / 2)) OUT=$OUT/long timeout "$(box 400)" \
+    bash tools/gpu/long_context.sh >/dev/null 2>&1
+  tail -8 "$OUT/long/long_context.log" | tee -a "$SUM"
+fi
+log "done"
+lab_pack
