@@ -189,18 +189,9 @@ void launch_typed(const PagedAttentionParams& p, int ctas, cudaStream_t stream) 
 
 template <typename KV>
 void launch_head_dim(const PagedAttentionParams& p, int ctas, cudaStream_t stream) {
-  switch (p.head_dim) {
-    case 32:
-      return launch_typed<KV, 32>(p, ctas, stream);
-    case 64:
-      return launch_typed<KV, 64>(p, ctas, stream);
-    case 128:
-      return launch_typed<KV, 128>(p, ctas, stream);
-    case 256:
-      return launch_typed<KV, 256>(p, ctas, stream);
-    default:
-      check_shape(false, "decode_attention", "head_dim must be 32, 64, 128 or 256", true);
-  }
+  with_head_dim<32, 64, 128, 256>(
+      p.head_dim, "decode_attention", "head_dim must be 32, 64, 128 or 256",
+      [&](auto hd) { launch_typed<KV, decltype(hd)::value>(p, ctas, stream); });
 }
 
 }  // namespace

@@ -12,7 +12,9 @@
 
 #include <cfloat>
 #include <type_traits>
+#include <utility>
 
+#include "backends/cuda/cuda_check.h"
 #include "backends/cuda/kernels/attention.h"
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/kv_fp8.cuh"
@@ -62,6 +64,15 @@ using KvRaw = Raw<N* static_cast<int>(sizeof(KV))>;
 template <typename KV, int N>
 __device__ __forceinline__ KvRaw<KV, N> load_kv(const KV* p) {
   return load_raw<N* static_cast<int>(sizeof(KV))>(p);
+}
+
+// Host: f(std::integral_constant<int, HD>{}) for head_dim == HD among kDims, else the
+// refusal (kUnsupported) from `what`: the launchers' head_dim dispatch.
+template <int... kDims, typename F>
+void with_head_dim(int head_dim, const char* what, const char* refusal, F&& f) {
+  const bool done =
+      ((head_dim == kDims ? (f(std::integral_constant<int, kDims>{}), true) : false) || ...);
+  check_shape(done, what, refusal, true);
 }
 
 template <int HD, int kHeads>

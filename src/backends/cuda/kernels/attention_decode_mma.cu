@@ -288,16 +288,9 @@ void launch_typed(const PagedAttentionParams& p, int ctas, cudaStream_t stream) 
 
 template <typename KV>
 void launch_head_dim(const PagedAttentionParams& p, int ctas, cudaStream_t stream) {
-  switch (p.head_dim) {
-    case 32:
-      return launch_typed<KV, 32>(p, ctas, stream);
-    case 64:
-      return launch_typed<KV, 64>(p, ctas, stream);
-    case 128:
-      return launch_typed<KV, 128>(p, ctas, stream);
-    default:
-      check_shape(false, "decode_attention_mma", "head_dim must be 32, 64 or 128", true);
-  }
+  with_head_dim<32, 64, 128>(
+      p.head_dim, "decode_attention_mma", "head_dim must be 32, 64 or 128",
+      [&](auto hd) { launch_typed<KV, decltype(hd)::value>(p, ctas, stream); });
 }
 
 }  // namespace
