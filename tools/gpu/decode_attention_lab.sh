@@ -4,9 +4,9 @@
 # both decode kernels against float64 in test_cuda_attention / test_cuda_kv_fp8 /
 # test_cuda_decode_rope); `qwen3_cuda_bench --attention-only decode` (decode rows alone,
 # contexts 512 to 262,144, batches 1 to 64, BF16 and FP8 pools, both kernels and both CTA
-# shapes); then `qwen3 bench latency` on the random Qwen3-4B BF16 checkpoint with
-# QWEN3_CUDA_DECODE_MMA=1 / 0 alternating (LAB_RUNS: "name mma input_len batch extra flags;
-# ..."); with LAB_LONG set, long_context.sh at those contexts; with LAB_SANITIZE (a gtest
+# shapes); then `qwen3 bench latency` on the random Qwen3-4B BF16 checkpoint, e.g. with
+# QWEN3_CUDA_DECODE_MMA=1 / 0 alternating (LAB_RUNS: below); with LAB_LONG set,
+# long_context.sh at those contexts; with LAB_SANITIZE (a gtest
 # filter), compute-sanitizer memcheck on those tests. Needs .gpu-carry-cuda.txz
 # (cuda_prepare_carry.sh).
 #
@@ -19,6 +19,11 @@ source tools/gpu/round_steps.sh
 lab_begin decode_attention_lab
 [ -f "$MODEL/config.json" ] || timeout "$(box 120)" "$BIN/qwen3" init-random --like qwen3-4b \
   --seed 1 --out "$MODEL" >/dev/null 2>&1 &
+# Runs named fp8w_* use the FP8-weight checkpoint (same seed), made when one is listed.
+if [[ "${LAB_RUNS:-}" == *fp8w_* ]] && [ ! -f "$MODEL-fp8/config.json" ]; then
+  timeout "$(box 150)" "$BIN/qwen3" init-random --like qwen3-4b --dtype fp8 --seed 1 \
+    --out "$MODEL-fp8" >/dev/null 2>&1 &
+fi
 log "GPU tests ${LAB_TESTS:-*}"
 timeout "$(box 220)" "$BIN/qwen3_cuda_tests" --gtest_filter="${LAB_TESTS:-*}" \
   >"$OUT/tests.log" 2>&1
@@ -41,17 +46,25 @@ if [ "${LAB_ATTENTION:-1}" = 1 ]; then
 fi
 log "checkpoint"
 wait
-RUNS=${LAB_RUNS:-"mma_512 1 512 1; simt_512 0 512 1; mma_4k 1 4096 1; simt_4k 0 4096 1;
-  mma_4k_fp8kv 1 4096 1 --kv-cache-dtype fp8; simt_4k_fp8kv 0 4096 1 --kv-cache-dtype fp8;
-  mma_b64 1 1024 64; simt_b64 0 1024 64; mma_512_2 1 512 1; simt_512_2 0 512 1"}
+# Runs: "name env input_len batch [flags]; ...", env = VAR=VALUE[,VAR=VALUE...] for that run
+# (e.g. QWEN3_CUDA_DECODE_MMA=0), "-" for none.
+RUNS=${LAB_RUNS:-"mma_512 - 512 1; simt_512 QWEN3_CUDA_DECODE_MMA=0 512 1;
+  mma_4k - 4096 1; simt_4k QWEN3_CUDA_DECODE_MMA=0 4096 1;
+  mma_b64 - 1024 64; simt_b64 QWEN3_CUDA_DECODE_MMA=0 1024 64"}
 IFS=';' read -ra RUN_LIST <<<"${RUNS//$'\n'/ }"
 for run in "${RUN_LIST[@]}"; do
-  read -r name mma len batch flags <<<"$run"
+  read -r name envs len batch flags <<<"$run"
   [ -n "${name:-}" ] || continue
+  [ "$envs" = - ] && envs=
+  dir=$MODEL
+  [[ "$name" == fp8w_* ]] && dir=$MODEL-fp8
   # shellcheck disable=SC2086
-  QWEN3_CUDA_DECODE_MMA=$mma qwen3_run "latency_$name" 90 bench latency --device cuda \
-    --model "$MODEL" --input-len "$len" --output-len 128 --batch-size "$batch" \
-    --num-iters-warmup 1 --num-iters 2 ${flags:-}
+  (
+    [ -z "$envs" ] || export ${envs//,/ }
+    qwen3_run "latency_$name" 90 bench latency --device cuda --model "$dir" \
+      --input-len "$len" --output-len 128 --batch-size "$batch" --num-iters-warmup 1 \
+      --num-iters 2 ${flags:-}
+  )
 done
 # Issue 9's full context through the engine (tools/gpu/long_context.sh: a 262,144-token
 # request, BF16 and FP8 KV) when LAB_LONG lists the contexts (e.g. LAB_LONG=262144).
