@@ -3,8 +3,10 @@
 # (`qwen3 bench latency --device cuda`, chunked prefill of 8,192 tokens per step, then 32
 # greedy decode steps), at 8K, 32K, 128K and the full 262,144 (prompt 262,112 + 32
 # generated = the model's max_position_embeddings), with the BF16 and the FP8 KV cache.
-# Peak GPU memory per run from nvidia-smi (sampled every 0.5 s). Writes one JSON per run,
-# long_context.log and long_context.json (the table) to $OUT. Needs .gpu-carry-cuda(.txz).
+# Peak GPU memory per run from nvidia-smi (sampled every 0.5 s). The copy bandwidth first;
+# with LC_HF=1, HF transformers' prefill and decode at the same contexts
+# (hf_long_context.py). Writes one JSON per run, long_context.log and long_context.json
+# (the table) to $OUT. Needs .gpu-carry-cuda(.txz).
 #
 #   run(carry=[".gpu-carry-cuda.txz"], command="bash tools/gpu/long_context.sh")
 set -uo pipefail
@@ -16,6 +18,10 @@ BIN=$PWD/.gpu-carry-cuda/bin
 MODEL=/tmp/qwen3-4b-random
 LOG=$OUT/long_context.log
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$LOG"
+# The copy bandwidth of this card, this call (the KV-read floor of the decode figures).
+SUM=$LOG
+source tools/gpu/round_steps.sh
+copy_bandwidth
 [ -f "$MODEL/config.json" ] || "$BIN/qwen3" init-random --like qwen3-4b --seed 0 --out "$MODEL" >/dev/null
 OUTPUT=32
 run() {  # name, context, kv dtype
@@ -40,6 +46,14 @@ run() {  # name, context, kv dtype
 for ctx in ${LC_CONTEXTS:-8192 32768 131072 262144}; do
   for kv in ${LC_KV:-bf16 fp8}; do run "ctx${ctx}_$kv" "$ctx" "$kv"; done
 done
+# HF transformers (BF16, sdpa) on the same checkpoint where it fits: LC_HF=1, at
+# LC_HF_CONTEXTS (default: the contexts above), tools/gpu/hf_long_context.py.
+if [ "${LC_HF:-0}" = 1 ]; then
+  echo "== HF transformers, sdpa, BF16" | tee -a "$LOG"
+  timeout "${LC_HF_TIMEOUT:-300}" python3 tools/gpu/hf_long_context.py "$MODEL" \
+    "$OUT/hf_long_context.json" ${LC_HF_CONTEXTS:-${LC_CONTEXTS:-8192 32768 131072 262144}} \
+    2>"$OUT/hf_long_context.err" | tee -a "$LOG"
+fi
 python3 - "$OUT" <<'PY' | tee -a "$LOG"
 import glob, json, os, sys
 out = sys.argv[1]
