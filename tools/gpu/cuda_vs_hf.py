@@ -18,6 +18,7 @@ Usage: python3 tools/gpu/cuda_vs_hf.py MODEL_DIR OUT_JSON [--compile-timeout 75]
 """
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -159,16 +160,21 @@ def main():
     torch.cuda.empty_cache()
     with open(args.out, "w") as f:  # in case the compiled phase outlives the caller's limit
         json.dump(res, f, indent=1)
+    # The child logs recompilations and graph breaks: on a timeout their tail says where
+    # the compile time went.
+    env = dict(os.environ, TORCH_LOGS="recompiles,graph_breaks")
     try:
         c = subprocess.run([sys.executable, __file__, args.model, "-", "--phase", "compiled"],
-                           capture_output=True, text=True, timeout=args.compile_timeout)
+                           capture_output=True, text=True, timeout=args.compile_timeout, env=env)
         line = [x for x in c.stdout.splitlines() if x.startswith("RESULT ")]
         res["decode_static_compiled"] = (json.loads(line[-1][7:]) if line else
                                          {"error": (c.stderr or c.stdout)[-600:]})
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as e:
+        tail = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
         res["decode_static_compiled"] = {
             "skipped": f"static cache + torch.compile did not load, compile and run within "
-                       f"{args.compile_timeout:.0f} s"}
+                       f"{args.compile_timeout:.0f} s",
+            "stderr_tail": tail[-1500:]}
     res["wall_s"] = time.perf_counter() - t0
     with open(args.out, "w") as f:
         json.dump(res, f, indent=1)

@@ -7,8 +7,9 @@
 # shapes); then `qwen3 bench latency` on the random Qwen3-4B BF16 checkpoint, e.g. with
 # QWEN3_CUDA_DECODE_MMA=1 / 0 alternating (LAB_RUNS: below); with LAB_LONG set,
 # long_context.sh at those contexts; with LAB_SANITIZE (a gtest
-# filter), compute-sanitizer memcheck on those tests. Needs .gpu-carry-cuda.txz
-# (cuda_prepare_carry.sh).
+# filter), compute-sanitizer memcheck on those tests; with LAB_HF_COMPILE_S, HF transformers
+# (cuda_vs_hf.py) with that compile limit; LAB_TESTS=none skips the tests. Needs
+# .gpu-carry-cuda.txz (cuda_prepare_carry.sh).
 #
 #   run(carry=[".gpu-carry-cuda.txz"], command="bash tools/gpu/decode_attention_lab.sh")
 set -uo pipefail
@@ -24,12 +25,14 @@ if [[ "${LAB_RUNS:-}" == *fp8w_* ]] && [ ! -f "$MODEL-fp8/config.json" ]; then
   timeout "$(box 150)" "$BIN/qwen3" init-random --like qwen3-4b --dtype fp8 --seed 1 \
     --out "$MODEL-fp8" >/dev/null 2>&1 &
 fi
-log "GPU tests ${LAB_TESTS:-*}"
-timeout "$(box 220)" "$BIN/qwen3_cuda_tests" --gtest_filter="${LAB_TESTS:-*}" \
-  >"$OUT/tests.log" 2>&1
-echo "exit $?" >>"$OUT/tests.log"
-grep -E '^\[  (PASSED|FAILED|SKIPPED)|tests ran|^exit|FAILED  \]' "$OUT/tests.log" | tee -a "$SUM"
-grep -E '^\[fp8 KV' "$OUT/tests.log" | head -20 | tee -a "$SUM"
+if [ "${LAB_TESTS:-*}" != none ]; then
+  log "GPU tests ${LAB_TESTS:-*}"
+  timeout "$(box 220)" "$BIN/qwen3_cuda_tests" --gtest_filter="${LAB_TESTS:-*}" \
+    >"$OUT/tests.log" 2>&1
+  echo "exit $?" >>"$OUT/tests.log"
+  grep -E '^\[  (PASSED|FAILED|SKIPPED)|tests ran|^exit|FAILED  \]' "$OUT/tests.log" | tee -a "$SUM"
+  grep -E '^\[fp8 KV' "$OUT/tests.log" | head -20 | tee -a "$SUM"
+fi
 # compute-sanitizer memcheck on the tests LAB_SANITIZE names (a gtest filter), if set.
 if [ -n "${LAB_SANITIZE:-}" ] && command -v compute-sanitizer >/dev/null; then
   log "compute-sanitizer memcheck: $LAB_SANITIZE"
@@ -66,6 +69,15 @@ for run in "${RUN_LIST[@]}"; do
       --num-iters 2 ${flags:-}
   )
 done
+# HF transformers' batch-1 decode with a static cache + torch.compile (tools/gpu/cuda_vs_hf.py,
+# its eager figures first) when LAB_HF_COMPILE_S gives the compile's time limit.
+if [ -n "${LAB_HF_COMPILE_S:-}" ] && [ "$(box 400)" -ge $((LAB_HF_COMPILE_S + 40)) ]; then
+  log "HF transformers, compile limit ${LAB_HF_COMPILE_S} s"
+  timeout "$(box $((LAB_HF_COMPILE_S + 60)))" python3 tools/gpu/cuda_vs_hf.py "$MODEL" \
+    "$OUT/hf.json" --compile-timeout "$LAB_HF_COMPILE_S" >"$OUT/hf.log" 2>&1
+  python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print({k: r.get(k) for k in ('matmul_bf16_tflop_s','prefill_512','prefill_4096','decode_dynamic','decode_static_compiled')})" \
+    "$OUT/hf.json" 2>&1 | cut -c1-1500 | tee -a "$SUM"
+fi
 # Issue 9's full context through the engine (tools/gpu/long_context.sh: a 262,144-token
 # request, BF16 and FP8 KV) when LAB_LONG lists the contexts (e.g. LAB_LONG=262144).
 if [ -n "${LAB_LONG:-}" ] && [ "$(box 400)" -ge 150 ]; then
