@@ -1,6 +1,4 @@
 #include <cfloat>
-#include <cstdlib>
-#include <cstring>
 #include <type_traits>
 
 #include "backends/cuda/cuda_check.h"
@@ -251,10 +249,7 @@ bool paged_attention_uses_mma(const PagedAttentionParams& p) {
 
 bool decode_attention_uses_mma(const PagedAttentionParams& p) {
   // QWEN3_CUDA_DECODE_MMA=0: the SIMT decode kernel in a whole process (A/B timing).
-  static const bool env_on = [] {
-    const char* e = std::getenv("QWEN3_CUDA_DECODE_MMA");
-    return e == nullptr || std::strcmp(e, "0") != 0;
-  }();
+  static const bool env_on = env_flag("QWEN3_CUDA_DECODE_MMA", true);
   return g_mma_enabled && env_on && p.decode_heads_per_cta == kDecodeHeadsPerCta &&
          (p.kv_dtype == KvDtype::kBF16 || p.kv_dtype == KvDtype::kFp8E4M3) &&
          (p.head_dim == 32 || p.head_dim == 64 || p.head_dim == 128) && device_has_bf16_mma();

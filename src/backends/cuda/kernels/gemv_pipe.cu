@@ -1,6 +1,5 @@
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/kernels/common.cuh"
@@ -367,15 +366,6 @@ PipeShape choose_shape(int64_t n_out, int chunks, int64_t row_bytes, int64_t rou
   return best;
 }
 
-// QWEN3_GEMV_FP8_PIPE / QWEN3_GEMV_BF16_PIPE: "1" on, "0" off, else `fallback` (read once
-// each).
-bool env_on(const char* name, bool fallback) {
-  const char* v = std::getenv(name);
-  if (v != nullptr && std::strcmp(v, "1") == 0) return true;
-  if (v != nullptr && std::strcmp(v, "0") == 0) return false;
-  return fallback;
-}
-
 template <int F>
 void launch_format(const GemvParams& p, const char* name, cudaStream_t stream) {
   constexpr bool kFp8 = F != kBf16;
@@ -420,7 +410,7 @@ bool gemv_fp8_pipe_supports(int64_t rows, int64_t k, int64_t block_in) {
 }
 
 bool gemv_fp8_pipe_chosen(int64_t rows, int64_t k, int64_t block_in) {
-  static const bool on = env_on("QWEN3_GEMV_FP8_PIPE", false);
+  static const bool on = env_flag("QWEN3_GEMV_FP8_PIPE", false);
   return on && gemv_fp8_pipe_supports(rows, k, block_in);
 }
 
@@ -429,7 +419,7 @@ bool gemv_bf16_pipe_supports(int64_t rows, int64_t k) {
 }
 
 bool gemv_bf16_pipe_chosen(int64_t rows, int64_t k) {
-  static const bool on = env_on("QWEN3_GEMV_BF16_PIPE", false);
+  static const bool on = env_flag("QWEN3_GEMV_BF16_PIPE", false);
   return on && gemv_bf16_pipe_supports(rows, k);
 }
 

@@ -11,15 +11,18 @@ namespace {
 
 std::atomic<bool>& pdl_flag() {
   // Hopper and later only; QWEN3_CUDA_PDL=0 turns it off (for A/B timing).
-  static std::atomic<bool> on{[] {
-    const char* e = std::getenv("QWEN3_CUDA_PDL");
-    if (e != nullptr && std::strcmp(e, "0") == 0) return false;
-    return compute_capability() >= 90;
-  }()};
+  static std::atomic<bool> on{env_flag("QWEN3_CUDA_PDL", true) && compute_capability() >= 90};
   return on;
 }
 
 }  // namespace
+
+bool env_flag(const char* name, bool fallback) {
+  const char* v = std::getenv(name);
+  if (v != nullptr && std::strcmp(v, "1") == 0) return true;
+  if (v != nullptr && std::strcmp(v, "0") == 0) return false;
+  return fallback;
+}
 
 bool pdl_enabled() { return pdl_flag().load(std::memory_order_relaxed); }
 void set_pdl_enabled(bool on) { pdl_flag().store(on, std::memory_order_relaxed); }

@@ -13,6 +13,10 @@
 
 namespace qwen3::cuda {
 
+// The environment switch `name` (a tuning or A/B knob such as QWEN3_CUDA_PDL): "1" on,
+// "0" off, unset or anything else `fallback`. Callers read it once.
+bool env_flag(const char* name, bool fallback);
+
 bool pdl_enabled();
 void set_pdl_enabled(bool on);
 

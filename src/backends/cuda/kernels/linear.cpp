@@ -1,14 +1,12 @@
 #include "backends/cuda/kernels/linear.h"
 
-#include <cstdlib>
-#include <cstring>
-
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/kernels/elementwise.h"
 #include "backends/cuda/kernels/fp8_act_quant.h"
 #include "backends/cuda/kernels/gemv.h"
 #include "backends/cuda/kernels/gemv_fp8.h"
 #include "backends/cuda/kernels/gemv_pipe.h"
+#include "backends/cuda/kernels/launch.h"
 
 namespace qwen3::cuda {
 namespace {
@@ -53,8 +51,7 @@ LinearContext::LinearContext(cudaStream_t stream) : stream_(stream) {
   QWEN3_CUBLAS_CHECK(cublasSetStream(handle_, stream_));
   workspace_ = DeviceBuffer(32u << 20, "cuBLAS workspace");
   QWEN3_CUBLAS_CHECK(cublasSetWorkspace(handle_, workspace_.get(), workspace_.bytes()));
-  const char* e = std::getenv("QWEN3_CUDA_FP8_GEMM");
-  fp8_gemm_on_ = e == nullptr || std::strcmp(e, "0") != 0;
+  fp8_gemm_on_ = env_flag("QWEN3_CUDA_FP8_GEMM", true);
 }
 
 LinearContext::~LinearContext() {
