@@ -175,9 +175,7 @@ __global__ void __launch_bounds__(kWarps * 32)
 }
 
 template <typename KV, int HD>
-void launch_typed(const PagedAttentionParams& p, int ctas, cudaStream_t stream) {
-  const dim3 grid(static_cast<unsigned>(p.num_decode_items), static_cast<unsigned>(p.kv_heads),
-                  static_cast<unsigned>(ctas));
+void launch_typed(const PagedAttentionParams& p, dim3 grid, cudaStream_t stream) {
   if (p.decode_heads_per_cta == 1) {
     launch_kernel("decode_attention_kernel", decode_attention_kernel<KV, HD, 1>, grid,
                   dim3(kWarps * 32), 0, stream, p);
@@ -188,10 +186,10 @@ void launch_typed(const PagedAttentionParams& p, int ctas, cudaStream_t stream) 
 }
 
 template <typename KV>
-void launch_head_dim(const PagedAttentionParams& p, int ctas, cudaStream_t stream) {
+void launch_head_dim(const PagedAttentionParams& p, dim3 grid, cudaStream_t stream) {
   with_head_dim<32, 64, 128, 256>(
       p.head_dim, "decode_attention", "head_dim must be 32, 64, 128 or 256",
-      [&](auto hd) { launch_typed<KV, decltype(hd)::value>(p, ctas, stream); });
+      [&](auto hd) { launch_typed<KV, decltype(hd)::value>(p, grid, stream); });
 }
 
 }  // namespace
@@ -202,15 +200,18 @@ void launch_decode_attention(const PagedAttentionParams& p, cudaStream_t stream)
               "decode_attention", "decode_heads_per_cta must be 1 or 4", true);
   check_shape(p.rope.qkv == nullptr || p.num_items == 0, "decode_attention",
               "q/k-norm + RoPE in the decode kernel needs a step of decode rows only", true);
-  const int ctas = decode_attention_quads(p.heads / p.kv_heads, p.decode_heads_per_cta);
-  if (decode_attention_uses_mma(p)) return launch_decode_attention_mma(p, ctas, stream);
+  // Both kernels: decode items x KV heads x the group's heads in CTAs of decode_heads_per_cta.
+  const dim3 grid(
+      static_cast<unsigned>(p.num_decode_items), static_cast<unsigned>(p.kv_heads),
+      static_cast<unsigned>(decode_attention_quads(p.heads / p.kv_heads, p.decode_heads_per_cta)));
+  if (decode_attention_uses_mma(p)) return launch_decode_attention_mma(p, grid, stream);
   switch (p.kv_dtype) {
     case KvDtype::kBF16:
-      return launch_head_dim<__nv_bfloat16>(p, ctas, stream);
+      return launch_head_dim<__nv_bfloat16>(p, grid, stream);
     case KvDtype::kF32:
-      return launch_head_dim<float>(p, ctas, stream);
+      return launch_head_dim<float>(p, grid, stream);
     case KvDtype::kFp8E4M3:
-      return launch_head_dim<__nv_fp8_e4m3>(p, ctas, stream);
+      return launch_head_dim<__nv_fp8_e4m3>(p, grid, stream);
   }
 }
 

@@ -96,12 +96,13 @@ struct DecodeCta {
   float v_scale;  // FP8: the pool's V scale (applied to the output), else 1
 };
 
-// Pool row of position `pos`; past the item's end: 0 (the null block's first slot, zeroed
-// by CudaKvPool), which the callers weight 0.
+// The item's row of the block tables.
 __device__ __forceinline__ const int32_t* decode_table(const PagedAttentionParams& p,
                                                        const AttnDecodeItem& item) {
   return p.block_tables + static_cast<int64_t>(item.seq) * p.max_blocks;
 }
+// Pool row of position `pos` (table: decode_table's); past the item's end: 0 (the null
+// block's first slot, zeroed by CudaKvPool), which the callers weight 0.
 __device__ __forceinline__ int64_t decode_slot(const PagedAttentionParams& p,
                                                const AttnDecodeItem& item, const int32_t* table,
                                                int pos) {

@@ -280,31 +280,29 @@ __global__ void __launch_bounds__(kWarps * 32, 4)
 }
 
 template <typename KV, int HD>
-void launch_typed(const PagedAttentionParams& p, int ctas, cudaStream_t stream) {
-  const dim3 grid(static_cast<unsigned>(p.num_decode_items), static_cast<unsigned>(p.kv_heads),
-                  static_cast<unsigned>(ctas));
+void launch_typed(const PagedAttentionParams& p, dim3 grid, cudaStream_t stream) {
   launch_kernel("decode_attention_mma_kernel",
                 decode_attention_mma_kernel<KV, HD, kDecodeHeadsPerCta>, grid, dim3(kWarps * 32), 0,
                 stream, p);
 }
 
 template <typename KV>
-void launch_head_dim(const PagedAttentionParams& p, int ctas, cudaStream_t stream) {
+void launch_head_dim(const PagedAttentionParams& p, dim3 grid, cudaStream_t stream) {
   with_head_dim<32, 64, 128>(
       p.head_dim, "decode_attention_mma", "head_dim must be 32, 64 or 128",
-      [&](auto hd) { launch_typed<KV, decltype(hd)::value>(p, ctas, stream); });
+      [&](auto hd) { launch_typed<KV, decltype(hd)::value>(p, grid, stream); });
 }
 
 }  // namespace
 
-void launch_decode_attention_mma(const PagedAttentionParams& p, int ctas, cudaStream_t stream) {
+void launch_decode_attention_mma(const PagedAttentionParams& p, dim3 grid, cudaStream_t stream) {
   check_shape(p.decode_heads_per_cta == kDecodeHeadsPerCta, "decode_attention_mma",
               "the tensor-core kernel takes kDecodeHeadsPerCta query heads per CTA", true);
   switch (p.kv_dtype) {
     case KvDtype::kBF16:
-      return launch_head_dim<__nv_bfloat16>(p, ctas, stream);
+      return launch_head_dim<__nv_bfloat16>(p, grid, stream);
     case KvDtype::kFp8E4M3:
-      return launch_head_dim<__nv_fp8_e4m3>(p, ctas, stream);
+      return launch_head_dim<__nv_fp8_e4m3>(p, grid, stream);
     case KvDtype::kF32:
       check_shape(false, "decode_attention_mma", "a float32 pool runs the SIMT kernel", true);
   }
