@@ -18,19 +18,11 @@ source tools/gpu/cuda_env.sh
 DEADLINE=${LAB_DEADLINE_S:-540}
 source tools/gpu/round_steps.sh
 lab_begin decode_attention_lab
-[ -f "$MODEL/config.json" ] || timeout "$(box 120)" "$BIN/qwen3" init-random --like qwen3-4b \
-  --seed 1 --out "$MODEL" >/dev/null 2>&1 &
+lab_checkpoint 120 "$MODEL"
 # Runs named fp8w_* use the FP8-weight checkpoint (same seed), made when one is listed.
-if [[ "${LAB_RUNS:-}" == *fp8w_* ]] && [ ! -f "$MODEL-fp8/config.json" ]; then
-  timeout "$(box 150)" "$BIN/qwen3" init-random --like qwen3-4b --dtype fp8 --seed 1 \
-    --out "$MODEL-fp8" >/dev/null 2>&1 &
-fi
+[[ "${LAB_RUNS:-}" != *fp8w_* ]] || lab_checkpoint 150 "$MODEL-fp8" --dtype fp8
 if [ "${LAB_TESTS:-*}" != none ]; then
-  log "GPU tests ${LAB_TESTS:-*}"
-  timeout "$(box 220)" "$BIN/qwen3_cuda_tests" --gtest_filter="${LAB_TESTS:-*}" \
-    >"$OUT/tests.log" 2>&1
-  echo "exit $?" >>"$OUT/tests.log"
-  grep -E '^\[  (PASSED|FAILED|SKIPPED)|tests ran|^exit|FAILED  \]' "$OUT/tests.log" | tee -a "$SUM"
+  lab_tests 220 "${LAB_TESTS:-*}"
   grep -E '^\[fp8 KV' "$OUT/tests.log" | head -20 | tee -a "$SUM"
 fi
 # compute-sanitizer memcheck on the tests LAB_SANITIZE names (a gtest filter), if set.

@@ -12,8 +12,7 @@ source tools/gpu/cuda_env.sh
 DEADLINE=${SWEEP_DEADLINE_S:-400}
 source tools/gpu/round_steps.sh
 lab_begin decode_split_sweep
-[ -f "$MODEL/config.json" ] || timeout "$(box 120)" "$BIN/qwen3" init-random --like qwen3-4b \
-  --seed 1 --out "$MODEL" >/dev/null 2>&1 &
+lab_checkpoint 120 "$MODEL"
 log "GPU tests, QWEN3_DECODE_SPLIT_TOKENS=${SWEEP_TEST_SPLIT:-512}"
 QWEN3_DECODE_SPLIT_TOKENS=${SWEEP_TEST_SPLIT:-512} timeout "$(box 150)" "$BIN/qwen3_cuda_tests" \
   --gtest_filter="${SWEEP_TESTS:-*Attention*:*CudaVsCpu*:*CudaGreedy*:*Window*:*DecodeRope*:*Runner*}" \

@@ -17,16 +17,9 @@ DEADLINE=${LAB_DEADLINE_S:-540}
 source tools/gpu/round_steps.sh
 lab_begin gemv_pipe_lab
 # The checkpoints are written on the CPU while the tests use the GPU.
-[ -f "$MODEL/config.json" ] || timeout "$(box 120)" "$BIN/qwen3" init-random --like qwen3-4b \
-  --seed 1 --out "$MODEL" >/dev/null 2>&1 &
-[ -f "$MODEL-fp8/config.json" ] || timeout "$(box 120)" "$BIN/qwen3" init-random --like qwen3-4b \
-  --dtype fp8 --seed 1 --out "$MODEL-fp8" >/dev/null 2>&1 &
-log "GPU tests ${LAB_TESTS:-*}"
-timeout "$(box 200)" "$BIN/qwen3_cuda_tests" --gtest_filter="${LAB_TESTS:-*}" \
-  >"$OUT/tests.log" 2>&1
-echo "exit $?" >>"$OUT/tests.log"
-grep -E '^\[  (PASSED|FAILED|SKIPPED)|tests ran|^exit|FAILED  \]|SKIPPED \]' "$OUT/tests.log" |
-  tee -a "$SUM"
+lab_checkpoint 120 "$MODEL"
+lab_checkpoint 120 "$MODEL-fp8" --dtype fp8
+lab_tests 200 "${LAB_TESTS:-*}"
 grep -E '^\[fp8 gemm|^\[.*steps' "$OUT/tests.log" | head -20 | tee -a "$SUM"
 log "checkpoints"
 wait

@@ -17,7 +17,8 @@ import time
 
 import torch
 import transformers
-from transformers import AutoModelForCausalLM
+
+from cuda_vs_hf import load, prompt  # the same model load and prompt tokens
 
 DECODE = 8
 
@@ -25,31 +26,26 @@ DECODE = 8
 def main():
     model_dir, out = sys.argv[1], sys.argv[2]
     contexts = [int(c) for c in sys.argv[3:]] or [8192, 32768, 131072]
-    t = time.perf_counter()
-    model = AutoModelForCausalLM.from_pretrained(
-        model_dir, dtype=torch.bfloat16, attn_implementation="sdpa", device_map="cuda").eval()
-    torch.cuda.synchronize()
-    load_s = time.perf_counter() - t
+    model, load_s = load(model_dir)
     vocab = model.config.vocab_size
     rows = []
     with torch.inference_mode():
         # Warm-up: kernels and allocator at a small size.
-        ids = torch.arange(512, device="cuda").unsqueeze(0) % vocab
-        model(input_ids=ids, logits_to_keep=1, use_cache=True)
+        model(input_ids=prompt(512, vocab), logits_to_keep=1, use_cache=True)
         for ctx in contexts:
-            prompt = ctx - DECODE
-            row = {"context": ctx, "prompt": prompt, "transformers": transformers.__version__,
+            n_prompt = ctx - DECODE
+            row = {"context": ctx, "prompt": n_prompt, "transformers": transformers.__version__,
                    "torch": torch.__version__, "load_s": load_s}
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
             try:
-                ids = ((torch.arange(prompt, device="cuda") * 7919 + 11) % vocab).unsqueeze(0)
+                ids = prompt(n_prompt, vocab)
                 torch.cuda.synchronize()
                 t = time.perf_counter()
                 outp = model(input_ids=ids, logits_to_keep=1, use_cache=True)
                 torch.cuda.synchronize()
                 row["prefill_s"] = time.perf_counter() - t
-                row["prefill_tok_s"] = prompt / row["prefill_s"]
+                row["prefill_tok_s"] = n_prompt / row["prefill_s"]
                 cache = outp.past_key_values
                 tok = outp.logits[:, -1:].argmax(-1)
                 del outp

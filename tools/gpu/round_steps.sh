@@ -84,7 +84,8 @@ gb_s = 2 * n * 20 / (s.elapsed_time(e) / 1e3) / 1e9
 print(f"device-to-device copy (GPU 0, torch, 2 GiB): {gb_s:,.0f} GB/s (read + write)")
 EOF
 }
-# lab_begin NAME: the start of a one-call lab script (gemv_pipe_lab.sh, decode_split_sweep.sh)
+# lab_begin NAME: the start of a one-call lab script (gemv_pipe_lab.sh, decode_split_sweep.sh,
+# decode_attention_lab.sh)
 # once DEADLINE is set: OUT (default /tmp/NAME, created), START, SUM, BIN (the carried
 # binaries), MODEL (the random Qwen3-4B BF16 checkpoint's path), then the GPU's name and the
 # copy bandwidth into SUM.
@@ -97,6 +98,25 @@ lab_begin() {
   MODEL=/tmp/qwen3-4b-random
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee -a "$SUM"
   copy_bandwidth
+}
+# lab_checkpoint CAP DIR [init-random flags]: the random Qwen3-4B checkpoint (seed 1) into
+# DIR unless it is there, in the background (the GPU tests run meanwhile; `wait` before
+# using it), time-boxed to CAP seconds. Needs BIN.
+lab_checkpoint() {
+  local cap=$1 dir=$2
+  shift 2
+  [ -f "$dir/config.json" ] || timeout "$(box "$cap")" "$BIN/qwen3" init-random --like qwen3-4b \
+    --seed 1 --out "$dir" "$@" >/dev/null 2>&1 &
+}
+# lab_tests CAP FILTER: the carried GPU test binary with that gtest filter, time-boxed to
+# CAP seconds, its log in OUT/tests.log (with the exit status), the pass / fail / skip
+# lines into SUM.
+lab_tests() {
+  log "GPU tests $2"
+  timeout "$(box "$1")" "$BIN/qwen3_cuda_tests" --gtest_filter="$2" >"$OUT/tests.log" 2>&1
+  echo "exit $?" >>"$OUT/tests.log"
+  grep -E '^\[  (PASSED|FAILED|SKIPPED)|tests ran|^exit|FAILED  \]|SKIPPED \]' "$OUT/tests.log" |
+    tee -a "$SUM"
 }
 # lab_pack: the device tool brings back 8 files: keep SUM and pack the rest of OUT into
 # OUT/logs.tgz.
