@@ -332,7 +332,9 @@ void bench_attention(int num_sms, bool decode_only) {
 }
 
 // One step of `tokens` prompt tokens (a fresh sequence); returns seconds (median of 3).
-double run_prefill(CudaRunner& runner, int64_t vocab, int64_t tokens) {
+// Median wall time of three `tokens`-token prefill steps after one warm-up (`runs` = 1:
+// the warm-up's alone, e.g. inside a profiler range).
+double run_prefill(CudaRunner& runner, int64_t vocab, int64_t tokens, int runs = 4) {
   const int64_t bs = runner.block_size();
   Seq s;
   for (int64_t b = 0; b < (tokens + bs - 1) / bs; ++b) s.table.push_back(static_cast<int32_t>(b + 1));
@@ -343,10 +345,10 @@ double run_prefill(CudaRunner& runner, int64_t vocab, int64_t tokens) {
   step.seqs.push_back(q);
   step.total_tokens = tokens;
   std::vector<double> times;
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < runs; ++i) {
     const auto t0 = Clock::now();
     runner.execute(step);
-    if (i > 0) times.push_back(seconds_since(t0));
+    if (i > 0 || runs == 1) times.push_back(seconds_since(t0));
   }
   std::sort(times.begin(), times.end());
   return times[times.size() / 2];
@@ -357,10 +359,14 @@ double run_prefill(CudaRunner& runner, int64_t vocab, int64_t tokens) {
 // What --profile-decode runs between cudaProfilerStart / Stop: `steps` decode steps of
 // `batch` rows, sampled on the GPU as served requests are (Qwen3's generation_config) when
 // `sampled`.
+// --profile-prefill N: one N-token prefill step there instead (after one outside).
+// --prefill-only: the prefill lines alone (512, 4,096 and 16,384 tokens), nothing else.
 struct ProfileRun {
   int steps = 0;
   int batch = 1;
   bool sampled = false;
+  int64_t prefill_tokens = 0;
+  bool prefill_only = false;
 };
 
 // Qwen3's generation_config sampling (what `serve` applies by default).
@@ -394,82 +400,100 @@ std::string bench_model(const std::string& dir, double copy_bw, int64_t context,
     QWEN3_CUDA_CHECK(cudaProfilerStop());
     return {};
   }
+  if (profile.prefill_tokens > 0) {  // one prefill step for ncu, after a warm-up one
+    run_prefill(runner, c.vocab_size, profile.prefill_tokens, 1);
+    QWEN3_CUDA_CHECK(cudaProfilerStart());
+    run_prefill(runner, c.vocab_size, profile.prefill_tokens, 1);
+    QWEN3_CUDA_CHECK(cudaProfilerStop());
+    return {};
+  }
   const double roofline = copy_bw / weight_bytes;
   fmt::print("weights: {:.2f} GB streamed per token; mapped in {:.2f} s, uploaded in {:.2f} s; "
              "roofline {:.1f} tok/s\n",
              weight_bytes / 1e9, map_s, upload_s, roofline);
 
-  std::string gemv_json;
-  const CudaLayerWeights& l0 = runner.weights().layers()[0];
-  std::vector<std::pair<std::string, DeviceMatrix>> shapes = {
-      {"qkv", l0.qkv}, {"o", l0.o}, {"gate_up", l0.gate_up}, {"down", l0.down},
-      {"lm_head", runner.weights().lm_head()}};
-  // FP8 matrices of the layer shapes, for a BF16 model (an FP8 model's are its own).
-  std::vector<std::unique_ptr<BenchFp8Matrix>> fp8_mats;
-  if (!l0.qkv.is_fp8()) {
-    for (size_t i = 0; i < 4; ++i) {
-      fp8_mats.push_back(std::make_unique<BenchFp8Matrix>(shapes[i].second));
-      shapes.push_back({shapes[i].first + "_fp8", fp8_mats.back()->m});
+  std::string gemv_json, batch_json;
+  DecodeResult d0, dn, d1;
+  if (!profile.prefill_only) {
+    const CudaLayerWeights& l0 = runner.weights().layers()[0];
+    std::vector<std::pair<std::string, DeviceMatrix>> shapes = {
+        {"qkv", l0.qkv},
+        {"o", l0.o},
+        {"gate_up", l0.gate_up},
+        {"down", l0.down},
+        {"lm_head", runner.weights().lm_head()}};
+    // FP8 matrices of the layer shapes, for a BF16 model (an FP8 model's are its own).
+    std::vector<std::unique_ptr<BenchFp8Matrix>> fp8_mats;
+    if (!l0.qkv.is_fp8()) {
+      for (size_t i = 0; i < 4; ++i) {
+        fp8_mats.push_back(std::make_unique<BenchFp8Matrix>(shapes[i].second));
+        shapes.push_back({shapes[i].first + "_fp8", fp8_mats.back()->m});
+      }
     }
-  }
-  LinearContext ctx(nullptr);
-  struct Variant {
-    int rows, r;  // r: GEMV rows per warp (0 = default), -1 = cuBLAS
-  };
-  // r = rows_per_warp + 16 * k_split (0 = the launcher's choice); -1 = cuBLAS.
-  const Variant variants[] = {{1, 0}, {1, 16 + 1}, {1, 32 + 1}, {1, 64 + 1}, {1, 128 + 1},
-                              {1, 2}, {2, 0}, {4, 0}, {8, 0}, {8, -1}, {16, -1}, {32, -1},
-                              {64, -1}};
-  for (const auto& [name, m] : shapes) {
-    std::string line = fmt::format("linear {:11s} {} [{} x {}] GB/s:", name,
-                                   m.is_fp8() ? dtype_name(m.dtype) : "BF16", m.rows, m.cols);
-    for (const Variant v : variants) {
-      const double gbs = linear_bandwidth(ctx, m, v.rows, v.r);
-      line += fmt::format(" {}{}={:.0f}", v.r < 0 ? "cublas" : "gemv",
-                          v.r > 0 ? fmt::format("R{}K{}", v.r % 16, v.r / 16) : "", gbs);
-      line += fmt::format("(m{}, {:.0f}%)", v.rows, 100 * gbs * 1e9 / copy_bw);
-      gemv_json += fmt::format(
-          "{}{{\"name\":\"{}\",\"dtype\":\"{}\",\"n\":{},\"k\":{},\"rows\":{},"
-          "\"kernel\":\"{}\",\"gb_s\":{:.1f},\"pct_copy\":{:.1f}}}",
-          gemv_json.empty() ? "" : ",", name, m.is_fp8() ? dtype_name(m.dtype) : "BF16", m.rows,
-          m.cols, v.rows, v.r < 0 ? "cublas" : fmt::format("gemv_r{}_k{}", v.r % 16, v.r / 16),
-          gbs, 100 * gbs * 1e9 / copy_bw);
+    LinearContext ctx(nullptr);
+    struct Variant {
+      int rows, r;  // r: GEMV rows per warp (0 = default), -1 = cuBLAS
+    };
+    // r = rows_per_warp + 16 * k_split (0 = the launcher's choice); -1 = cuBLAS.
+    const Variant variants[] = {{1, 0},   {1, 16 + 1}, {1, 32 + 1}, {1, 64 + 1}, {1, 128 + 1},
+                                {1, 2},   {2, 0},      {4, 0},      {8, 0},      {8, -1},
+                                {16, -1}, {32, -1},    {64, -1}};
+    for (const auto& [name, m] : shapes) {
+      std::string line = fmt::format("linear {:11s} {} [{} x {}] GB/s:", name,
+                                     m.is_fp8() ? dtype_name(m.dtype) : "BF16", m.rows, m.cols);
+      for (const Variant v : variants) {
+        const double gbs = linear_bandwidth(ctx, m, v.rows, v.r);
+        line += fmt::format(" {}{}={:.0f}", v.r < 0 ? "cublas" : "gemv",
+                            v.r > 0 ? fmt::format("R{}K{}", v.r % 16, v.r / 16) : "", gbs);
+        line += fmt::format("(m{}, {:.0f}%)", v.rows, 100 * gbs * 1e9 / copy_bw);
+        gemv_json += fmt::format(
+            "{}{{\"name\":\"{}\",\"dtype\":\"{}\",\"n\":{},\"k\":{},\"rows\":{},"
+            "\"kernel\":\"{}\",\"gb_s\":{:.1f},\"pct_copy\":{:.1f}}}",
+            gemv_json.empty() ? "" : ",", name, m.is_fp8() ? dtype_name(m.dtype) : "BF16", m.rows,
+            m.cols, v.rows, v.r < 0 ? "cublas" : fmt::format("gemv_r{}_k{}", v.r % 16, v.r / 16),
+            gbs, 100 * gbs * 1e9 / copy_bw);
+      }
+      fmt::print("{}\n", line);
     }
-    fmt::print("{}\n", line);
-  }
 
-  runner.set_cuda_graphs(false);
-  const DecodeResult d0 = run_decode(runner, c.vocab_size, 1, context, 64, 2048);
-  fmt::print("decode batch 1 @ context {}, no CUDA graphs, PDL: {:.1f} tok/s ({:.2f} ms/step, GPU {:.2f} ms)\n",
-             context, d0.tok_s, d0.step_ms, d0.gpu_ms);
-  set_pdl_enabled(false);
-  runner.set_cuda_graphs(true);
-  const DecodeResult dn = run_decode(runner, c.vocab_size, 1, context, 64, 2048);
-  fmt::print("decode batch 1 @ context {}, CUDA graphs, no PDL: {:.1f} tok/s ({:.2f} ms/step, GPU {:.2f} ms)\n",
-             context, dn.tok_s, dn.step_ms, dn.gpu_ms);
-  set_pdl_enabled(true);
-  runner.set_cuda_graphs(true);
-  const DecodeResult d1 = run_decode(runner, c.vocab_size, 1, context, 128, 2048);
-  fmt::print("decode batch 1 @ context {}, CUDA graphs + PDL: {:.1f} tok/s ({:.2f} ms/step, GPU "
-             "{:.2f} ms) = {:.1f}% of roofline; {} graphs captured\n",
-             context, d1.tok_s, d1.step_ms, d1.gpu_ms, 100 * d1.tok_s / roofline,
-             runner.graphs_captured());
-  std::string batch_json;
-  for (int n : {4, 8, 16, 32, 64}) {
-    const DecodeResult db = run_decode(runner, c.vocab_size, n, context, 32, 8192);
-    fmt::print("decode batch {} @ context {}: {:.0f} tok/s ({:.2f} ms/step, GPU {:.2f} ms)\n", n,
-               context, db.tok_s, db.step_ms, db.gpu_ms);
-    batch_json += fmt::format("{}{{\"batch\":{},\"tok_s\":{:.1f},\"step_ms\":{:.3f},\"gpu_ms\":{:.3f}}}",
-                              batch_json.empty() ? "" : ",", n, db.tok_s, db.step_ms, db.gpu_ms);
-  }
-  {  // with sampling on the GPU, as served requests are
-    const SamplingParams sp = qwen3_default_sampling();
-    for (int n : {1, 64}) {
-      const DecodeResult ds = run_decode(runner, c.vocab_size, n, context, 32, 8192, &sp);
-      fmt::print("decode batch {} @ context {} + GPU sampling: {:.0f} tok/s ({:.2f} ms/step)\n", n,
-                 context, ds.tok_s, ds.step_ms);
+    runner.set_cuda_graphs(false);
+    d0 = run_decode(runner, c.vocab_size, 1, context, 64, 2048);
+    fmt::print(
+        "decode batch 1 @ context {}, no CUDA graphs, PDL: {:.1f} tok/s ({:.2f} ms/step, GPU "
+        "{:.2f} ms)\n",
+        context, d0.tok_s, d0.step_ms, d0.gpu_ms);
+    set_pdl_enabled(false);
+    runner.set_cuda_graphs(true);
+    dn = run_decode(runner, c.vocab_size, 1, context, 64, 2048);
+    fmt::print(
+        "decode batch 1 @ context {}, CUDA graphs, no PDL: {:.1f} tok/s ({:.2f} ms/step, GPU "
+        "{:.2f} ms)\n",
+        context, dn.tok_s, dn.step_ms, dn.gpu_ms);
+    set_pdl_enabled(true);
+    runner.set_cuda_graphs(true);
+    d1 = run_decode(runner, c.vocab_size, 1, context, 128, 2048);
+    fmt::print(
+        "decode batch 1 @ context {}, CUDA graphs + PDL: {:.1f} tok/s ({:.2f} ms/step, GPU "
+        "{:.2f} ms) = {:.1f}% of roofline; {} graphs captured\n",
+        context, d1.tok_s, d1.step_ms, d1.gpu_ms, 100 * d1.tok_s / roofline,
+        runner.graphs_captured());
+    for (int n : {4, 8, 16, 32, 64}) {
+      const DecodeResult db = run_decode(runner, c.vocab_size, n, context, 32, 8192);
+      fmt::print("decode batch {} @ context {}: {:.0f} tok/s ({:.2f} ms/step, GPU {:.2f} ms)\n", n,
+                 context, db.tok_s, db.step_ms, db.gpu_ms);
+      batch_json +=
+          fmt::format("{}{{\"batch\":{},\"tok_s\":{:.1f},\"step_ms\":{:.3f},\"gpu_ms\":{:.3f}}}",
+                      batch_json.empty() ? "" : ",", n, db.tok_s, db.step_ms, db.gpu_ms);
     }
-  }
+    {  // with sampling on the GPU, as served requests are
+      const SamplingParams sp = qwen3_default_sampling();
+      for (int n : {1, 64}) {
+        const DecodeResult ds = run_decode(runner, c.vocab_size, n, context, 32, 8192, &sp);
+        fmt::print("decode batch {} @ context {} + GPU sampling: {:.0f} tok/s ({:.2f} ms/step)\n",
+                   n, context, ds.tok_s, ds.step_ms);
+      }
+    }
+  }  // !prefill_only
   std::string prefill_json;
   double linear_weights = 0;  // weights of the linears (2 FLOP each per token)
   {
@@ -480,7 +504,8 @@ std::string bench_model(const std::string& dir, double copy_bw, int64_t context,
                                     &l.up_proj, &l.down_proj})
         count(*m);
   }
-  for (int64_t tokens : {512, 4096}) {
+  for (int64_t tokens : {int64_t{512}, int64_t{4096}, int64_t{16384}}) {
+    if (tokens > 4096 && !profile.prefill_only) break;
     const double s = run_prefill(runner, c.vocab_size, tokens);
     const double flops = 2.0 * linear_weights * tokens;  // linears only (2 FLOP per weight)
     fmt::print("prefill {} tokens: {:.1f} ms, {:.0f} tok/s, {:.0f} TFLOP/s in the linears' count\n",
@@ -510,6 +535,10 @@ int run(int argc, char** argv) {
     else if (a == "--profile-decode") profile.steps = std::stoi(argv[i + 1]);
     else if (a == "--profile-batch") profile.batch = std::stoi(argv[i + 1]);
     else if (a == "--profile-sampled") profile.sampled = std::string(argv[i + 1]) == "1";
+    else if (a == "--profile-prefill")
+      profile.prefill_tokens = std::stoll(argv[i + 1]);
+    else if (a == "--prefill-only")
+      profile.prefill_only = std::string(argv[i + 1]) == "1";
     else if (a == "--init-random") like = argv[i + 1];
     else if (a == "--json") json_path = argv[i + 1];
     else if (a == "--context") context = std::stoll(argv[i + 1]);
@@ -554,7 +583,7 @@ int run(int argc, char** argv) {
   fmt::print("device-to-device copy: {:.0f} GB/s (read + write)\n", copy_bw / 1e9);
 
   const std::string main_json = bench_model(model, copy_bw, context, profile);
-  if (profile.steps > 0) return 0;
+  if (profile.steps > 0 || profile.prefill_tokens > 0 || profile.prefill_only) return 0;
   bench_attention(prop.multiProcessorCount, false);
   std::string fp8_json;
   if (!fp8_model.empty()) fp8_json = bench_model(fp8_model, copy_bw, context, ProfileRun{});

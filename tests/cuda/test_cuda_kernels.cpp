@@ -75,6 +75,21 @@ TEST(CudaKernels, AddRmsNormMatchesCpu) {
     ref2.insert(ref2.end(), ref.begin() + 4 * dim, ref.begin() + 5 * dim);
     ref2.insert(ref2.end(), ref.begin() + 1 * dim, ref.begin() + 2 * dim);
     EXPECT_LT(rel_error(out2, ref2), 1e-5) << dim;
+
+    // BF16 output (the cuBLAS path's input): each value the float32 result rounded, so
+    // within half a BF16 step (2^-9 relative) of the float32 reference.
+    auto d_h2 = to_device(h);
+    auto d_bf = poisoned<uint16_t>(rows * dim);
+    launch_add_rms_norm({d_h2.as<float>(), d_b.as<float>(), d_w.as<float>(), nullptr, nullptr, rows,
+                         dim, 1e-6f, false, d_bf.as<__nv_bfloat16>()},
+                        nullptr);
+    const auto bf = to_host<uint16_t>(d_bf, rows * dim);
+    size_t far = 0;
+    for (size_t i = 0; i < bf.size(); ++i)
+      far += !(std::abs(bf16_to_f32(bf[i]) - ref[i]) <=
+               (0x1.0p-8f + 1e-5f) * std::abs(ref[i]) + 1e-30f);
+    EXPECT_EQ(far, 0u) << dim;
+    EXPECT_LT(rel_error(to_host<float>(d_h2, rows * dim), h), 1e-30) << "h written" << dim;
   }
 }
 
@@ -94,6 +109,56 @@ TEST(CudaKernels, SiluMulMatchesCpu) {
   auto d_out = poisoned<float>(rows * inter);
   launch_silu_mul({d_gu.as<float>(), d_out.as<float>(), rows, inter}, nullptr);
   EXPECT_LT(rel_error(to_host<float>(d_out, rows * inter), ref), 1e-6);
+}
+
+// BF16 pairs in, BF16 out, float32 in between: equal to the CPU's SiLU product of the
+// same BF16 values, rounded (within a BF16 step); an odd count and an offset of one pair
+// (not 16-byte aligned) cover the one-pair loop besides the four-pair one.
+TEST(CudaKernels, SiluMulBf16MatchesCpu) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  for (const int64_t offset : {0, 1}) {
+    const int64_t n = 3 * 1001;  // rows x inter of output values
+    auto gu = random_floats(2 * (n + offset), 50 + offset, 3.0f);
+    const auto bits = to_bf16(gu);
+    std::vector<float> ref(n), gate(n), up(n);
+    for (int64_t i = 0; i < n; ++i) {
+      gate[i] = gu[2 * (offset + i)];
+      up[i] = gu[2 * (offset + i) + 1];
+    }
+    cpu::silu_mul(gate.data(), up.data(), n, ref.data());
+    auto d_gu = to_device(bits);
+    auto d_out = poisoned<uint16_t>(n + offset);
+    launch_silu_mul_bf16(d_gu.as<__nv_bfloat16>() + 2 * offset, d_out.as<__nv_bfloat16>() + offset,
+                         n, nullptr);
+    const auto out = to_host<uint16_t>(d_out, n + offset);
+    size_t far = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float o = bf16_to_f32(out[offset + i]);
+      far += !(std::abs(o - ref[i]) <= (0x1.0p-8f + 1e-5f) * std::abs(ref[i]) + 1e-6f);
+    }
+    EXPECT_EQ(far, 0u) << offset;
+    if (offset == 1) {
+      EXPECT_EQ(out[0], 0xffff) << "wrote before its output";
+    }
+  }
+}
+
+// Round to nearest even, bit for bit the host's conversion, at any count and alignment.
+TEST(CudaKernels, F32ToBf16RoundsLikeTheHost) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  for (const int64_t offset : {0, 1, 3}) {
+    const int64_t n = 4099;
+    auto x = random_floats(n + offset, 60 + offset, 100.0f);
+    x[offset] = 1.0f + 0x1.0p-8f;          // a tie: stays 1.0
+    x[offset + 1] = 1.0f + 3 * 0x1.0p-8f;  // a tie: rounds up to the even 1.0 + 2^-6
+    auto d_x = to_device(x);
+    auto d_out = poisoned<uint16_t>(n + offset);
+    launch_f32_to_bf16(d_x.as<float>() + offset, d_out.as<__nv_bfloat16>() + offset, n, nullptr);
+    const auto out = to_host<uint16_t>(d_out, n + offset);
+    size_t bad = 0;
+    for (int64_t i = 0; i < n; ++i) bad += out[offset + i] != f32_to_bf16(x[offset + i]);
+    EXPECT_EQ(bad, 0u) << offset;
+  }
 }
 
 // y = x W^T in float64 from BF16 weights (as floats) and float32 x.
@@ -211,6 +276,56 @@ TEST(CudaKernels, LinearFusedNormResidualAndSiluPairs) {
       EXPECT_LT(rel_error(to_host<float>(d_act, rows * n_out / 2), ref_act), tol) << rows << cublas;
     }
   }
+}
+
+// The MLP with BF16 activations (what prefill steps run): gate/up products and the SiLU
+// output in BF16 (run_silu_pairs_bf16, norm prologue), then down_proj reading them as
+// x_bf16 into the residual stream. Against float64: BF16 rounding of x, the products and
+// the SiLU output (1e-2); down_proj against the float64 product of the BF16 values the
+// GPU wrote: accumulation order only (1e-5).
+TEST(CudaKernels, LinearBf16MlpMatchesReference) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  const int64_t hidden = 256, inter = 384, rows = 37;
+  auto wgu = random_floats(2 * inter * hidden, 70, 0.05f),
+       wd = random_floats(hidden * inter, 71, 0.05f);
+  const auto gu_bits = to_bf16(wgu), d_bits = to_bf16(wd);
+  const auto nw = random_floats(hidden, 72);
+  const auto h = random_floats(rows * hidden, 73);
+  const auto r0 = random_floats(rows * hidden, 74);
+  auto d_wgu = to_device(gu_bits), d_wd = to_device(d_bits), d_nw = to_device(nw);
+  auto d_h = to_device(h), d_r = to_device(r0);
+  LinearContext ctx(nullptr);
+  const DeviceMatrix gate_up{d_wgu.as<__nv_bfloat16>(), 2 * inter, hidden};
+  const DeviceMatrix down{d_wd.as<__nv_bfloat16>(), hidden, inter};
+  ASSERT_TRUE(ctx.mlp_in_bf16(gate_up, down, rows));
+  ASSERT_FALSE(ctx.mlp_in_bf16(gate_up, down, 1));  // the GEMV's rows stay float32
+  auto d_act = poisoned<uint16_t>(rows * inter);
+  ctx.run_silu_pairs_bf16(gate_up, {d_h.as<float>(), d_nw.as<float>(), 1e-6f}, rows,
+                          d_act.as<__nv_bfloat16>());
+  ctx.run(down, {.x_bf16 = d_act.as<__nv_bfloat16>()}, rows, d_r.as<float>(), LinearOutput::kAddTo);
+  const auto act_bits = to_host<uint16_t>(d_act, rows * inter);
+  const auto out = to_host<float>(d_r, rows * hidden);
+
+  std::vector<float> xn(h.size());
+  cpu::rms_norm(h.data(), nw.data(), rows, hidden, 1e-6, xn.data());
+  const auto gu = linear_ref(wgu, xn, rows, 2 * inter, hidden);
+  std::vector<float> act_ref(rows * inter), act_gpu(rows * inter);
+  for (int64_t i = 0; i < rows * inter; ++i) {
+    const double g = gu[2 * i], u = gu[2 * i + 1];
+    act_ref[i] = static_cast<float>(g / (1.0 + std::exp(-g)) * u);
+    act_gpu[i] = bf16_to_f32(act_bits[i]);
+  }
+  EXPECT_LT(rel_error(act_gpu, act_ref), 1e-2);
+  auto ref_of = [&](const std::vector<float>& act) {
+    auto y = linear_ref(wd, act, rows, hidden, inter);
+    for (size_t i = 0; i < y.size(); ++i) y[i] += r0[i];
+    return y;
+  };
+  EXPECT_LT(rel_error(out, ref_of(act_ref)), 1e-2);
+  EXPECT_LT(rel_error(out, ref_of(act_gpu)), 1e-5);
+  // A BF16 input is refused where the product is not a BF16 one (the GEMV's rows).
+  EXPECT_THROW(ctx.run(down, {.x_bf16 = d_act.as<__nv_bfloat16>()}, 1, d_r.as<float>()),
+               std::exception);
 }
 
 // The pipelined one-row BF16 GEMV at every tiling (gemv_pipe_check.h; 20 chunks of 64

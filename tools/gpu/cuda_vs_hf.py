@@ -7,13 +7,14 @@ made (init-random --like qwen3-4b):
     like our engine), median of 3 after a warm-up;
   - the card's BF16 matmul rate (8192^3 through torch), the prefill ceiling;
   - greedy decode tokens/s after a 512-token prompt with the dynamic cache (eager);
-  - the same with a static cache and torch.compile(mode="reduce-overhead", fullgraph=True),
-    in a child process killed after --compile-timeout seconds (its compile warm-up
-    included); when it does not finish, the JSON says so.
+  - the same with a static cache, which makes generate() compile the decode step
+    (torch.compile, mode="reduce-overhead", fullgraph=True), in a child process killed
+    after --compile-timeout seconds (its compile warm-up included); when it does not
+    finish, the JSON says so (--log-dir keeps the child's whole output).
 Decode tokens/s = (N - 1) / (end - time of the first new token), timed through a
 streamer, so prefill is not counted; generation ignores EOS (min_new_tokens = N).
 
-Usage: python3 tools/gpu/cuda_vs_hf.py MODEL_DIR OUT_JSON [--compile-timeout 75]
+Usage: python3 tools/gpu/cuda_vs_hf.py MODEL_DIR OUT_JSON [--compile-timeout 75] [--log-dir DIR]
        python3 tools/gpu/cuda_vs_hf.py MODEL_DIR - --phase compiled   (the child)
 """
 import argparse
@@ -120,24 +121,20 @@ def eager(args):
 
 
 def compiled(args):
+    """transformers' own compiled decode: with a static cache generate() compiles the
+    decode step itself (its default compile_config: fullgraph, mode="reduce-overhead") and
+    runs the prefill eagerly. (Compiling model.forward ourselves and calling generate()
+    gave no result with transformers 5.17: see docs/PERFORMANCE.md.)"""
     model, load_s = load(args.model)
     model.generation_config.cache_implementation = "static"
-    model.generation_config.disable_compile = True  # we compile ourselves, once
-    compiled_forward = torch.compile(model.forward, mode="reduce-overhead", fullgraph=True)
-
-    # transformers 5.17's static cache keeps a CUDA-graph output alive across steps, which
-    # "reduce-overhead" refuses (overwritten output) unless each step is marked as new.
-    def forward(*a, **k):
-        torch.compiler.cudagraph_mark_step_begin()
-        return compiled_forward(*a, **k)
-
-    model.forward = forward
+    model.generation_config.disable_compile = False
     ids = prompt(CONTEXT, model.config.vocab_size)
     t = time.perf_counter()
-    decode_rate(model, ids, N_COMPILED)  # compiles prefill + decode shapes
+    decode_rate(model, ids, N_COMPILED)  # compiles the decode step, records its graphs
     compile_s = time.perf_counter() - t
     r = decode_rate(model, ids, N_COMPILED)
-    r.update({"load_s": load_s, "compile_warmup_s": compile_s})
+    r.update({"load_s": load_s, "compile_warmup_s": compile_s,
+              "compiled_by_generate": getattr(model, "_compiled_call", None) is not None})
     return r
 
 
@@ -147,6 +144,7 @@ def main():
     p.add_argument("out")
     p.add_argument("--phase", default="eager", choices=["eager", "compiled"])
     p.add_argument("--compile-timeout", type=float, default=75)
+    p.add_argument("--log-dir", default=None, help="keep the compiled child's whole output there")
     args = p.parse_args()
     if args.phase == "compiled":
         print("RESULT " + json.dumps(compiled(args)), flush=True)
@@ -166,9 +164,15 @@ def main():
     try:
         c = subprocess.run([sys.executable, __file__, args.model, "-", "--phase", "compiled"],
                            capture_output=True, text=True, timeout=args.compile_timeout, env=env)
+        if args.log_dir:
+            with open(os.path.join(args.log_dir, "hf_compiled.log"), "w") as f:
+                f.write(f"exit {c.returncode}\n===== stdout\n{c.stdout}\n===== stderr\n{c.stderr}")
         line = [x for x in c.stdout.splitlines() if x.startswith("RESULT ")]
+        err = c.stderr or c.stdout
+        tb = err.rfind("Traceback")  # the exception, not the compiler's warnings after it
         res["decode_static_compiled"] = (json.loads(line[-1][7:]) if line else
-                                         {"error": (c.stderr or c.stdout)[-600:]})
+                                         {"exit": c.returncode,
+                                          "error": err[tb:tb + 2000] if tb >= 0 else err[-1500:]})
     except subprocess.TimeoutExpired as e:
         tail = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
         res["decode_static_compiled"] = {

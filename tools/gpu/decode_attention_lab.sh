@@ -41,35 +41,14 @@ if [ "${LAB_ATTENTION:-1}" = 1 ]; then
 fi
 log "checkpoint"
 wait
-# Runs: "name env input_len batch [flags]; ...", env = VAR=VALUE[,VAR=VALUE...] for that run
-# (e.g. QWEN3_CUDA_DECODE_MMA=0), "-" for none.
+# Engine runs (lab_runs in round_steps.sh says the format).
 RUNS=${LAB_RUNS:-"mma_512 - 512 1; simt_512 QWEN3_CUDA_DECODE_MMA=0 512 1;
   mma_4k - 4096 1; simt_4k QWEN3_CUDA_DECODE_MMA=0 4096 1;
   mma_b64 - 1024 64; simt_b64 QWEN3_CUDA_DECODE_MMA=0 1024 64"}
-IFS=';' read -ra RUN_LIST <<<"${RUNS//$'\n'/ }"
-for run in "${RUN_LIST[@]}"; do
-  read -r name envs len batch flags <<<"$run"
-  [ -n "${name:-}" ] || continue
-  [ "$envs" = - ] && envs=
-  dir=$MODEL
-  [[ "$name" == fp8w_* ]] && dir=$MODEL-fp8
-  # shellcheck disable=SC2086
-  (
-    [ -z "$envs" ] || export ${envs//,/ }
-    qwen3_run "latency_$name" 90 bench latency --device cuda --model "$dir" \
-      --input-len "$len" --output-len 128 --batch-size "$batch" --num-iters-warmup 1 \
-      --num-iters 2 ${flags:-}
-  )
-done
+lab_runs "$RUNS"
 # HF transformers' batch-1 decode with a static cache + torch.compile (tools/gpu/cuda_vs_hf.py,
 # its eager figures first) when LAB_HF_COMPILE_S gives the compile's time limit.
-if [ -n "${LAB_HF_COMPILE_S:-}" ] && [ "$(box 400)" -ge $((LAB_HF_COMPILE_S + 40)) ]; then
-  log "HF transformers, compile limit ${LAB_HF_COMPILE_S} s"
-  timeout "$(box $((LAB_HF_COMPILE_S + 60)))" python3 tools/gpu/cuda_vs_hf.py "$MODEL" \
-    "$OUT/hf.json" --compile-timeout "$LAB_HF_COMPILE_S" >"$OUT/hf.log" 2>&1
-  python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print({k: r.get(k) for k in ('matmul_bf16_tflop_s','prefill_512','prefill_4096','decode_dynamic','decode_static_compiled')})" \
-    "$OUT/hf.json" 2>&1 | cut -c1-1500 | tee -a "$SUM"
-fi
+[ -z "${LAB_HF_COMPILE_S:-}" ] || lab_hf "$LAB_HF_COMPILE_S"
 # Issue 9's full context through the engine (tools/gpu/long_context.sh: a 262,144-token
 # request, BF16 and FP8 KV) when LAB_LONG lists the contexts (e.g. LAB_LONG=262144).
 if [ -n "${LAB_LONG:-}" ] && [ "$(box 400)" -ge 150 ]; then

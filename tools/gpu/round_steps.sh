@@ -118,6 +118,39 @@ lab_tests() {
   grep -E '^\[  (PASSED|FAILED|SKIPPED)|tests ran|^exit|FAILED  \]|SKIPPED \]' "$OUT/tests.log" |
     tee -a "$SUM"
 }
+# lab_runs RUNS: engine runs `qwen3 bench latency` (128 output tokens, 2 iterations), RUNS =
+# "name env input_len batch [flags]; ..." with env = VAR=VALUE[,VAR=VALUE...] for that
+# run (e.g. QWEN3_CUDA_DECODE_MMA=0) or "-" for none; names fp8w_* use $MODEL-fp8.
+lab_runs() {
+  local run name envs len batch flags dir
+  local -a run_list
+  IFS=';' read -ra run_list <<<"${1//$'\n'/ }"
+  for run in "${run_list[@]}"; do
+    read -r name envs len batch flags <<<"$run"
+    [ -n "${name:-}" ] || continue
+    [ "$envs" = - ] && envs=
+    dir=$MODEL
+    [[ "$name" == fp8w_* ]] && dir=$MODEL-fp8
+    # shellcheck disable=SC2086
+    (
+      [ -z "$envs" ] || export ${envs//,/ }
+      qwen3_run "latency_$name" 90 bench latency --device cuda --model "$dir" \
+        --input-len "$len" --output-len 128 --batch-size "$batch" --num-iters-warmup 1 \
+        --num-iters 2 ${flags:-}
+    )
+  done
+}
+# lab_hf LIMIT: HF transformers on $MODEL (tools/gpu/cuda_vs_hf.py: its BF16 matmul rate,
+# prefill, eager decode, then static cache + torch.compile within LIMIT seconds), when the
+# call has the time; the figures into SUM, the JSON in OUT/hf.json.
+lab_hf() {
+  [ "$(box 400)" -ge $(($1 + 40)) ] || { log "HF transformers skipped: out of time"; return; }
+  log "HF transformers, compile limit $1 s"
+  timeout "$(box $(($1 + 60)))" python3 tools/gpu/cuda_vs_hf.py "$MODEL" "$OUT/hf.json" \
+    --compile-timeout "$1" --log-dir "$OUT" >"$OUT/hf.log" 2>&1
+  python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print({k: r.get(k) for k in ('matmul_bf16_tflop_s','prefill_512','prefill_4096','decode_dynamic','decode_static_compiled')})" \
+    "$OUT/hf.json" 2>&1 | cut -c1-1500 | tee -a "$SUM"
+}
 # lab_pack: the device tool brings back 8 files: keep SUM and pack the rest of OUT into
 # OUT/logs.tgz.
 lab_pack() {

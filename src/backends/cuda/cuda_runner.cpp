@@ -239,8 +239,8 @@ void CudaRunner::forward(const StepPlan& p) {
   const bool tp = static_cast<bool>(options_.all_reduce);
   const LinearOutput branch_out =
       tp && options_.tp_rank != 0 ? LinearOutput::kStore : LinearOutput::kAddTo;
-  auto add_branch = [&](const DeviceMatrix& m, const float* x, float* sum_squares) {
-    linear_->run(m, {x}, n, h, branch_out, sum_squares);
+  auto add_branch = [&](const DeviceMatrix& m, const LinearInput& x, float* sum_squares) {
+    linear_->run(m, x, n, h, branch_out, sum_squares);
     if (tp) {
       options_.rank_barrier();
       options_.all_reduce(h, static_cast<size_t>(n * d), stream_);
@@ -260,6 +260,8 @@ void CudaRunner::forward(const StepPlan& p) {
     QWEN3_CUDA_CHECK(cudaMemsetAsync(ss, 0, slots * kGemvMaxRows * sizeof(float), stream_));
   }
   auto slot = [&](int64_t k) { return ss != nullptr ? ss + k * kGemvMaxRows : nullptr; };
+  // Steps whose MLP products both run on cuBLAS in BF16 keep its activations in BF16.
+  const bool act_bf16 = linear_->mlp_in_bf16(l0.gate_up, l0.down, n);
 
   launch_embedding({w.embed().data, p.d.tokens, h, n, d, slot(0)}, stream_);
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
@@ -287,11 +289,17 @@ void CudaRunner::forward(const StepPlan& p) {
     const bool rope_in_attention = p.attn.decode_only;
     if (!rope_in_attention) launch_qk_norm_rope_kv(rope, stream_);
     attention(i, p, rope_in_attention ? &rope : nullptr);
-    add_branch(l.o, s.attn.as<float>(), slot(2 * i + 1));
-    linear_->run(l.gate_up, {h, l.post_attn_norm, eps, slot(2 * i + 1)}, n, s.act.as<float>(),
-                 LinearOutput::kSiluPairs);
-    // The last layer's sums would feed nothing (the final norm reduces its own rows).
-    add_branch(l.down, s.act.as<float>(), i + 1 < c.num_hidden_layers ? slot(2 * i + 2) : nullptr);
+    add_branch(l.o, {s.attn.as<float>()}, slot(2 * i + 1));
+    const LinearInput mlp_in{h, l.post_attn_norm, eps, slot(2 * i + 1)};
+    if (act_bf16) {
+      linear_->run_silu_pairs_bf16(l.gate_up, mlp_in, n, s.act.as<__nv_bfloat16>());
+      add_branch(l.down, {.x_bf16 = s.act.as<__nv_bfloat16>()}, nullptr);
+    } else {
+      linear_->run(l.gate_up, mlp_in, n, s.act.as<float>(), LinearOutput::kSiluPairs);
+      // The last layer's sums would feed nothing (the final norm reduces its own rows).
+      add_branch(l.down, {s.act.as<float>()},
+                 i + 1 < c.num_hidden_layers ? slot(2 * i + 2) : nullptr);
+    }
   }
   if (tp && options_.tp_rank != 0) return;  // rank 0 alone computes the logits
   // Final norm over the rows that want logits, then lm_head.

@@ -41,36 +41,74 @@ __global__ void add_rms_norm_kernel(const AddRmsNormParams p) {
   }
   ss = block_sum(ss, scratch);
   const float inv = 1.0f / sqrtf(ss / static_cast<float>(p.dim) + p.eps);
-  float* out = p.out + i * p.dim;
   // Each thread re-reads only the elements it wrote (or read) above.
   for (int64_t c = threadIdx.x; c < p.dim; c += blockDim.x) {
     float x = h[c];
     if (b && !p.write_h) x += b[c];
-    out[c] = p.weight[c] * (x * inv);
+    const float y = p.weight[c] * (x * inv);
+    if (p.out_bf16 != nullptr) {
+      p.out_bf16[i * p.dim + c] = __float2bfloat16_rn(y);
+    } else {
+      p.out[i * p.dim + c] = y;
+    }
   }
 }
 
+__device__ __forceinline__ float silu_times(float g, float u) { return g / (1.0f + expf(-g)) * u; }
+
+// Four floats rounded to BF16, packed in memory order (one 8-byte store).
+__device__ __forceinline__ uint2 pack_bf16x4(float a, float b, float c, float d) {
+  const __nv_bfloat162 lo = __floats2bfloat162_rn(a, b), hi = __floats2bfloat162_rn(c, d);
+  return {*reinterpret_cast<const uint32_t*>(&lo), *reinterpret_cast<const uint32_t*>(&hi)};
+}
+
+// A row's (gate, up) pairs are contiguous, so output i reads gate_up[2 i], [2 i + 1].
 __global__ void silu_mul_kernel(const SiluMulParams p) {
   pdl_trigger();
   pdl_wait();
   const int64_t n = p.rows * p.inter;
-  for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < n;
-       idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t r = idx / p.inter;
-    const int64_t c = idx - r * p.inter;
-    const float g = p.gate_up[r * 2 * p.inter + 2 * c];
-    const float u = p.gate_up[r * 2 * p.inter + 2 * c + 1];
-    p.out[idx] = g / (1.0f + expf(-g)) * u;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    p.out[i] = silu_times(p.gate_up[2 * i], p.gate_up[2 * i + 1]);
   }
 }
 
+// Four pairs per thread and loop trip (one 16-byte load, one 8-byte store) when both
+// pointers are 16- / 8-byte aligned, else (and for the last n % 4) one pair at a time.
+__global__ void silu_mul_bf16_kernel(const __nv_bfloat16* gate_up, __nv_bfloat16* out, int64_t n) {
+  pdl_trigger();
+  pdl_wait();
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const int64_t first = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  const bool vec = (reinterpret_cast<uintptr_t>(gate_up) & 15) == 0 &&
+                   (reinterpret_cast<uintptr_t>(out) & 7) == 0;
+  const int64_t n4 = vec ? n / 4 : 0;
+  for (int64_t q = first; q < n4; q += stride) {
+    const uint4 v = *reinterpret_cast<const uint4*>(gate_up + 8 * q);
+    *reinterpret_cast<uint2*>(out + 4 * q) =
+        pack_bf16x4(silu_times(bf16_lo(v.x), bf16_hi(v.x)), silu_times(bf16_lo(v.y), bf16_hi(v.y)),
+                    silu_times(bf16_lo(v.z), bf16_hi(v.z)), silu_times(bf16_lo(v.w), bf16_hi(v.w)));
+  }
+  for (int64_t i = 4 * n4 + first; i < n; i += stride) {
+    out[i] = __float2bfloat16_rn(
+        silu_times(__bfloat162float(gate_up[2 * i]), __bfloat162float(gate_up[2 * i + 1])));
+  }
+}
+
+// Four values per thread and loop trip (16-byte load, 8-byte store) when aligned, as above.
 __global__ void f32_to_bf16_kernel(const float* in, __nv_bfloat16* out, int64_t n) {
   pdl_trigger();
   pdl_wait();
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    out[i] = __float2bfloat16_rn(in[i]);
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const int64_t first = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  const bool vec =
+      (reinterpret_cast<uintptr_t>(in) & 15) == 0 && (reinterpret_cast<uintptr_t>(out) & 7) == 0;
+  const int64_t n4 = vec ? n / 4 : 0;
+  for (int64_t q = first; q < n4; q += stride) {
+    const float4 v = reinterpret_cast<const float4*>(in)[q];
+    *reinterpret_cast<uint2*>(out + 4 * q) = pack_bf16x4(v.x, v.y, v.z, v.w);
   }
+  for (int64_t i = 4 * n4 + first; i < n; i += stride) out[i] = __float2bfloat16_rn(in[i]);
 }
 
 unsigned grid_for(int64_t n, int threads) {
@@ -99,10 +137,17 @@ void launch_silu_mul(const SiluMulParams& p, cudaStream_t stream) {
                 dim3(256), 0, stream, p);
 }
 
+void launch_silu_mul_bf16(const __nv_bfloat16* gate_up, __nv_bfloat16* out, int64_t n,
+                          cudaStream_t stream) {
+  if (n <= 0) return;
+  launch_kernel("silu_mul_bf16_kernel", silu_mul_bf16_kernel, dim3(grid_for((n + 3) / 4, 256)),
+                dim3(256), 0, stream, gate_up, out, n);
+}
+
 void launch_f32_to_bf16(const float* in, __nv_bfloat16* out, int64_t n, cudaStream_t stream) {
   if (n <= 0) return;
-  launch_kernel("f32_to_bf16_kernel", f32_to_bf16_kernel, dim3(grid_for(n, 256)), dim3(256), 0,
-                stream, in, out, n);
+  launch_kernel("f32_to_bf16_kernel", f32_to_bf16_kernel, dim3(grid_for((n + 3) / 4, 256)),
+                dim3(256), 0, stream, in, out, n);
 }
 
 }  // namespace qwen3::cuda

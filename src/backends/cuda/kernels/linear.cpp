@@ -52,6 +52,7 @@ LinearContext::LinearContext(cudaStream_t stream) : stream_(stream) {
   workspace_ = DeviceBuffer(32u << 20, "cuBLAS workspace");
   QWEN3_CUBLAS_CHECK(cublasSetWorkspace(handle_, workspace_.get(), workspace_.bytes()));
   fp8_gemm_on_ = env_flag("QWEN3_CUDA_FP8_GEMM", true);
+  bf16_mlp_on_ = env_flag("QWEN3_CUDA_BF16_MLP", true);
 }
 
 LinearContext::~LinearContext() {
@@ -68,6 +69,7 @@ bool LinearContext::fuses_norm(const DeviceMatrix& w, int64_t rows) {
 void LinearContext::run(const DeviceMatrix& w, const LinearInput& in, int64_t rows, float* y,
                         LinearOutput out, float* sum_squares_out) {
   if (rows <= 0) return;
+  if (in.x_bf16 != nullptr) return run_cublas(w, in, rows, y, out);  // checks the shape
   const bool fused = fuses_norm(w, rows);
   check_shape(fused || (in.sum_squares == nullptr && sum_squares_out == nullptr), "linear",
               "sum_squares needs the streaming GEMV (LinearContext::fuses_norm)");
@@ -180,51 +182,86 @@ void LinearContext::run_fp8_gemm(const DeviceMatrix& w, const LinearInput& in, i
   if (out == LinearOutput::kSiluPairs) launch_silu_mul({c, y, rows, w.rows / 2}, stream_);
 }
 
+bool LinearContext::takes_bf16_gemm(const DeviceMatrix& w, int64_t rows) {
+  if (w.is_fp8()) return !gemv_fp8_supports(rows, w.cols, w.block_in) && !takes_fp8_gemm(w, rows);
+  return !(rows <= kGemvBf16Rows && gemv_supports(rows, w.cols));
+}
+
+const __nv_bfloat16* LinearContext::bf16_input(const LinearInput& in, int64_t rows, int64_t cols) {
+  if (in.x_bf16 != nullptr) return in.x_bf16;
+  const int64_t n = rows * cols;
+  x_bf16_.ensure(static_cast<size_t>(n) * 2, "linear-layer activations (BF16)");
+  auto* xb = x_bf16_.as<__nv_bfloat16>();
+  if (in.norm_weight != nullptr) {  // the norm rounds its output straight to BF16
+    launch_add_rms_norm({const_cast<float*>(in.x), nullptr, in.norm_weight, nullptr, nullptr, rows,
+                         cols, in.eps, false, xb},
+                        stream_);
+  } else {
+    launch_f32_to_bf16(in.x, xb, n, stream_);
+  }
+  return xb;
+}
+
+const __nv_bfloat16* LinearContext::bf16_weights(const DeviceMatrix& w) {
+  if (!w.is_fp8()) return w.data;
+  reserve_dequant(static_cast<size_t>(w.rows * w.cols));
+  launch_dequant_fp8_to_bf16({.w = w.fp8,
+                              .row_scales = w.row_scales,
+                              .out = dequant_.as<__nv_bfloat16>(),
+                              .rows = w.rows,
+                              .cols = w.cols,
+                              .scale_cols = w.scale_cols(),
+                              .block_in = w.block_in,
+                              .dtype = w.dtype},
+                             stream_);
+  return dequant_.as<__nv_bfloat16>();
+}
+
+void LinearContext::gemm_bf16(const __nv_bfloat16* wdata, const DeviceMatrix& w,
+                              const __nv_bfloat16* x, int64_t rows, void* c, cudaDataType_t c_type,
+                              bool accumulate) {
+  // Column-major view: Y^T [n_out, rows] = W [k, n_out]^T * X^T [k, rows]; beta = 1 adds
+  // into the residual stream.
+  const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
+  QWEN3_CUBLAS_CHECK(
+      cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(w.rows),
+                   static_cast<int>(rows), static_cast<int>(w.cols), &alpha, wdata, CUDA_R_16BF,
+                   static_cast<int>(w.cols), x, CUDA_R_16BF, static_cast<int>(w.cols), &beta, c,
+                   c_type, static_cast<int>(w.rows), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
 void LinearContext::run_cublas(const DeviceMatrix& w, const LinearInput& in, int64_t rows,
                                float* y, LinearOutput out) {
   if (rows <= 0) return;
-  if (takes_fp8_gemm(w, rows)) {
+  check_shape(in.x_bf16 == nullptr || takes_bf16_gemm(w, rows), "linear",
+              "a BF16 input needs a BF16 product (LinearContext::takes_bf16_gemm)");
+  if (in.x_bf16 == nullptr && takes_fp8_gemm(w, rows)) {
     run_fp8_gemm(w, in, rows, y, out);
     return;
   }
-  const int64_t n = rows * w.cols;
-  const float* x = in.x;
-  if (in.norm_weight != nullptr) {
-    normed_.ensure(static_cast<size_t>(n) * 4, "normed linear-layer input");
-    launch_add_rms_norm({const_cast<float*>(in.x), nullptr, in.norm_weight, nullptr,
-                         normed_.as<float>(), rows, w.cols, in.eps, false},
-                        stream_);
-    x = normed_.as<float>();
-  }
-  const __nv_bfloat16* wdata = w.data;
-  if (w.is_fp8()) {  // dequantize into the scratch matrix, then the BF16 product
-    reserve_dequant(static_cast<size_t>(w.rows * w.cols));
-    launch_dequant_fp8_to_bf16({.w = w.fp8, .row_scales = w.row_scales,
-                                .out = dequant_.as<__nv_bfloat16>(), .rows = w.rows,
-                                .cols = w.cols, .scale_cols = w.scale_cols(),
-                                .block_in = w.block_in, .dtype = w.dtype},
-                               stream_);
-    wdata = dequant_.as<__nv_bfloat16>();
-  }
-  x_bf16_.ensure(static_cast<size_t>(n) * 2, "linear-layer activations (BF16)");
-  launch_f32_to_bf16(x, x_bf16_.as<__nv_bfloat16>(), n, stream_);
+  const __nv_bfloat16* wdata = bf16_weights(w);
+  const __nv_bfloat16* x = bf16_input(in, rows, w.cols);
   float* c = y;
   if (out == LinearOutput::kSiluPairs) {
     pairs_.ensure(static_cast<size_t>(rows * w.rows) * 4, "gate/up products");
     c = pairs_.as<float>();
   }
-  // Column-major view: Y^T [n_out, rows] = W [k, n_out]^T * X^T [k, rows]; beta = 1 adds
-  // into the residual stream.
-  const float alpha = 1.0f, beta = out == LinearOutput::kAddTo ? 1.0f : 0.0f;
-  QWEN3_CUBLAS_CHECK(cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(w.rows),
-                                  static_cast<int>(rows), static_cast<int>(w.cols), &alpha, wdata,
-                                  CUDA_R_16BF, static_cast<int>(w.cols), x_bf16_.get(),
-                                  CUDA_R_16BF, static_cast<int>(w.cols), &beta, c, CUDA_R_32F,
-                                  static_cast<int>(w.rows), CUBLAS_COMPUTE_32F,
-                                  CUBLAS_GEMM_DEFAULT));
+  gemm_bf16(wdata, w, x, rows, c, CUDA_R_32F, out == LinearOutput::kAddTo);
   if (out == LinearOutput::kSiluPairs) {
     launch_silu_mul({c, y, rows, w.rows / 2}, stream_);
   }
+}
+
+void LinearContext::run_silu_pairs_bf16(const DeviceMatrix& w, const LinearInput& in, int64_t rows,
+                                        __nv_bfloat16* y) {
+  if (rows <= 0) return;
+  check_shape(takes_bf16_gemm(w, rows), "run_silu_pairs_bf16",
+              "BF16 products only (LinearContext::takes_bf16_gemm)");
+  const __nv_bfloat16* wdata = bf16_weights(w);
+  const __nv_bfloat16* x = bf16_input(in, rows, w.cols);
+  pairs_.ensure(static_cast<size_t>(rows * w.rows) * 2, "gate/up products (BF16)");
+  gemm_bf16(wdata, w, x, rows, pairs_.get(), CUDA_R_16BF, false);
+  launch_silu_mul_bf16(pairs_.as<__nv_bfloat16>(), y, rows * (w.rows / 2), stream_);
 }
 
 }  // namespace qwen3::cuda

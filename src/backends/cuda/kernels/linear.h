@@ -1,6 +1,7 @@
 // y = x W^T for a BF16 or FP8 weight matrix and float32 activations, choosing per shape:
 // the streaming GEMV (gemv.h, gemv_fp8.h) for <= kGemvMaxRows rows, cuBLAS (x rounded to
-// BF16, float32 accumulate and output) above. FP8 weights above the GEMV's rows take the
+// BF16, float32 accumulate and output; inside the MLP BF16 in and out where the caller
+// asks, see run_silu_pairs_bf16) above. FP8 weights above the GEMV's rows take the
 // block-scaled FP8 GEMM (fp8_gemm.h: x quantized per token and 128-wide group, the
 // checkpoints' dynamic activation scheme) where cuBLASLt has one (Hopper, E4M3, 128-wide
 // blocks), else they are dequantized to a BF16 scratch matrix for cuBLAS.
@@ -49,11 +50,14 @@ struct DeviceMatrix {
 // sum_squares holds each row's sum of x^2 (written by the producer of x, see
 // LinearContext::run's sum_squares_out) and fuses_norm(w, rows): the GEMV then applies
 // the norm while it reads x.
+// x_bf16 instead of x: an input already rounded to BF16 (what run_silu_pairs_bf16 writes),
+// taken as it is by the shapes of takes_bf16_gemm.
 struct LinearInput {
   const float* x = nullptr;            // [rows, w.cols]
   const float* norm_weight = nullptr;  // [w.cols] or nullptr
   float eps = 0.0f;
   const float* sum_squares = nullptr;  // [rows] or nullptr
+  const __nv_bfloat16* x_bf16 = nullptr;  // [rows, w.cols] (then x, norm_weight unused)
 };
 
 enum class LinearOutput {
@@ -85,6 +89,22 @@ class LinearContext {
   void run_gemv_fused_norm(const DeviceMatrix& w, const LinearInput& in, int64_t rows, float* y);
   // True when run() takes the block-scaled FP8 GEMM for `rows` rows of this matrix.
   bool takes_fp8_gemm(const DeviceMatrix& w, int64_t rows);
+  // True when run() multiplies `rows` rows of this matrix on cuBLAS in BF16 (BF16 weights
+  // above the GEMV's rows; FP8 ones dequantized where neither FP8 kernel takes them).
+  bool takes_bf16_gemm(const DeviceMatrix& w, int64_t rows);
+  // LinearOutput::kSiluPairs for a takes_bf16_gemm shape with the gate/up products and y
+  // ([rows, w.rows / 2]) in BF16: the next product on that path reads y as x_bf16, so
+  // the MLP's widest activations cross memory at half the bytes and are never converted
+  // (the float32 path rounds the same values to BF16 before down_proj anyway).
+  void run_silu_pairs_bf16(const DeviceMatrix& w, const LinearInput& in, int64_t rows,
+                           __nv_bfloat16* y);
+  // Whether an MLP of these matrices keeps its activations in BF16 for `rows` rows
+  // (run_silu_pairs_bf16, then down_proj on x_bf16): both products takes_bf16_gemm and
+  // the switch on (QWEN3_CUDA_BF16_MLP=0 starts it off, for A/B runs).
+  bool mlp_in_bf16(const DeviceMatrix& gate_up, const DeviceMatrix& down, int64_t rows) {
+    return bf16_mlp_on_ && takes_bf16_gemm(gate_up, rows) && takes_bf16_gemm(down, rows);
+  }
+  void set_bf16_mlp(bool on) { bf16_mlp_on_ = on; }
   // Off: FP8 weights above the GEMV's rows are dequantized for cuBLAS instead (tests and
   // benchmarks compare the two; QWEN3_CUDA_FP8_GEMM=0 starts it off).
   void set_fp8_gemm(bool on) { fp8_gemm_on_ = on; }
@@ -119,9 +139,18 @@ class LinearContext {
   DeviceBuffer workspace_;
   Fp8BlockGemm fp8_gemm_;
   bool fp8_gemm_on_ = true;
+  bool bf16_mlp_on_ = true;
 
   void run_fp8_gemm(const DeviceMatrix& w, const LinearInput& in, int64_t rows, float* y,
                     LinearOutput out);
+  // The input of a BF16 product: x_bf16 as given, else x (or its RMSNorm) rounded into
+  // x_bf16_.
+  const __nv_bfloat16* bf16_input(const LinearInput& in, int64_t rows, int64_t cols);
+  // The BF16 weights of w for a product (an FP8 matrix dequantized into dequant_).
+  const __nv_bfloat16* bf16_weights(const DeviceMatrix& w);
+  // c = x W^T (+ c when accumulate), c [rows, w.rows] of c_type (float32 or BF16).
+  void gemm_bf16(const __nv_bfloat16* wdata, const DeviceMatrix& w, const __nv_bfloat16* x,
+                 int64_t rows, void* c, cudaDataType_t c_type, bool accumulate);
 };
 
 }  // namespace qwen3::cuda
