@@ -12,6 +12,8 @@
 //   qwen3_cuda_bench --attention-only decode   (decode rows only, with the copy bandwidth)
 //   qwen3_cuda_bench --model DIR --profile-decode N [--profile-batch B] [--profile-sampled 1]
 //     (N decode steps of B rows, sampled on the GPU, between cudaProfilerStart / Stop: ncu)
+//   qwen3_cuda_bench --model DIR --profile-prefill N   (one N-token prefill step, the same)
+//   qwen3_cuda_bench --model DIR --prefill-only 1   (the BF16 matmul rate and the prefill lines)
 #include <cuda_profiler_api.h>
 #include <cuda_runtime_api.h>
 #include <fmt/core.h>
@@ -36,6 +38,7 @@
 #include "backends/cuda/kernels/gemv.h"
 #include "backends/cuda/kernels/gemv_fp8.h"
 #include "backends/cuda/kernels/launch.h"
+#include "core/dtype.h"
 #include "core/error.h"
 #include "model/init_random.h"
 #include "model/weights.h"
@@ -69,6 +72,45 @@ double copy_bandwidth(size_t bytes) {
   cudaEventDestroy(e0);
   cudaEventDestroy(e1);
   return 2.0 * static_cast<double>(bytes) / (ms[ms.size() / 2] * 1e-3);
+}
+
+// The card's BF16 matmul rate, the prefill ceiling: n x n x n through cuBLAS (BF16 in and
+// out, float32 accumulation, as torch's a @ b), random data, median of 20 after 3.
+double matmul_tflops(int n = 8192) {
+  const size_t elems = static_cast<size_t>(n) * n;
+  DeviceBuffer a(elems * 2, "bench matmul A"), b(elems * 2, "bench matmul B"),
+      c(elems * 2, "bench matmul C");
+  {
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    std::vector<uint16_t> host(elems);
+    for (auto& v : host) v = f32_to_bf16(u(rng));
+    QWEN3_CUDA_CHECK(cudaMemcpy(a.get(), host.data(), elems * 2, cudaMemcpyHostToDevice));
+    QWEN3_CUDA_CHECK(cudaMemcpy(b.get(), host.data(), elems * 2, cudaMemcpyHostToDevice));
+  }
+  cublasHandle_t handle = nullptr;
+  QWEN3_CUBLAS_CHECK(cublasCreate(&handle));
+  cudaEvent_t e0, e1;
+  QWEN3_CUDA_CHECK(cudaEventCreate(&e0));
+  QWEN3_CUDA_CHECK(cudaEventCreate(&e1));
+  const float alpha = 1.0f, beta = 0.0f;
+  std::vector<float> ms;
+  for (int i = 0; i < 23; ++i) {
+    QWEN3_CUDA_CHECK(cudaEventRecord(e0));
+    QWEN3_CUBLAS_CHECK(cublasGemmEx(handle, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &alpha, a.get(),
+                                    CUDA_R_16BF, n, b.get(), CUDA_R_16BF, n, &beta, c.get(),
+                                    CUDA_R_16BF, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    QWEN3_CUDA_CHECK(cudaEventRecord(e1));
+    QWEN3_CUDA_CHECK(cudaEventSynchronize(e1));
+    float t = 0;
+    QWEN3_CUDA_CHECK(cudaEventElapsedTime(&t, e0, e1));
+    if (i >= 3) ms.push_back(t);
+  }
+  std::sort(ms.begin(), ms.end());
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  cublasDestroy(handle);
+  return 2.0 * n * static_cast<double>(n) * n / (ms[ms.size() / 2] * 1e-3) / 1e12;
 }
 
 // Bytes a product streams from W: the weights, plus the per-row scales for FP8.
@@ -504,23 +546,30 @@ std::string bench_model(const std::string& dir, double copy_bw, int64_t context,
                                     &l.up_proj, &l.down_proj})
         count(*m);
   }
+  const double matmul = matmul_tflops();
+  fmt::print("BF16 matmul 8192^3 (cuBLAS, the prefill ceiling): {:.0f} TFLOP/s\n", matmul);
   for (int64_t tokens : {int64_t{512}, int64_t{4096}, int64_t{16384}}) {
     if (tokens > 4096 && !profile.prefill_only) break;
     const double s = run_prefill(runner, c.vocab_size, tokens);
     const double flops = 2.0 * linear_weights * tokens;  // linears only (2 FLOP per weight)
-    fmt::print("prefill {} tokens: {:.1f} ms, {:.0f} tok/s, {:.0f} TFLOP/s in the linears' count\n",
-               tokens, s * 1e3, tokens / s, flops / s / 1e12);
-    prefill_json += fmt::format("{}{{\"tokens\":{},\"ms\":{:.2f},\"tok_s\":{:.1f},\"tflop_s\":{:.1f}}}",
-                                prefill_json.empty() ? "" : ",", tokens, s * 1e3, tokens / s,
-                                flops / s / 1e12);
+    fmt::print(
+        "prefill {} tokens: {:.1f} ms, {:.0f} tok/s, {:.0f} TFLOP/s in the linears' count "
+        "= {:.1f}% of matmul\n",
+        tokens, s * 1e3, tokens / s, flops / s / 1e12, 100 * flops / s / 1e12 / matmul);
+    prefill_json += fmt::format(
+        "{}{{\"tokens\":{},\"ms\":{:.2f},\"tok_s\":{:.1f},\"tflop_s\":{:.1f},\"pct_matmul\":{:.1f}}"
+        "}",
+        prefill_json.empty() ? "" : ",", tokens, s * 1e3, tokens / s, flops / s / 1e12,
+        100 * flops / s / 1e12 / matmul);
   }
   return fmt::format(
       "\"weight_gb_per_token\":{:.4f},\"roofline_tok_s\":{:.1f},\"load\":{{\"map_s\":{:.3f},"
       "\"upload_s\":{:.3f}}},\"gemv\":[{}],\"decode_b1\":{{\"context\":{},\"tok_s\":{:.1f},"
       "\"step_ms\":{:.3f},\"gpu_ms\":{:.3f},\"pct_roofline\":{:.1f},\"no_graphs_tok_s\":{:.1f},"
-      "\"graphs_no_pdl_tok_s\":{:.1f}}},\"decode_batched\":[{}],\"prefill\":[{}]",
+      "\"graphs_no_pdl_tok_s\":{:.1f}}},\"decode_batched\":[{}],\"matmul_bf16_tflop_s\":{:.1f},"
+      "\"prefill\":[{}]",
       weight_bytes / 1e9, roofline, map_s, upload_s, gemv_json, context, d1.tok_s, d1.step_ms,
-      d1.gpu_ms, 100 * d1.tok_s / roofline, d0.tok_s, dn.tok_s, batch_json, prefill_json);
+      d1.gpu_ms, 100 * d1.tok_s / roofline, d0.tok_s, dn.tok_s, batch_json, matmul, prefill_json);
 }
 
 int run(int argc, char** argv) {

@@ -44,9 +44,11 @@ TEST(CudaKernels, EmbeddingGathersRows) {
       ASSERT_EQ(out[r * hidden + i], table[tokens[r] * hidden + i]);
 }
 
+// Dims that are multiples of 4 take the register kernel (1 to 8 float4s per thread),
+// 130 the one-value-per-thread one.
 TEST(CudaKernels, AddRmsNormMatchesCpu) {
   QWEN3_SKIP_WITHOUT_GPU();
-  for (const int64_t dim : {64, 192, 2560}) {
+  for (const int64_t dim : {64, 130, 192, 2560, 5120}) {
     const int64_t rows = 5;
     const auto h = random_floats(rows * dim, 2), b = random_floats(rows * dim, 3);
     const auto w = random_floats(dim, 4);
@@ -456,7 +458,7 @@ TEST_P(QkNormRopeKv, MatchesCpuNormAndRope) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, QkNormRopeKv,
-                         ::testing::Combine(::testing::Values(32, 64, 128),
+                         ::testing::Combine(::testing::Values(32, 48, 64, 128, 256),
                                             ::testing::Values(KvDtype::kF32, KvDtype::kBF16)),
                          [](const ::testing::TestParamInfo<std::tuple<int, KvDtype>>& p) {
                            return fmt::format("d{}_{}", std::get<0>(p.param),

@@ -26,13 +26,7 @@ if [ "${LAB_TESTS:-*}" != none ]; then
   grep -E '^\[fp8 KV' "$OUT/tests.log" | head -20 | tee -a "$SUM"
 fi
 # compute-sanitizer memcheck on the tests LAB_SANITIZE names (a gtest filter), if set.
-if [ -n "${LAB_SANITIZE:-}" ] && command -v compute-sanitizer >/dev/null; then
-  log "compute-sanitizer memcheck: $LAB_SANITIZE"
-  timeout "$(box 150)" compute-sanitizer --tool memcheck "$BIN/qwen3_cuda_tests" \
-    --gtest_filter="$LAB_SANITIZE" >"$OUT/memcheck.log" 2>&1
-  echo "exit $?" >>"$OUT/memcheck.log"
-  grep -E 'ERROR SUMMARY|^\[  (PASSED|FAILED)|^exit' "$OUT/memcheck.log" | tee -a "$SUM"
-fi
+[ -z "${LAB_SANITIZE:-}" ] || lab_sanitize 150 "$LAB_SANITIZE"
 if [ "${LAB_ATTENTION:-1}" = 1 ]; then
   log "attention alone, decode rows"
   timeout "$(box 120)" "$BIN/qwen3_cuda_bench" --attention-only decode >"$OUT/attention.log" 2>&1

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Prefill (issue 7's second benchmark: tokens/s and % of the BF16 matmul rate), one call:
 # copy bandwidth; the GPU tests (LAB_TESTS: a gtest filter, default all, "none" skips);
-# `qwen3_cuda_bench --prefill-only 1` (one step of 512 / 4,096 / 16,384 tokens) under each
+# with LAB_SANITIZE (a gtest filter) compute-sanitizer memcheck on those tests;
+# `qwen3_cuda_bench --prefill-only 1` (the BF16 matmul rate, then one step of 512 / 4,096
+# / 16,384 tokens, each line with its share of that rate) under each
 # environment of LAB_AB (default: QWEN3_CUDA_BF16_MLP=1 / 0, twice each, alternating);
 # with LAB_NCU (tokens, e.g. 4096) ncu's duration and DRAM bytes of every kernel of one
 # prefill step of that many tokens, summed per kernel name (ncu_summary.txt; LAB_NCU_KERNELS
@@ -20,6 +22,7 @@ lab_begin prefill_lab
 lab_checkpoint 120 "$MODEL"
 [[ "${LAB_RUNS:-}" != *fp8w_* ]] || lab_checkpoint 150 "$MODEL-fp8" --dtype fp8
 [ "${LAB_TESTS:-*}" = none ] || lab_tests 220 "${LAB_TESTS:-*}"
+[ -z "${LAB_SANITIZE:-}" ] || lab_sanitize 150 "$LAB_SANITIZE"
 log "checkpoint"
 wait
 AB=${LAB_AB:-"QWEN3_CUDA_BF16_MLP=1 QWEN3_CUDA_BF16_MLP=0 QWEN3_CUDA_BF16_MLP=1 QWEN3_CUDA_BF16_MLP=0"}
@@ -31,7 +34,7 @@ for env in $AB; do
   env "${env//,/ }" timeout "$(box 90)" "$BIN/qwen3_cuda_bench" --model "$MODEL" --prefill-only 1 \
     >"$OUT/prefill_$i.log" 2>&1
   echo "exit $?" >>"$OUT/prefill_$i.log"
-  grep -E '^prefill|^exit [^0]' "$OUT/prefill_$i.log" | sed "s/^/[$env] /" | tee -a "$SUM"
+  grep -E '^prefill|^BF16 matmul|^exit [^0]' "$OUT/prefill_$i.log" | sed "s/^/[$env] /" | tee -a "$SUM"
 done
 if [ -n "${LAB_NCU:-}" ] && [ "$(box 200)" -ge 60 ]; then
   log "ncu: one prefill step of $LAB_NCU tokens"

@@ -151,6 +151,16 @@ lab_hf() {
   python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print({k: r.get(k) for k in ('matmul_bf16_tflop_s','prefill_512','prefill_4096','decode_dynamic','decode_static_compiled')})" \
     "$OUT/hf.json" 2>&1 | cut -c1-1500 | tee -a "$SUM"
 }
+# lab_sanitize CAP FILTER: compute-sanitizer memcheck on the GPU tests FILTER names (a gtest
+# filter), time-boxed to CAP seconds, its log in OUT/memcheck.log, the summary lines into SUM.
+lab_sanitize() {
+  command -v compute-sanitizer >/dev/null || { log "no compute-sanitizer"; return; }
+  log "compute-sanitizer memcheck: $2"
+  timeout "$(box "$1")" compute-sanitizer --tool memcheck "$BIN/qwen3_cuda_tests" \
+    --gtest_filter="$2" >"$OUT/memcheck.log" 2>&1
+  echo "exit $?" >>"$OUT/memcheck.log"
+  grep -E 'ERROR SUMMARY|^\[  (PASSED|FAILED)|^exit' "$OUT/memcheck.log" | tee -a "$SUM"
+}
 # lab_pack: the device tool brings back 8 files: keep SUM and pack the rest of OUT into
 # OUT/logs.tgz.
 lab_pack() {

@@ -147,9 +147,14 @@ __device__ __forceinline__ void decode_prologue(DecodeSmem<HD, kHeads>& s,
     const float* x = r.qkv + item.row * (c.q_stride + 2 * c.kv_dim);
     const float pos = static_cast<float>(r.row_pos[item.row]);
     float* scratch = &s.o[warp][0][0];
+    const auto rot = [&](int f) { return rope_cos_sin(r.inv_freq, f, pos, r.attention_scaling); };
     if (warp < c.nh) {
-      norm_rope_head(x + (c.head0 + warp) * HD, r.q_norm, r.inv_freq, pos, r.attention_scaling,
-                     r.eps, HD, scratch, [&](int i, float y) { s.q[warp][i] = y * q_scale; });
+      norm_rope_head(
+          x + (c.head0 + warp) * HD, r.q_norm, r.eps, HD, scratch, rot, [&](int i, const auto& y) {
+#pragma unroll
+            for (int j = 0; j < int(std::extent_v<std::remove_reference_t<decltype(y)>>); ++j)
+              s.q[warp][i + j] = y[j] * q_scale;
+          });
     } else if (warp < kHeads) {
       for (int i = lane; i < HD; i += 32) s.q[warp][i] = 0.f;
     }
@@ -158,8 +163,8 @@ __device__ __forceinline__ void decode_prologue(DecodeSmem<HD, kHeads>& s,
       if (warp == kWarps - 1) {
         KV* dst = static_cast<KV*>(const_cast<void*>(p.k_pool)) + new_slot * c.kv_dim + c.kvh * HD;
         const float k_scale = kFp8 ? kv_scale_or_one(p.k_scale) : 1.0f;
-        norm_rope_head(x + c.q_stride + c.kvh * HD, r.k_norm, r.inv_freq, pos, r.attention_scaling,
-                       r.eps, HD, scratch, [&](int i, float y) { store_kv(dst + i, y, k_scale); });
+        norm_rope_head(x + c.q_stride + c.kvh * HD, r.k_norm, r.eps, HD, scratch, rot,
+                       [&](int i, const auto& y) { store_run(dst + i, y, k_scale); });
       } else if (warp == kWarps - 2) {
         KV* dst = static_cast<KV*>(const_cast<void*>(p.v_pool)) + new_slot * c.kv_dim + c.kvh * HD;
         const float* v = x + c.q_stride + c.kv_dim + c.kvh * HD;

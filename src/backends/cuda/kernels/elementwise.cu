@@ -24,6 +24,12 @@ __global__ void embedding_kernel(const EmbeddingParams p) {
   if (threadIdx.x == 0) p.sum_squares[r] = ss;
 }
 
+// Four floats rounded to BF16, packed in memory order (one 8-byte store).
+__device__ __forceinline__ uint2 pack_bf16x4(float a, float b, float c, float d) {
+  const __nv_bfloat162 lo = __floats2bfloat162_rn(a, b), hi = __floats2bfloat162_rn(c, d);
+  return {*reinterpret_cast<const uint32_t*>(&lo), *reinterpret_cast<const uint32_t*>(&hi)};
+}
+
 __global__ void add_rms_norm_kernel(const AddRmsNormParams p) {
   __shared__ float scratch[32];
   pdl_trigger();
@@ -54,13 +60,53 @@ __global__ void add_rms_norm_kernel(const AddRmsNormParams p) {
   }
 }
 
-__device__ __forceinline__ float silu_times(float g, float u) { return g / (1.0f + expf(-g)) * u; }
-
-// Four floats rounded to BF16, packed in memory order (one 8-byte store).
-__device__ __forceinline__ uint2 pack_bf16x4(float a, float b, float c, float d) {
-  const __nv_bfloat162 lo = __floats2bfloat162_rn(a, b), hi = __floats2bfloat162_rn(c, d);
-  return {*reinterpret_cast<const uint32_t*>(&lo), *reinterpret_cast<const uint32_t*>(&hi)};
+// The same with the row in registers: thread t holds float4s t, t + kNormThreads, ... (at
+// most kPer of them), so h (and the residual) are read once, in 16-byte loads (the
+// launcher checks the alignment).
+constexpr int kNormThreads = 256;
+template <int kPer>
+__global__ void __launch_bounds__(kNormThreads) add_rms_norm_vec_kernel(const AddRmsNormParams p) {
+  __shared__ float scratch[32];
+  pdl_trigger();
+  pdl_wait();
+  const int64_t i = blockIdx.x;
+  const int64_t r = p.row_index ? p.row_index[i] : i;
+  const int n4 = static_cast<int>(p.dim / 4);
+  auto* h = reinterpret_cast<float4*>(p.h + r * p.dim);
+  const auto* b = p.residual ? reinterpret_cast<const float4*>(p.residual + r * p.dim) : nullptr;
+  float4 x[kPer];
+  float ss = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kPer; ++k) {
+    const int c = threadIdx.x + k * kNormThreads;
+    if (c >= n4) break;
+    x[k] = h[c];
+    if (b) {
+      const float4 d = b[c];
+      x[k].x += d.x, x[k].y += d.y, x[k].z += d.z, x[k].w += d.w;
+      if (p.write_h) h[c] = x[k];
+    }
+    ss += x[k].x * x[k].x + x[k].y * x[k].y + x[k].z * x[k].z + x[k].w * x[k].w;
+  }
+  ss = block_sum(ss, scratch);
+  const float inv = 1.0f / sqrtf(ss / static_cast<float>(p.dim) + p.eps);
+  const auto* w = reinterpret_cast<const float4*>(p.weight);
+#pragma unroll
+  for (int k = 0; k < kPer; ++k) {
+    const int c = threadIdx.x + k * kNormThreads;
+    if (c >= n4) break;
+    const float4 g = w[c];
+    const float4 y = make_float4(g.x * (x[k].x * inv), g.y * (x[k].y * inv), g.z * (x[k].z * inv),
+                                 g.w * (x[k].w * inv));
+    if (p.out_bf16 != nullptr) {
+      reinterpret_cast<uint2*>(p.out_bf16 + i * p.dim)[c] = pack_bf16x4(y.x, y.y, y.z, y.w);
+    } else {
+      reinterpret_cast<float4*>(p.out + i * p.dim)[c] = y;
+    }
+  }
 }
+
+__device__ __forceinline__ float silu_times(float g, float u) { return g / (1.0f + expf(-g)) * u; }
 
 // A row's (gate, up) pairs are contiguous, so output i reads gate_up[2 i], [2 i + 1].
 __global__ void silu_mul_kernel(const SiluMulParams p) {
@@ -111,6 +157,10 @@ __global__ void f32_to_bf16_kernel(const float* in, __nv_bfloat16* out, int64_t 
   for (int64_t i = 4 * n4 + first; i < n; i += stride) out[i] = __float2bfloat16_rn(in[i]);
 }
 
+bool aligned(const void* ptr, uintptr_t bytes) {
+  return (reinterpret_cast<uintptr_t>(ptr) & (bytes - 1)) == 0;
+}
+
 unsigned grid_for(int64_t n, int threads) {
   const int64_t blocks = (n + threads - 1) / threads;
   return static_cast<unsigned>(blocks < 65535 * 16 ? (blocks > 0 ? blocks : 1) : 65535 * 16);
@@ -126,6 +176,22 @@ void launch_embedding(const EmbeddingParams& p, cudaStream_t stream) {
 
 void launch_add_rms_norm(const AddRmsNormParams& p, cudaStream_t stream) {
   if (p.out_rows <= 0) return;
+  const int64_t n4 = p.dim / 4, per = (n4 + kNormThreads - 1) / kNormThreads;
+  if (p.dim % 4 == 0 && per <= 8 && aligned(p.h, 16) && aligned(p.residual, 16) &&
+      aligned(p.weight, 16) && aligned(p.out, 16) && aligned(p.out_bf16, 8)) {
+    const dim3 grid(static_cast<unsigned>(p.out_rows)), block(kNormThreads);
+    if (per <= 1)
+      return launch_kernel("add_rms_norm_vec_kernel", add_rms_norm_vec_kernel<1>, grid, block, 0,
+                           stream, p);
+    if (per <= 2)
+      return launch_kernel("add_rms_norm_vec_kernel", add_rms_norm_vec_kernel<2>, grid, block, 0,
+                           stream, p);
+    if (per <= 4)
+      return launch_kernel("add_rms_norm_vec_kernel", add_rms_norm_vec_kernel<4>, grid, block, 0,
+                           stream, p);
+    return launch_kernel("add_rms_norm_vec_kernel", add_rms_norm_vec_kernel<8>, grid, block, 0,
+                         stream, p);
+  }
   const int threads = p.dim >= 1024 ? 512 : (p.dim >= 256 ? 256 : 64);
   launch_kernel("add_rms_norm_kernel", add_rms_norm_kernel,
                 dim3(static_cast<unsigned>(p.out_rows)), dim3(threads), 0, stream, p);
