@@ -8,7 +8,8 @@
 # with LAB_NCU (tokens, e.g. 4096) ncu's duration and DRAM bytes of every kernel of one
 # prefill step of that many tokens, summed per kernel name (ncu_summary.txt; LAB_NCU_KERNELS
 # caps the kernels profiled, default 200 = embedding + the first ~16 layers); then the
-# LAB_RUNS engine runs (lab_runs in round_steps.sh); with LAB_HF_COMPILE_S, HF transformers
+# LAB_RUNS engine runs (lab_runs in round_steps.sh); with LAB_THROUGHPUT (a prompt count)
+# `qwen3 bench throughput` 512 / 128; with LAB_HF_COMPILE_S, HF transformers
 # (cuda_vs_hf.py: the matmul rate, HF's own prefill and decode, static cache + compile).
 # Needs .gpu-carry-cuda.txz (cuda_prepare_carry.sh).
 #
@@ -66,6 +67,11 @@ for name, (n, ns, b) in sorted(agg.items(), key=lambda x: -x[1][1]):
 EOF
 fi
 lab_runs "${LAB_RUNS:-}"
+# Offline throughput (issue 7's third benchmark) when LAB_THROUGHPUT gives the prompt count.
+if [ -n "${LAB_THROUGHPUT:-}" ]; then
+  qwen3_run "throughput_$LAB_THROUGHPUT" 120 bench throughput --device cuda --model "$MODEL" \
+    --input-len 512 --output-len 128 --num-prompts "$LAB_THROUGHPUT"
+fi
 [ -z "${LAB_HF_COMPILE_S:-}" ] || lab_hf "$LAB_HF_COMPILE_S"
 log "done"
 lab_pack
