@@ -541,6 +541,24 @@ TEST(CudaFp8, BlockScaledGemmMatchesTheQuantizedProduct) {
       EXPECT_LT(rel_error(to_host<float>(d_a, rows * n_out / 2), silu_pairs_ref(ref, rows, n_out)),
                 2e-3)
           << where << " silu";
+      // The MLP in BF16 (LinearContext::mlp_in_bf16): the same products rounded to BF16,
+      // the SiLU output rounded into BF16 (two roundings of 2^-9 on top of the 2e-3).
+      ASSERT_TRUE(ctx.takes_fp8_gemm(w.device_lt(), rows, true)) << where << " BF16 output";
+      auto d_ab = poisoned<uint16_t>(rows * n_out / 2);
+      ctx.run_silu_pairs_bf16(w.device_lt(), in, rows, d_ab.as<__nv_bfloat16>());
+      const auto ab = to_host<uint16_t>(d_ab, rows * n_out / 2);
+      std::vector<float> abf(ab.size());
+      for (size_t i = 0; i < ab.size(); ++i) abf[i] = bf16_to_f32(ab[i]);
+      EXPECT_LT(rel_error(abf, silu_pairs_ref(ref, rows, n_out)), 8e-3) << where << " silu bf16";
+      if (!norm) {  // a BF16 input: quantized as it is
+        auto xb = x;
+        const auto bits = to_bf16(xb);
+        auto d_xb = to_device(bits);
+        const auto ref_b = linear_ref(w.dense, act_quant_ref(xb, rows, k), rows, n_out, k);
+        auto d_yb = poisoned<float>(rows * n_out);
+        ctx.run(w.device_lt(), {.x_bf16 = d_xb.as<__nv_bfloat16>()}, rows, d_yb.as<float>());
+        EXPECT_LT(rel_error(to_host<float>(d_yb, rows * n_out), ref_b), 2e-3) << where << " bf16 x";
+      }
     }
   }
   // Switched off, the same call dequantizes for cuBLAS (BF16 activations).

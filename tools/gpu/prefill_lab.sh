@@ -4,7 +4,8 @@
 # with LAB_SANITIZE (a gtest filter) compute-sanitizer memcheck on those tests;
 # `qwen3_cuda_bench --prefill-only 1` (the BF16 matmul rate, then one step of 512 / 4,096
 # / 16,384 tokens, each line with its share of that rate) under each
-# environment of LAB_AB (default: QWEN3_CUDA_BF16_MLP=1 / 0, twice each, alternating);
+# environment of LAB_AB (default: QWEN3_CUDA_BF16_MLP=1 / 0, twice each, alternating), on
+# the BF16 checkpoint and, with LAB_PREFILL_FP8=1, the FP8 one (same seed);
 # with LAB_NCU (tokens, e.g. 4096) ncu's duration and DRAM bytes of every kernel of one
 # prefill step of that many tokens, summed per kernel name (ncu_summary.txt; LAB_NCU_KERNELS
 # caps the kernels profiled, default 200 = embedding + the first ~16 layers); then the
@@ -21,7 +22,8 @@ DEADLINE=${LAB_DEADLINE_S:-540}
 source tools/gpu/round_steps.sh
 lab_begin prefill_lab
 lab_checkpoint 120 "$MODEL"
-[[ "${LAB_RUNS:-}" != *fp8w_* ]] || lab_checkpoint 150 "$MODEL-fp8" --dtype fp8
+[[ "${LAB_RUNS:-}" != *fp8w_* && -z "${LAB_PREFILL_FP8:-}" ]] ||
+  lab_checkpoint 150 "$MODEL-fp8" --dtype fp8
 [ "${LAB_TESTS:-*}" = none ] || lab_tests 220 "${LAB_TESTS:-*}"
 [ -z "${LAB_SANITIZE:-}" ] || lab_sanitize 150 "$LAB_SANITIZE"
 log "checkpoint"
@@ -29,13 +31,16 @@ wait
 AB=${LAB_AB:-"QWEN3_CUDA_BF16_MLP=1 QWEN3_CUDA_BF16_MLP=0 QWEN3_CUDA_BF16_MLP=1 QWEN3_CUDA_BF16_MLP=0"}
 i=0
 for env in $AB; do
-  i=$((i + 1))
-  [ "$(box 90)" -ge 40 ] || { log "prefill $env skipped: out of time"; continue; }
-  log "prefill, $env"
-  env "${env//,/ }" timeout "$(box 90)" "$BIN/qwen3_cuda_bench" --model "$MODEL" --prefill-only 1 \
-    >"$OUT/prefill_$i.log" 2>&1
-  echo "exit $?" >>"$OUT/prefill_$i.log"
-  grep -E '^prefill|^BF16 matmul|^exit [^0]' "$OUT/prefill_$i.log" | sed "s/^/[$env] /" | tee -a "$SUM"
+  for dir in "$MODEL" ${LAB_PREFILL_FP8:+"$MODEL-fp8"}; do
+    i=$((i + 1))
+    [ "$(box 90)" -ge 40 ] || { log "prefill $env skipped: out of time"; continue; }
+    log "prefill, $env, $dir"
+    env "${env//,/ }" timeout "$(box 90)" "$BIN/qwen3_cuda_bench" --model "$dir" --prefill-only 1 \
+      >"$OUT/prefill_$i.log" 2>&1
+    echo "exit $?" >>"$OUT/prefill_$i.log"
+    grep -E '^prefill|^BF16 matmul|^exit [^0]' "$OUT/prefill_$i.log" | sed "s|^|[$env ${dir##*/}] |" |
+      tee -a "$SUM"
+  done
 done
 if [ -n "${LAB_NCU:-}" ] && [ "$(box 200)" -ge 60 ]; then
   log "ncu: one prefill step of $LAB_NCU tokens"

@@ -5,6 +5,7 @@
 // (the values quantized are then norm_weight * (x * inv_rms), the CPU's order).
 #pragma once
 
+#include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
@@ -17,7 +18,7 @@ inline constexpr int64_t kActQuantGroup = 128;
 // as two operands, the first `main_rows` (a multiple of 16) and the rest padded to 16 rows
 // of zero codes (scale 1), each with its own scale tensor. main_rows == rows: one operand.
 struct ActQuantParams {
-  const float* x;                      // [rows, k]
+  const float* x;                      // [rows, k], or nullptr with x_bf16
   const float* norm_weight = nullptr;  // [k] or nullptr: quantize x itself
   float eps = 0.0f;
   uint8_t* codes = nullptr;  // [padded_rows(), k] E4M3
@@ -28,6 +29,7 @@ struct ActQuantParams {
   int64_t main_rows = 0;
   int64_t k = 0;  // a multiple of 128
   int64_t padded_rows() const { return rows == main_rows ? rows : main_rows + 16; }
+  const __nv_bfloat16* x_bf16 = nullptr;  // [rows, k]: a BF16 input instead of x (no norm)
 };
 void launch_act_quant_fp8(const ActQuantParams& p, cudaStream_t stream);
 

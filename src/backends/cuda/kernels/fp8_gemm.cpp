@@ -31,7 +31,7 @@ using LtLayout = LtHandle<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>;
 // and B is x; each operand's block scales follow it.
 class Descs {
  public:
-  Descs(int64_t n_out, int64_t k, int64_t rows) {
+  Descs(int64_t n_out, int64_t k, int64_t rows, bool bf16_out) {
     QWEN3_CUBLAS_CHECK(cublasLtMatmulDescCreate(op_.out(), CUBLAS_COMPUTE_32F, CUDA_R_32F));
     const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
     set(CUBLASLT_MATMUL_DESC_TRANSA, ta);
@@ -42,7 +42,8 @@ class Descs {
     const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
     QWEN3_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(a_.out(), CUDA_R_8F_E4M3, u(k), u(n_out), k));
     QWEN3_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(b_.out(), CUDA_R_8F_E4M3, u(k), u(rows), k));
-    QWEN3_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(c_.out(), CUDA_R_32F, u(n_out), u(rows), n_out));
+    QWEN3_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(c_.out(), bf16_out ? CUDA_R_16BF : CUDA_R_32F,
+                                                  u(n_out), u(rows), n_out));
   }
 
   template <typename T>
@@ -71,13 +72,13 @@ Fp8BlockGemm::~Fp8BlockGemm() {
   if (handle_) cublasLtDestroy(handle_);
 }
 
-const Fp8BlockGemm::Plan& Fp8BlockGemm::plan(int64_t n_out, int64_t k, int64_t rows,
+const Fp8BlockGemm::Plan& Fp8BlockGemm::plan(int64_t n_out, int64_t k, int64_t rows, bool bf16_out,
                                              void* workspace, size_t workspace_bytes) {
-  const auto key = std::make_tuple(n_out, k, rows);
+  const auto key = std::make_tuple(n_out, k, rows, bf16_out);
   if (auto it = plans_.find(key); it != plans_.end()) return it->second;
   Plan p;
   if (hopper_ && k % 128 == 0 && n_out % 16 == 0 && rows > 0 && rows % 16 == 0) {
-    Descs d(n_out, k, rows);
+    Descs d(n_out, k, rows, bf16_out);
     d.set(CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, workspace);  // any aligned device pointer
     d.set(CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, workspace);
     cublasLtMatmulPreference_t pref = nullptr;
@@ -100,21 +101,23 @@ const Fp8BlockGemm::Plan& Fp8BlockGemm::plan(int64_t n_out, int64_t k, int64_t r
 }
 
 bool Fp8BlockGemm::supported(int64_t n_out, int64_t k, int64_t rows, void* workspace,
-                             size_t workspace_bytes) {
-  return plan(n_out, k, rows, workspace, workspace_bytes).ok;
+                             size_t workspace_bytes, bool bf16_out) {
+  return plan(n_out, k, rows, bf16_out, workspace, workspace_bytes).ok;
 }
 
 void Fp8BlockGemm::run(const Fp8GemmArgs& a, void* workspace, size_t workspace_bytes,
                        cudaStream_t stream) {
-  const Plan& p = plan(a.n_out, a.k, a.rows, workspace, workspace_bytes);
+  const bool bf16_out = a.y_bf16 != nullptr;
+  check_shape(!bf16_out || !a.accumulate, "fp8_block_gemm", "a BF16 output is stored, not added");
+  const Plan& p = plan(a.n_out, a.k, a.rows, bf16_out, workspace, workspace_bytes);
   check_shape(p.ok, "fp8_block_gemm", "no cuBLASLt kernel for this shape (ask supported())", true);
-  Descs d(a.n_out, a.k, a.rows);
+  Descs d(a.n_out, a.k, a.rows, bf16_out);
   d.set(CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, a.w_scales);
   d.set(CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, a.x_scales);
   const float alpha = 1.0f, beta = a.accumulate ? 1.0f : 0.0f;
-  QWEN3_CUBLAS_CHECK(cublasLtMatmul(handle_, d.op(), &alpha, a.w, d.a(), a.x, d.b(), &beta, a.y,
-                                    d.c(), a.y, d.c(), &p.algo, workspace, workspace_bytes,
-                                    stream));
+  void* y = bf16_out ? static_cast<void*>(a.y_bf16) : static_cast<void*>(a.y);
+  QWEN3_CUBLAS_CHECK(cublasLtMatmul(handle_, d.op(), &alpha, a.w, d.a(), a.x, d.b(), &beta, y,
+                                    d.c(), y, d.c(), &p.algo, workspace, workspace_bytes, stream));
 }
 
 }  // namespace qwen3::cuda

@@ -123,24 +123,31 @@ void LinearContext::run_gemv_fused_norm(const DeviceMatrix& w, const LinearInput
   launch_gemv_bf16(p, stream_);
 }
 
-bool LinearContext::takes_fp8_gemm(const DeviceMatrix& w, int64_t rows) {
+bool LinearContext::takes_fp8_gemm(const DeviceMatrix& w, int64_t rows, bool bf16_out) {
   if (!fp8_gemm_on_ || w.lt_scales == nullptr || w.dtype != DType::kF8E4M3 || w.block_in != 128)
     return false;
   const int64_t main = rows / 16 * 16;
   auto ok = [&](int64_t n) {
-    return fp8_gemm_.supported(w.rows, w.cols, n, workspace_.get(), workspace_.bytes());
+    return fp8_gemm_.supported(w.rows, w.cols, n, workspace_.get(), workspace_.bytes(), bf16_out);
   };
   return (main == 0 || ok(main)) && (main == rows || ok(16));
 }
 
 // The first rows / 16 * 16 rows in one product; the rest as a product of 16 rows (zero
 // padding) into a scratch, then stored or added into y (SiLU pairs: into the pairs
-// scratch, which holds the padded rows).
+// scratch, which holds the padded rows). y_bf16 (kSiluPairs only): the gate/up products
+// in BF16 and the SiLU output rounded into y_bf16 instead of y.
 void LinearContext::run_fp8_gemm(const DeviceMatrix& w, const LinearInput& in, int64_t rows,
-                                 float* y, LinearOutput out) {
+                                 float* y, LinearOutput out, __nv_bfloat16* y_bf16) {
   const int64_t main = rows / 16 * 16, tail = rows - main;
-  const ActQuantParams q{.x = in.x, .norm_weight = in.norm_weight, .eps = in.eps,
-                         .rows = rows, .main_rows = main, .k = w.cols};
+  const bool bf16_pairs = y_bf16 != nullptr;
+  const ActQuantParams q{.x = in.x_bf16 != nullptr ? nullptr : in.x,
+                         .norm_weight = in.x_bf16 != nullptr ? nullptr : in.norm_weight,
+                         .eps = in.eps,
+                         .rows = rows,
+                         .main_rows = main,
+                         .k = w.cols,
+                         .x_bf16 = in.x_bf16};
   const auto padded = static_cast<size_t>(q.padded_rows());
   const auto cols = static_cast<size_t>(w.cols), n_out = static_cast<size_t>(w.rows);
   act_codes_.ensure(padded * cols, "linear-layer activations (FP8)");
@@ -151,12 +158,20 @@ void LinearContext::run_fp8_gemm(const DeviceMatrix& w, const LinearInput& in, i
   launch_act_quant_fp8(qp, stream_);  // with the input's RMSNorm applied first
   float* c = y;
   if (out == LinearOutput::kSiluPairs) {
-    pairs_.ensure(padded * n_out * 4, "gate/up products");
+    pairs_.ensure(padded * n_out * (bf16_pairs ? 2 : 4), "gate/up products");
     c = pairs_.as<float>();
   }
-  Fp8GemmArgs a{.w = w.fp8, .w_scales = w.lt_scales, .x = qp.codes, .x_scales = qp.scales,
-                .y = c, .n_out = w.rows, .k = w.cols, .rows = main,
-                .accumulate = out == LinearOutput::kAddTo};
+  auto* c_bf16 = bf16_pairs ? pairs_.as<__nv_bfloat16>() : nullptr;
+  Fp8GemmArgs a{.w = w.fp8,
+                .w_scales = w.lt_scales,
+                .x = qp.codes,
+                .x_scales = qp.scales,
+                .y = bf16_pairs ? nullptr : c,
+                .n_out = w.rows,
+                .k = w.cols,
+                .rows = main,
+                .accumulate = out == LinearOutput::kAddTo,
+                .y_bf16 = c_bf16};
   if (main > 0) fp8_gemm_.run(a, workspace_.get(), workspace_.bytes(), stream_);
   if (tail > 0) {
     a.x = qp.codes + main * w.cols;
@@ -164,7 +179,9 @@ void LinearContext::run_fp8_gemm(const DeviceMatrix& w, const LinearInput& in, i
     a.rows = 16;
     a.accumulate = false;
     float* const dst = c + main * w.rows;
-    if (out == LinearOutput::kSiluPairs) {
+    if (bf16_pairs) {
+      a.y_bf16 = c_bf16 + main * w.rows;
+    } else if (out == LinearOutput::kSiluPairs) {
       a.y = dst;
     } else {
       tail_out_.ensure(16 * n_out * 4, "FP8 GEMM padded rows");
@@ -179,12 +196,27 @@ void LinearContext::run_fp8_gemm(const DeviceMatrix& w, const LinearInput& in, i
       QWEN3_CUBLAS_CHECK(cublasSaxpy(handle_, static_cast<int>(n), &one, a.y, 1, dst, 1));
     }
   }
-  if (out == LinearOutput::kSiluPairs) launch_silu_mul({c, y, rows, w.rows / 2}, stream_);
+  if (bf16_pairs) {
+    launch_silu_mul_bf16(c_bf16, y_bf16, rows * (w.rows / 2), stream_);
+  } else if (out == LinearOutput::kSiluPairs) {
+    launch_silu_mul({c, y, rows, w.rows / 2}, stream_);
+  }
 }
 
 bool LinearContext::takes_bf16_gemm(const DeviceMatrix& w, int64_t rows) {
   if (w.is_fp8()) return !gemv_fp8_supports(rows, w.cols, w.block_in) && !takes_fp8_gemm(w, rows);
   return !(rows <= kGemvBf16Rows && gemv_supports(rows, w.cols));
+}
+
+// Above the GEMVs' rows everything runs in run_cublas, whose two paths both take x_bf16.
+bool LinearContext::takes_bf16_input(const DeviceMatrix& w, int64_t rows) {
+  return w.is_fp8() ? !gemv_fp8_supports(rows, w.cols, w.block_in) : takes_bf16_gemm(w, rows);
+}
+
+bool LinearContext::mlp_in_bf16(const DeviceMatrix& gate_up, const DeviceMatrix& down,
+                                int64_t rows) {
+  return bf16_mlp_on_ && takes_bf16_input(gate_up, rows) && takes_bf16_input(down, rows) &&
+         (!takes_fp8_gemm(gate_up, rows) || takes_fp8_gemm(gate_up, rows, true));
 }
 
 const __nv_bfloat16* LinearContext::bf16_input(const LinearInput& in, int64_t rows, int64_t cols) {
@@ -233,9 +265,9 @@ void LinearContext::gemm_bf16(const __nv_bfloat16* wdata, const DeviceMatrix& w,
 void LinearContext::run_cublas(const DeviceMatrix& w, const LinearInput& in, int64_t rows,
                                float* y, LinearOutput out) {
   if (rows <= 0) return;
-  check_shape(in.x_bf16 == nullptr || takes_bf16_gemm(w, rows), "linear",
-              "a BF16 input needs a BF16 product (LinearContext::takes_bf16_gemm)");
-  if (in.x_bf16 == nullptr && takes_fp8_gemm(w, rows)) {
+  check_shape(in.x_bf16 == nullptr || takes_bf16_input(w, rows), "linear",
+              "a BF16 input needs a product that takes one (LinearContext::takes_bf16_input)");
+  if (takes_fp8_gemm(w, rows)) {
     run_fp8_gemm(w, in, rows, y, out);
     return;
   }
@@ -255,8 +287,14 @@ void LinearContext::run_cublas(const DeviceMatrix& w, const LinearInput& in, int
 void LinearContext::run_silu_pairs_bf16(const DeviceMatrix& w, const LinearInput& in, int64_t rows,
                                         __nv_bfloat16* y) {
   if (rows <= 0) return;
-  check_shape(takes_bf16_gemm(w, rows), "run_silu_pairs_bf16",
-              "BF16 products only (LinearContext::takes_bf16_gemm)");
+  check_shape(takes_bf16_input(w, rows), "run_silu_pairs_bf16",
+              "products above the GEMV's rows only (LinearContext::mlp_in_bf16)");
+  if (takes_fp8_gemm(w, rows)) {
+    check_shape(takes_fp8_gemm(w, rows, true), "run_silu_pairs_bf16",
+                "no FP8 GEMM with a BF16 output for this shape (LinearContext::mlp_in_bf16)");
+    run_fp8_gemm(w, in, rows, nullptr, LinearOutput::kSiluPairs, y);
+    return;
+  }
   const __nv_bfloat16* wdata = bf16_weights(w);
   const __nv_bfloat16* x = bf16_input(in, rows, w.cols);
   pairs_.ensure(static_cast<size_t>(rows * w.rows) * 2, "gate/up products (BF16)");

@@ -51,7 +51,8 @@ struct DeviceMatrix {
 // LinearContext::run's sum_squares_out) and fuses_norm(w, rows): the GEMV then applies
 // the norm while it reads x.
 // x_bf16 instead of x: an input already rounded to BF16 (what run_silu_pairs_bf16 writes),
-// taken as it is by the shapes of takes_bf16_gemm.
+// taken by the shapes of takes_bf16_input (a BF16 product as it is; the FP8 GEMM
+// quantizes it).
 struct LinearInput {
   const float* x = nullptr;            // [rows, w.cols]
   const float* norm_weight = nullptr;  // [w.cols] or nullptr
@@ -87,23 +88,26 @@ class LinearContext {
   }
   // The GEMV with its RMSNorm prologue fused (tests; see run()).
   void run_gemv_fused_norm(const DeviceMatrix& w, const LinearInput& in, int64_t rows, float* y);
-  // True when run() takes the block-scaled FP8 GEMM for `rows` rows of this matrix.
-  bool takes_fp8_gemm(const DeviceMatrix& w, int64_t rows);
+  // True when run_cublas() takes the block-scaled FP8 GEMM for `rows` rows of this matrix
+  // (bf16_out: with a BF16 output, for run_silu_pairs_bf16).
+  bool takes_fp8_gemm(const DeviceMatrix& w, int64_t rows, bool bf16_out = false);
   // True when run() multiplies `rows` rows of this matrix on cuBLAS in BF16 (BF16 weights
   // above the GEMV's rows; FP8 ones dequantized where neither FP8 kernel takes them).
   bool takes_bf16_gemm(const DeviceMatrix& w, int64_t rows);
-  // LinearOutput::kSiluPairs for a takes_bf16_gemm shape with the gate/up products and y
-  // ([rows, w.rows / 2]) in BF16: the next product on that path reads y as x_bf16, so
-  // the MLP's widest activations cross memory at half the bytes and are never converted
-  // (the float32 path rounds the same values to BF16 before down_proj anyway).
+  // True when run() takes LinearInput::x_bf16 for `rows` rows of this matrix: a BF16
+  // product (takes_bf16_gemm) or the FP8 GEMM (its activation quantizer reads BF16 too).
+  bool takes_bf16_input(const DeviceMatrix& w, int64_t rows);
+  // LinearOutput::kSiluPairs with the gate/up products and y ([rows, w.rows / 2]) in BF16,
+  // for the shapes of mlp_in_bf16: the next product reads y as x_bf16, so the MLP's widest
+  // activations cross memory at half the bytes and are never converted (the float32 path
+  // rounds the same values to BF16, or quantizes them, before down_proj anyway).
   void run_silu_pairs_bf16(const DeviceMatrix& w, const LinearInput& in, int64_t rows,
                            __nv_bfloat16* y);
   // Whether an MLP of these matrices keeps its activations in BF16 for `rows` rows
-  // (run_silu_pairs_bf16, then down_proj on x_bf16): both products takes_bf16_gemm and
-  // the switch on (QWEN3_CUDA_BF16_MLP=0 starts it off, for A/B runs).
-  bool mlp_in_bf16(const DeviceMatrix& gate_up, const DeviceMatrix& down, int64_t rows) {
-    return bf16_mlp_on_ && takes_bf16_gemm(gate_up, rows) && takes_bf16_gemm(down, rows);
-  }
+  // (run_silu_pairs_bf16, then down_proj on x_bf16): gate_up a BF16 product or an FP8 GEMM
+  // with a BF16 output, down takes_bf16_input, and the switch on (QWEN3_CUDA_BF16_MLP=0
+  // starts it off, for A/B runs).
+  bool mlp_in_bf16(const DeviceMatrix& gate_up, const DeviceMatrix& down, int64_t rows);
   void set_bf16_mlp(bool on) { bf16_mlp_on_ = on; }
   // Off: FP8 weights above the GEMV's rows are dequantized for cuBLAS instead (tests and
   // benchmarks compare the two; QWEN3_CUDA_FP8_GEMM=0 starts it off).
@@ -142,7 +146,7 @@ class LinearContext {
   bool bf16_mlp_on_ = true;
 
   void run_fp8_gemm(const DeviceMatrix& w, const LinearInput& in, int64_t rows, float* y,
-                    LinearOutput out);
+                    LinearOutput out, __nv_bfloat16* y_bf16 = nullptr);
   // The input of a BF16 product: x_bf16 as given, else x (or its RMSNorm) rounded into
   // x_bf16_.
   const __nv_bfloat16* bf16_input(const LinearInput& in, int64_t rows, int64_t cols);
