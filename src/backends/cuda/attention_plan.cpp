@@ -5,8 +5,8 @@
 namespace qwen3::cuda {
 
 AttentionPlan plan_attention(std::span<const AttnSeq> seqs, int group, int kv_heads, int num_sms,
-                             int min_split_tokens, int heads_per_cta,
-                             const AttentionWindow& window) {
+                             int min_split_tokens, int heads_per_cta, const AttentionWindow& window,
+                             int64_t short_context) {
   AttentionPlan plan;
   const bool windowed = window.on();
   int64_t decodes = 0, decode_tokens = 0;
@@ -27,6 +27,11 @@ AttentionPlan plan_attention(std::span<const AttnSeq> seqs, int group, int kv_he
       int64_t{std::max(kv_heads, 1)} * decode_attention_quads(group, plan.decode_heads_per_cta);
   const int64_t max_splits =
       decodes > 0 ? std::max<int64_t>(1, target_ctas / (decodes * ctas_per_split)) : 1;
+  // Short rows: about two waves (H200, batch 1 at 8,192 positions: 64 splits 268.7 tok/s,
+  // 32 splits 284.2; at 2,048 and 4,096 the four-wave count is 16 / 32 anyway).
+  const int64_t short_max_splits =
+      decodes > 0 ? std::max<int64_t>(1, 2LL * std::max(num_sms, 1) / (decodes * ctas_per_split))
+                  : 1;
   const int64_t unit = (std::max(min_split_tokens, 1) + kDecodeSplitTokens - 1) /
                        kDecodeSplitTokens * kDecodeSplitTokens;
   const int rows_per_item = std::max(1, kAttnMaxQueries / std::max(group, 1));
@@ -36,7 +41,9 @@ AttentionPlan plan_attention(std::span<const AttnSeq> seqs, int group, int kv_he
     const KeyRanges kr = visible_keys(pos, window);
     const int64_t visible = kr.count();
     const int64_t by_length = (visible + unit - 1) / unit;
-    const int64_t splits = std::clamp<int64_t>(by_length, 1, max_splits);
+    const int64_t cap =
+        visible <= short_context ? std::min(max_splits, short_max_splits) : max_splits;
+    const int64_t splits = std::clamp<int64_t>(by_length, 1, cap);
     int64_t chunk = (visible + splits - 1) / splits;
     chunk = (chunk + kDecodeSplitTokens - 1) / kDecodeSplitTokens * kDecodeSplitTokens;
     int32_t n = 0;

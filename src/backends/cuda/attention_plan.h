@@ -34,13 +34,16 @@ struct AttentionPlan {
 // SMs idle, into chunks of >= min_split_tokens positions (multiples of
 // kDecodeSplitTokens), so that the decode CTAs fill about four waves of the GPU. Query heads
 // per decode CTA: heads_per_cta when set (1 or kDecodeHeadsPerCta), else 1 when the decode
-// rows hold at most kDecodeNarrowMaxTokens positions in all.
+// rows hold at most kDecodeNarrowMaxTokens positions in all. A row of at most short_context
+// visible positions keeps its splits within about two waves instead: at such lengths the
+// last CTA's merge of many splits costs more than the extra CTAs bring.
 // With an attention window every row, prefill ones included, is planned as a decode row
 // over the positions it sees (AttentionWindow::sees): the sink range and the window,
 // each cut into splits (the decode kernel takes any [kv_begin, kv_end); the split holding
 // the row's own position comes last), so no item reads a released block.
 AttentionPlan plan_attention(std::span<const AttnSeq> seqs, int group, int kv_heads, int num_sms,
                              int min_split_tokens = kDecodeSplitTokens, int heads_per_cta = 0,
-                             const AttentionWindow& window = {});
+                             const AttentionWindow& window = {},
+                             int64_t short_context = kDecodeShortContext);
 
 }  // namespace qwen3::cuda

@@ -28,6 +28,17 @@ int decode_min_split_tokens() {
   return tokens;
 }
 
+// Rows of at most this many positions keep their splits within about two waves
+// (plan_attention's short_context): QWEN3_DECODE_SHORT_CONTEXT, read once, for tuning
+// (0: no such rows; bench/cuda/NOTES.md round P).
+int decode_short_context() {
+  static const int tokens = [] {
+    const char* v = std::getenv("QWEN3_DECODE_SHORT_CONTEXT");
+    return v != nullptr ? std::max(0, std::atoi(v)) : kDecodeShortContext;
+  }();
+  return tokens;
+}
+
 }  // namespace
 
 // Activation buffers, grown to the largest step seen (float32 unless named otherwise).
@@ -162,7 +173,7 @@ CudaRunner::StepPlan CudaRunner::plan_step(const SchedulerOutput& step) const {
   }
   const int group = static_cast<int>(config_.num_attention_heads / config_.num_key_value_heads);
   p.attn = plan_attention(seqs, group, static_cast<int>(config_.num_key_value_heads), num_sms_,
-                          decode_min_split_tokens(), 0, window_);
+                          decode_min_split_tokens(), 0, window_, decode_short_context());
   return p;
 }
 

@@ -39,6 +39,9 @@ inline constexpr int kAttnSimtQueries = 64;
 inline constexpr int kAttnTile = 64;            // KV positions per shared-memory tile
 inline constexpr int kDecodeSplitTokens = 128;  // decode split granularity (4 warps x 32)
 inline constexpr int kDecodeHeadsPerCta = 4;    // query heads of a group per decode CTA
+// Decode rows of at most this many positions split into about two waves of CTAs, longer
+// ones into about four (plan_attention).
+inline constexpr int64_t kDecodeShortContext = 16384;
 // Steps whose decode rows hold at most this many KV positions in all run one query head
 // per decode CTA (4x the CTAs, a quarter of the arithmetic per lane, K and V rows read once
 // per head, mostly from L2). H200, 2026-11-30, one row, attention alone: context 512
