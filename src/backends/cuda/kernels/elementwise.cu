@@ -179,18 +179,14 @@ void launch_add_rms_norm(const AddRmsNormParams& p, cudaStream_t stream) {
   const int64_t n4 = p.dim / 4, per = (n4 + kNormThreads - 1) / kNormThreads;
   if (p.dim % 4 == 0 && per <= 8 && aligned(p.h, 16) && aligned(p.residual, 16) &&
       aligned(p.weight, 16) && aligned(p.out, 16) && aligned(p.out_bf16, 8)) {
-    const dim3 grid(static_cast<unsigned>(p.out_rows)), block(kNormThreads);
-    if (per <= 1)
-      return launch_kernel("add_rms_norm_vec_kernel", add_rms_norm_vec_kernel<1>, grid, block, 0,
-                           stream, p);
-    if (per <= 2)
-      return launch_kernel("add_rms_norm_vec_kernel", add_rms_norm_vec_kernel<2>, grid, block, 0,
-                           stream, p);
-    if (per <= 4)
-      return launch_kernel("add_rms_norm_vec_kernel", add_rms_norm_vec_kernel<4>, grid, block, 0,
-                           stream, p);
-    return launch_kernel("add_rms_norm_vec_kernel", add_rms_norm_vec_kernel<8>, grid, block, 0,
-                         stream, p);
+    const auto launch = [&](auto kernel) {
+      launch_kernel("add_rms_norm_vec_kernel", kernel, dim3(static_cast<unsigned>(p.out_rows)),
+                    dim3(kNormThreads), 0, stream, p);
+    };
+    if (per <= 1) return launch(add_rms_norm_vec_kernel<1>);
+    if (per <= 2) return launch(add_rms_norm_vec_kernel<2>);
+    if (per <= 4) return launch(add_rms_norm_vec_kernel<4>);
+    return launch(add_rms_norm_vec_kernel<8>);
   }
   const int threads = p.dim >= 1024 ? 512 : (p.dim >= 256 ? 256 : 64);
   launch_kernel("add_rms_norm_kernel", add_rms_norm_kernel,

@@ -66,23 +66,21 @@ __global__ void __launch_bounds__(kWarps * 32) qk_norm_rope_kv_kernel(const QkNo
 
 template <typename KV>
 void launch_for(const QkNormRopeKvParams& p, cudaStream_t stream) {
-  const dim3 grid(static_cast<unsigned>(p.rows)), block(kWarps * 32);
+  const auto launch = [&](auto kernel) {
+    launch_kernel("qk_norm_rope_kv_kernel", kernel, dim3(static_cast<unsigned>(p.rows)),
+                  dim3(kWarps * 32), 0, stream, p);
+  };
   switch (p.head_dim) {
     case 32:
-      return launch_kernel("qk_norm_rope_kv_kernel", qk_norm_rope_kv_kernel<KV, 1>, grid, block, 0,
-                           stream, p);
+      return launch(qk_norm_rope_kv_kernel<KV, 1>);
     case 64:
-      return launch_kernel("qk_norm_rope_kv_kernel", qk_norm_rope_kv_kernel<KV, 2>, grid, block, 0,
-                           stream, p);
+      return launch(qk_norm_rope_kv_kernel<KV, 2>);
     case 128:
-      return launch_kernel("qk_norm_rope_kv_kernel", qk_norm_rope_kv_kernel<KV, 4>, grid, block, 0,
-                           stream, p);
+      return launch(qk_norm_rope_kv_kernel<KV, 4>);
     case 256:
-      return launch_kernel("qk_norm_rope_kv_kernel", qk_norm_rope_kv_kernel<KV, 8>, grid, block, 0,
-                           stream, p);
+      return launch(qk_norm_rope_kv_kernel<KV, 8>);
     default:
-      return launch_kernel("qk_norm_rope_kv_kernel", qk_norm_rope_kv_kernel<KV, 0>, grid, block, 0,
-                           stream, p);
+      return launch(qk_norm_rope_kv_kernel<KV, 0>);
   }
 }
 
