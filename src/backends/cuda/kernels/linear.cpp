@@ -69,7 +69,11 @@ bool LinearContext::fuses_norm(const DeviceMatrix& w, int64_t rows) {
 void LinearContext::run(const DeviceMatrix& w, const LinearInput& in, int64_t rows, float* y,
                         LinearOutput out, float* sum_squares_out) {
   if (rows <= 0) return;
-  if (in.x_bf16 != nullptr) return run_cublas(w, in, rows, y, out);  // checks the shape
+  if (in.x_bf16 != nullptr) {  // run_cublas checks the shape takes it
+    check_shape(in.sum_squares == nullptr && sum_squares_out == nullptr, "linear",
+                "a BF16 input runs no fused norm (LinearContext::fuses_norm)");
+    return run_cublas(w, in, rows, y, out);
+  }
   const bool fused = fuses_norm(w, rows);
   check_shape(fused || (in.sum_squares == nullptr && sum_squares_out == nullptr), "linear",
               "sum_squares needs the streaming GEMV (LinearContext::fuses_norm)");
