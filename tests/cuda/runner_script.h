@@ -3,9 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "model/fixture.h"
+#include "model/init_random.h"
+#include "model/weights.h"
 #include "sched/batch.h"
 
 namespace qwen3::cuda::test {
@@ -38,6 +43,26 @@ inline SchedulerOutput make_step(const std::vector<ScriptSeq>& seqs,
     out.seqs.push_back(std::move(s));
   }
   return out;
+}
+
+// A fixture model by name, or "initrandom_small[_fp8_e4m3|_fp8_e5m2][_lm_head]": the small
+// random geometry written by init-random into tmp.
+inline std::unique_ptr<Qwen3Weights> load_test_model(const std::string& name,
+                                                     qwen3::test::TempDir& tmp) {
+  if (name.rfind("initrandom_small", 0) != 0)
+    return Qwen3Weights::load(qwen3::test::fixture_model(name));
+  InitRandomOptions o;
+  o.config = config_from_like(qwen3::test::test_data("initrandom_small.json"));
+  o.seed = 7;
+  // "initrandom_small_fp8_e4m3" / "_e5m2": block-128 FP8 linears (hidden 192 and
+  // intermediate 320 leave partial scale blocks).
+  // "..._lm_head": the lm_head in FP8 too (init-random --quantize-lm-head).
+  o.fp8 = name.find("fp8") != std::string::npos;
+  o.fp8_dtype = name.find("e5m2") != std::string::npos ? DType::kF8E5M2 : DType::kF8E4M3;
+  o.fp8_lm_head = name.ends_with("_lm_head");
+  o.out_dir = tmp.str() + "/m";
+  init_random_checkpoint(o);
+  return Qwen3Weights::load(o.out_dir);
 }
 
 }  // namespace qwen3::cuda::test

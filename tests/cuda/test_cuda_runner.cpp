@@ -65,22 +65,6 @@ Diff run_script(const Qwen3Weights& w, KvDtype kv, const std::vector<ScriptSeq>&
 
 class CudaVsCpu : public ::testing::TestWithParam<std::string> {};
 
-std::unique_ptr<Qwen3Weights> load_model(const std::string& name, qwen3::test::TempDir& tmp) {
-  if (name.rfind("initrandom_small", 0) != 0) return Qwen3Weights::load(fixture_model(name));
-  InitRandomOptions o;
-  o.config = config_from_like(qwen3::test::test_data("initrandom_small.json"));
-  o.seed = 7;
-  // "initrandom_small_fp8_e4m3" / "_e5m2": block-128 FP8 linears (hidden 192 and
-  // intermediate 320 leave partial scale blocks).
-  // "..._lm_head": the lm_head in FP8 too (init-random --quantize-lm-head).
-  o.fp8 = name.find("fp8") != std::string::npos;
-  o.fp8_dtype = name.find("e5m2") != std::string::npos ? DType::kF8E5M2 : DType::kF8E4M3;
-  o.fp8_lm_head = name.ends_with("_lm_head");
-  o.out_dir = tmp.str() + "/m";
-  init_random_checkpoint(o);
-  return Qwen3Weights::load(o.out_dir);
-}
-
 // Every step <= kGemvBf16Rows rows: the GEMV path with float32 activations (FP8
 // weights: x rounded to f16 in the tensor-core GEMV) and a float32 KV cache, so little
 // more than summation order differs from the CPU.
@@ -88,7 +72,7 @@ TEST_P(CudaVsCpu, SmallStepsFloat32KvMatchClosely) {
   QWEN3_SKIP_WITHOUT_GPU();
   static_assert(kGemvBf16Rows >= 3, "steps below have up to 3 rows");
   qwen3::test::TempDir tmp;
-  const auto w = load_model(GetParam(), tmp);
+  const auto w = load_test_model(GetParam(), tmp);
   const auto seqs = make_seqs(w->config().vocab_size, 3, 40, 3, 32);
   const std::vector<std::vector<Part>> steps = {
       {{0, 0, 2, true}, {1, 0, 1, false}},
@@ -112,7 +96,7 @@ TEST_P(CudaVsCpu, SmallStepsFloat32KvMatchClosely) {
 TEST_P(CudaVsCpu, MixedStepsBf16KvWithinBf16Tolerance) {
   QWEN3_SKIP_WITHOUT_GPU();
   qwen3::test::TempDir tmp;
-  const auto w = load_model(GetParam(), tmp);
+  const auto w = load_test_model(GetParam(), tmp);
   const auto seqs = make_seqs(w->config().vocab_size, 3, 700, 44, 140);
   std::vector<std::vector<Part>> steps = {
       {{0, 0, 5, true}, {1, 0, 300, true}, {2, 0, 64, false}},

@@ -23,7 +23,7 @@ qwen3_run() {
   log "$name: qwen3 $*"
   timeout "$(box "$cap")" "$BIN/qwen3" "$@" --output-json "$OUT/$name.json" >"$OUT/$name.log" 2>&1 ||
     echo "exit $?" | tee -a "$SUM"
-  grep -E "Throughput:|Decode throughput|Prefill throughput|GPU (busy|idle)|tensor_parallel_size|attention window|error" \
+  grep -E "Throughput:|Decode throughput|Prefill throughput|GPU (busy|idle)|tensor_parallel_size|attention window|error|decoder profile" \
     "$OUT/$name.log" | tail -6 | tee -a "$SUM"
 }
 # serve_bench NAME PORT PROMPTS [serve flags...]: starts `qwen3 serve $MODEL --device cuda`

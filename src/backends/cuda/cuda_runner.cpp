@@ -10,6 +10,7 @@
 #include "backends/cuda/kernels/attention.h"
 #include "backends/cuda/kernels/elementwise.h"
 #include "backends/cuda/kernels/gemv.h"
+#include "backends/cuda/kernels/launch.h"
 #include "backends/cuda/kernels/rope_kv.h"
 #include "backends/cuda/packed_upload.h"
 #include "core/error.h"
@@ -96,9 +97,21 @@ CudaRunner::CudaRunner(const Qwen3Weights& weights, int64_t num_blocks, int64_t 
   pool_ = std::make_unique<CudaKvPool>(config_, num_blocks, block_size, options.kv_dtype);
   linear_ = std::make_unique<LinearContext>(stream_);
   linear_->reserve_dequant(weights_->largest_fp8_matrix());  // FP8 prefill scratch
+  const bool persistent = options.persistent_decode < 0 ? env_flag("QWEN3_CUDA_PERSISTENT", false)
+                                                        : options.persistent_decode > 0;
+  if (persistent && !options.all_reduce)  // nullptr where unsupported
+    persistent_ = PersistentDecoder::create(*weights_, *pool_, options.persistent_slot_bytes);
   for (cudaEvent_t* e : {&step_begin_, &step_end_, &step_done_, &prev_done_})
     QWEN3_CUDA_CHECK(cudaEventCreate(e));
   QWEN3_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+// One sequence's single decode row with full attention over a context the kernel's
+// split-KV attention is measured good for.
+bool CudaRunner::uses_persistent(const StepPlan& p) const {
+  return persistent_ && p.rows() == 1 && p.attn.decode_only && !window_.on() &&
+         p.tables.size() == static_cast<size_t>(p.max_blocks) &&
+         PersistentDecoder::takes_context(p.max_blocks * pool_->block_size());
 }
 
 void CudaRunner::set_cuda_graphs(bool on) {
@@ -112,6 +125,7 @@ CudaRunner::~CudaRunner() {
   if (cudaSetDevice(options_.device) != cudaSuccess) cudaGetLastError();
   if (stream_) cudaStreamSynchronize(stream_);
   clear_graphs();
+  persistent_.reset();  // prints its profile when asked for
   for (cudaEvent_t e : {step_begin_, step_end_, step_done_, prev_done_})
     if (e) cudaEventDestroy(e);
   linear_.reset();
@@ -259,7 +273,8 @@ void CudaRunner::forward(const StepPlan& p) {
     }
   };
   const CudaLayerWeights& l0 = w.layers().front();
-  const bool fuse = !tp && LinearContext::fuses_norm(l0.qkv, n) &&
+  const bool persistent = uses_persistent(p);  // the whole decoder in one kernel
+  const bool fuse = !persistent && !tp && LinearContext::fuses_norm(l0.qkv, n) &&
                     LinearContext::fuses_norm(l0.o, n) &&
                     LinearContext::fuses_norm(l0.gate_up, n) &&
                     LinearContext::fuses_norm(l0.down, n);
@@ -274,8 +289,13 @@ void CudaRunner::forward(const StepPlan& p) {
   // Steps whose MLP products both run on cuBLAS in BF16 keep its activations in BF16.
   const bool act_bf16 = linear_->mlp_in_bf16(l0.gate_up, l0.down, n);
 
-  launch_embedding({w.embed().data, p.d.tokens, h, n, d, slot(0)}, stream_);
-  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+  launch_embedding({w.embed().data, p.d.tokens, h, n, d, persistent ? nullptr : slot(0)}, stream_);
+  if (persistent) {
+    persistent_->launch({p.d.tables, p.d.row_pos, p.d.row_slot, h, s.qkv.as<float>(),
+                         s.attn.as<float>(), s.act.as<float>()},
+                        stream_);
+  }
+  for (int64_t i = 0; i < (persistent ? 0 : c.num_hidden_layers); ++i) {
     const CudaLayerWeights& l = w.layers()[i];
     linear_->run(l.qkv, {h, l.input_norm, eps, slot(2 * i)}, n, s.qkv.as<float>());
     const QkNormRopeKvParams rope{.qkv = s.qkv.as<float>(),
@@ -433,6 +453,7 @@ RunnerOutput CudaRunner::launch(std::span<const SamplerRow> rows, bool outputs) 
   const auto f = sizeof(float);
   Workspace& s = *ws_;
   QWEN3_CUDA_CHECK(cudaEventRecord(step_begin_, stream_));
+  if (uses_persistent(*plan)) persistent_->count_step();
   forward_maybe_graph(*plan);
   QWEN3_CUDA_CHECK(cudaEventRecord(step_end_, stream_));
   if (!outputs) {

@@ -21,6 +21,7 @@
 #include "backends/cuda/gpu_sampler.h"
 #include "backends/cuda/kernels/linear.h"
 #include "backends/cuda/kernels/rope_kv.h"
+#include "backends/cuda/persistent_decoder.h"
 #include "sched/batch.h"
 
 namespace qwen3::cuda {
@@ -33,6 +34,11 @@ struct CudaRunnerOptions {
   bool cuda_graphs = true;
   // execute_and_sample samples on the GPU (off: it returns logits, the host samples).
   bool gpu_sampling = true;
+  // Steps of one decode row run the persistent decoder (kernels/decode_persistent.h) where
+  // the GPU and the model allow it: 1 on, 0 off, -1 as QWEN3_CUDA_PERSISTENT says (off
+  // unless "1": it is not yet faster than the kernel-per-operation path, NOTES round Q).
+  int persistent_decode = -1;
+  int persistent_slot_bytes = 0;  // its weight ring's slot size (0: the kernel's default)
   // Tensor parallelism (TpCudaRunner): the weights are rank `tp_rank`'s slices
   // (tp_shard_weights) and all_reduce sums `count` floats at a device address over the
   // ranks, in place, on the given stream. Unset: one GPU holds the whole model.
@@ -86,6 +92,8 @@ class CudaRunner final : public ModelRunner {
     return options_.gpu_sampling && !rows.empty() && GpuSampler::supports(rows);
   }
   int64_t graphs_captured() const { return graphs_captured_; }
+  // Steps that ran the persistent decoder (0 where it is off or unsupported).
+  int64_t persistent_steps() const { return persistent_ ? persistent_->steps() : 0; }
   // GPU time of the last execute(): plan upload to the last kernel, milliseconds.
   float last_step_gpu_ms() const { return last_gpu_ms_; }
   const CudaWeights& weights() const { return *weights_; }
@@ -101,6 +109,7 @@ class CudaRunner final : public ModelRunner {
   // Runs forward(plan) through a cached graph when the step is decode-shaped.
   void forward_maybe_graph(const StepPlan& plan);
   void clear_graphs();
+  bool uses_persistent(const StepPlan& plan) const;
   // After a step's stream drained: last_gpu_ms_ and the device timeline.
   void note_step();
 
@@ -135,6 +144,7 @@ class CudaRunner final : public ModelRunner {
   DeviceTimeline timeline_;
   float last_gpu_ms_ = 0;
   AttentionWindow window_;
+  std::unique_ptr<PersistentDecoder> persistent_;  // null: off or unsupported
 };
 
 }  // namespace qwen3::cuda

@@ -3,7 +3,10 @@
 // FP8 tensor-core GEMV and the FP8 -> BF16 dequantization (gemv_fp8.cu).
 #pragma once
 
+#include <cuda_fp16.h>
+
 #include <cstdint>
+#include <cstring>
 
 namespace qwen3::cuda {
 
@@ -48,6 +51,30 @@ __device__ __forceinline__ uint32_t fp8x2_to_f16x2(uint32_t word, int h) {
   const uint32_t top = __byte_perm(word, 0u, h == 0 ? 0x1404u : 0x3424u);
   if constexpr (kE5M2) return top;
   return ((top >> 1) & 0x3f803f80u) | (top & 0x80008000u);
+}
+
+// Two FP8 codes as f16x2 bits -> floats (exact).
+__device__ __forceinline__ float2 f16x2_to_float2(uint32_t bits) {
+  __half2 h;
+  memcpy(&h, &bits, sizeof h);
+  return __half22float2(h);
+}
+
+// 16 FP8 weights (one load) dotted with 16 x values. E4M3 codes decode to value * 2^-8
+// (fp8x2_to_f16x2): the caller's scale carries the 2^8.
+template <bool kIsE5M2>
+__device__ __forceinline__ float dot_fp8x16(const uint4 w, const float (&x)[16]) {
+  const uint32_t words[4] = {w.x, w.y, w.z, w.w};
+  float s = 0.0f;
+#pragma unroll
+  for (int j = 0; j < 4; ++j)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const float2 f = f16x2_to_float2(fp8x2_to_f16x2<kIsE5M2>(words[j], h));
+      s = fmaf(f.x, x[4 * j + 2 * h], s);
+      s = fmaf(f.y, x[4 * j + 2 * h + 1], s);
+    }
+  return s;
 }
 
 }  // namespace qwen3::cuda

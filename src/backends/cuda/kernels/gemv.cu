@@ -1,6 +1,3 @@
-#include <cuda_fp16.h>
-
-#include <cstring>
 #include <type_traits>
 
 #include "backends/cuda/cuda_check.h"
@@ -22,30 +19,6 @@ template <int F>
 constexpr int kPerLoad = F == kBf16 ? 8 : 16;
 template <int F>
 constexpr int kStepOf = 32 * kPerLoad<F>;  // elements of one warp-wide 16-byte load
-
-// Two FP8 codes as f16x2 bits -> floats (exact).
-__device__ __forceinline__ float2 f16x2_to_float2(uint32_t bits) {
-  __half2 h;
-  memcpy(&h, &bits, sizeof h);
-  return __half22float2(h);
-}
-
-// 16 FP8 weights (one load) dotted with 16 x values. E4M3 codes decode to value * 2^-8
-// (fp8x2_to_f16x2): the caller's scale carries the 2^8.
-template <bool kIsE5M2>
-__device__ __forceinline__ float dot_fp8x16(const uint4 w, const float (&x)[16]) {
-  const uint32_t words[4] = {w.x, w.y, w.z, w.w};
-  float s = 0.0f;
-#pragma unroll
-  for (int j = 0; j < 4; ++j)
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const float2 f = f16x2_to_float2(fp8x2_to_f16x2<kIsE5M2>(words[j], h));
-      s = fmaf(f.x, x[4 * j + 2 * h], s);
-      s = fmaf(f.y, x[4 * j + 2 * h + 1], s);
-    }
-  return s;
-}
 
 // A block's 8 warps form (8 / k_split) row groups x k_split k-slices. Warp (g, s)
 // computes R consecutive rows of group g over slice s of k: lane l reads

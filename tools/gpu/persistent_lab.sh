@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Round Q: the persistent batch-1 decoder (kernels/decode_persistent.cu), one call: copy
+# bandwidth, the GPU tests (LAB_TESTS: the persistent decoder's own, the runner / engine /
+# attention ones), then `qwen3 bench latency` at batch 1 on the random Qwen3-4B checkpoint
+# in BF16 and FP8, prompts of LAB_LENS (512 and 4,096) tokens, with the persistent decoder
+# (QWEN3_CUDA_PERSISTENT=1, its per-region profile in the log) and without (=0), same
+# binary, same call; then (LAB_ACCURACY=1) `qwen3 bench accuracy` FP8 vs BF16. Needs
+# .gpu-carry-cuda.txz (cuda_prepare_carry.sh).
+#
+#   run(carry=[".gpu-carry-cuda.txz"], command="bash tools/gpu/persistent_lab.sh")
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+source tools/gpu/cuda_env.sh
+DEADLINE=${LAB_DEADLINE_S:-560}
+source tools/gpu/round_steps.sh
+lab_begin persistent_lab
+lab_checkpoint 150 "$MODEL"
+lab_checkpoint 150 "$MODEL-fp8" --dtype fp8
+lab_tests "${LAB_TESTS_S:-200}" "${LAB_TESTS:-*Persistent*:*CudaVsCpu*:*CudaGreedy*:*Runner*:*Window*:*Attention*}"
+wait
+for len in ${LAB_LENS:-512 4096}; do
+  for dir in "$MODEL" "$MODEL-fp8"; do
+    tag=bf16
+    [ "$dir" = "$MODEL-fp8" ] && tag=fp8
+    for persistent in 1 0; do
+      QWEN3_CUDA_PERSISTENT=$persistent QWEN3_PERSISTENT_PROFILE=$persistent \
+        qwen3_run "b1_${tag}_p${persistent}_in${len}" 60 bench latency --device cuda \
+        --model "$dir" --input-len "$len" --output-len 128 --batch-size 1 \
+        --num-iters-warmup 1 --num-iters 2
+    done
+  done
+done
+if [ "${LAB_ACCURACY:-1}" = 1 ] && [ "$(box 90)" -ge 45 ]; then
+  timeout "$(box 90)" "$BIN/qwen3" bench accuracy --device cuda --model "$MODEL-fp8" \
+    --reference "$MODEL" --prompt-len 64 --steps 1000 --output-json "$OUT/accuracy_fp8.json" \
+    2>&1 | tail -8 | tee -a "$SUM"
+fi
+log "done"
+lab_pack
