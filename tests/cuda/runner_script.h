@@ -1,6 +1,9 @@
 // Scripted steps for the CUDA runner tests: sequences (tokens + block table) and steps
-// made of parts of them, as the scheduler would hand them over.
+// made of parts of them, as the scheduler would hand them over; the models they run on and
+// the comparison of two runners over a script.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <cstdint>
 #include <memory>
@@ -43,6 +46,26 @@ inline SchedulerOutput make_step(const std::vector<ScriptSeq>& seqs,
     out.seqs.push_back(std::move(s));
   }
   return out;
+}
+
+// Runs the steps on runners a and b; returns the worst step's difference of their logits
+// (row counts and sizes checked with gtest).
+inline qwen3::test::Diff worst_logits_diff(ModelRunner& a, ModelRunner& b,
+                                           const std::vector<ScriptSeq>& seqs,
+                                           const std::vector<std::vector<Part>>& steps) {
+  qwen3::test::Diff worst;
+  for (const auto& parts : steps) {
+    const SchedulerOutput step = make_step(seqs, parts);
+    const RunnerOutput x = a.execute(step);
+    const RunnerOutput y = b.execute(step);
+    EXPECT_EQ(x.rows, y.rows);
+    EXPECT_EQ(x.logits.size(), y.logits.size());
+    if (x.logits.size() != y.logits.size()) return {1e30, 1};
+    const qwen3::test::Diff d =
+        qwen3::test::compare(x.logits.data(), y.logits.data(), x.logits.size());
+    if (!(d.rel() <= worst.rel())) worst = d;
+  }
+  return worst;
 }
 
 // A fixture model by name, or "initrandom_small[_fp8_e4m3|_fp8_e5m2][_lm_head]": the small

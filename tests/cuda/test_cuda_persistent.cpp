@@ -21,7 +21,6 @@
 namespace qwen3::cuda::test {
 namespace {
 
-using qwen3::test::compare;
 using qwen3::test::Diff;
 
 constexpr int kPrompt = 5;
@@ -42,19 +41,8 @@ std::vector<std::vector<Part>> decode_steps() {
   return steps;
 }
 
-// Runs the steps on `a` and `b`; returns the worst step's difference of the logits.
 Diff run_both(ModelRunner& a, ModelRunner& b, const std::vector<ScriptSeq>& seqs) {
-  Diff worst;
-  for (const auto& parts : decode_steps()) {
-    const SchedulerOutput step = make_step(seqs, parts);
-    const RunnerOutput x = a.execute(step);
-    const RunnerOutput y = b.execute(step);
-    EXPECT_EQ(x.logits.size(), y.logits.size());
-    if (x.logits.size() != y.logits.size()) return {1e30, 1};
-    const Diff d = compare(x.logits.data(), y.logits.data(), x.logits.size());
-    if (!(d.rel() <= worst.rel())) worst = d;
-  }
-  return worst;
+  return worst_logits_diff(a, b, seqs, decode_steps());
 }
 
 class CudaPersistent : public ::testing::TestWithParam<std::string> {};

@@ -23,7 +23,6 @@
 namespace qwen3::cuda::test {
 namespace {
 
-using qwen3::test::compare;
 using qwen3::test::Diff;
 using qwen3::test::fixture_model;
 using qwen3::test::fixtures_dir;
@@ -49,18 +48,7 @@ Diff run_script(const Qwen3Weights& w, KvDtype kv, const std::vector<ScriptSeq>&
                 const std::vector<std::vector<Part>>& steps, int64_t pool_blocks) {
   cpu::CpuRunner cpu_runner(w, pool_blocks, 16);
   CudaRunner gpu_runner(w, pool_blocks, 16, {.kv_dtype = kv});
-  Diff worst;
-  for (const auto& parts : steps) {
-    const SchedulerOutput step = make_step(seqs, parts);
-    const RunnerOutput a = gpu_runner.execute(step);
-    const RunnerOutput b = cpu_runner.execute(step);
-    EXPECT_EQ(a.rows, b.rows);
-    EXPECT_EQ(a.logits.size(), b.logits.size());
-    if (a.logits.size() != b.logits.size()) return {1e30, 1};
-    const Diff d = compare(a.logits.data(), b.logits.data(), a.logits.size());
-    if (!(d.rel() <= worst.rel())) worst = d;
-  }
-  return worst;
+  return worst_logits_diff(gpu_runner, cpu_runner, seqs, steps);
 }
 
 class CudaVsCpu : public ::testing::TestWithParam<std::string> {};
