@@ -73,6 +73,11 @@ __host__ __device__ inline int slot_rows(const PersistentShape& s, int st) {
   const int per_row = d.cols * wbytes + scale_cols(s, d.cols) * 4;
   return (slot_bytes(s) - 32) / per_row / d.unit * d.unit;
 }
+// The FP8 scales of rows rs.. of stage st (the producer copies them from the 16-byte
+// boundary below; a consumer finds them that many bytes into the slot's scale part).
+__device__ inline uintptr_t scales_at(const PersistentLayer& layer, int st, int rs, int sc) {
+  return reinterpret_cast<uintptr_t>(layer.scales[st] + static_cast<int64_t>(rs) * sc);
+}
 // This block's rows of a stage: an even share of the units, in order.
 __device__ inline void block_rows(const StageDims& d, int& r0, int& r1) {
   const long long units = d.rows / d.unit;
@@ -83,6 +88,7 @@ __device__ inline void block_rows(const StageDims& d, int& r0, int& r1) {
 // Profiling (PersistentDecodeParams::profile): block 0's thread 0 adds the nanoseconds of
 // each kind of region; the producer adds the time it waited for a free slot.
 enum Region { kLoadX, kQkv, kO, kGateUp, kDown, kGridSync, kAttention, kProducerWait, kFullWait };
+static_assert(kFullWait + 1 == kPersistentProfileRegions, "kPersistentProfileNames, in order");
 __device__ __forceinline__ uint64_t now_ns() {
   uint64_t t;
   asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
@@ -131,8 +137,7 @@ __device__ void produce(const Args& a, uint8_t* ring, uint64_t* full, uint64_t* 
         uint32_t sbytes = 0;
         const uint8_t* ssrc = nullptr;
         if constexpr (F != kBf16) {
-          const auto lo =
-              reinterpret_cast<uintptr_t>(layer.scales[st] + static_cast<int64_t>(rs) * sc);
+          const uintptr_t lo = scales_at(layer, st, rs, sc);
           const uintptr_t hi = lo + static_cast<uintptr_t>(nr) * sc * 4;
           ssrc = reinterpret_cast<const uint8_t*>(lo & ~uintptr_t{15});
           sbytes = static_cast<uint32_t>(((hi + 15) & ~uintptr_t{15}) - (lo & ~uintptr_t{15}));
@@ -253,8 +258,7 @@ __device__ void gemv_stage(const Args& a, int st, const PersistentLayer& layer, 
     const uint8_t* sw = ring + slot * slot_bytes(s);
     const float* scl = nullptr;
     if constexpr (F != kBf16) {
-      const auto lo = reinterpret_cast<uintptr_t>(layer.scales[st] + static_cast<int64_t>(rs) * sc);
-      scl = reinterpret_cast<const float*>(sw + nr * rb + (lo & 15));
+      scl = reinterpret_cast<const float*>(sw + nr * rb + (scales_at(layer, st, rs, sc) & 15));
     }
     float acc[kUnit] = {};
     int pc = 0;
@@ -618,7 +622,10 @@ KernelFn pick_kernel(const PersistentShape& s) {
 
 }  // namespace
 
-bool persistent_decode_supported(const PersistentShape& s) {
+namespace {
+
+// What the kernel needs of the geometry and the device, without touching the device.
+bool shape_supported(const PersistentShape& s) {
   if (compute_capability() < 90) return false;
   if (s.head_dim != 64 && s.head_dim != 128) return false;
   if (s.kv_heads <= 0 || s.heads % s.kv_heads != 0 || s.heads / s.kv_heads > kMaxGroup)
@@ -632,9 +639,21 @@ bool persistent_decode_supported(const PersistentShape& s) {
     if (n <= 0 || n % align != 0) return false;
   for (int st = 0; st < 4; ++st)
     if (slot_rows(s, st) < stage_dims(s, st).unit) return false;
-  if (slot_bytes(s) % 16 != 0 || slot_bytes(s) < 64 || ring_slots(s) < 3) return false;
+  return slot_bytes(s) % 16 == 0 && slot_bytes(s) >= 64 && ring_slots(s) >= 3;
+}
+
+size_t kernel_smem(const PersistentShape& s) {
+  return fixed_smem(s) + static_cast<size_t>(ring_slots(s)) * slot_bytes(s);
+}
+
+}  // namespace
+
+bool persistent_decode_supported(const PersistentShape& s) {
+  if (!shape_supported(s)) return false;
+  // Lets the kernel take its shared memory (launches rely on it) and checks that one
+  // block fits on an SM.
   const KernelFn k = pick_kernel(s);
-  const size_t smem = fixed_smem(s) + static_cast<size_t>(ring_slots(s)) * slot_bytes(s);
+  const size_t smem = kernel_smem(s);
   if (cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
                            static_cast<int>(smem)) != cudaSuccess) {
     cudaGetLastError();
@@ -654,14 +673,14 @@ size_t persistent_decode_partials(const PersistentShape& s) {
 }
 
 void launch_persistent_decode(const PersistentDecodeParams& p, cudaStream_t stream) {
-  check_shape(persistent_decode_supported(p.shape), "persistent_decode",
+  check_shape(shape_supported(p.shape), "persistent_decode",
               "needs compute capability 9.0, head_dim 64 or 128, <= 4 query heads per KV "
               "head and rows that fit a ring slot");
   const Args a{.p = p,
                .slots = ring_slots(p.shape),
                .x_floats = x_floats(p.shape),
                .max_splits = max_splits(p.shape)};
-  const size_t smem = fixed_smem(p.shape) + static_cast<size_t>(a.slots) * slot_bytes(p.shape);
+  const size_t smem = kernel_smem(p.shape);
   QWEN3_CUDA_CHECK(cudaMemsetAsync(p.barrier, 0, sizeof(unsigned), stream));
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = dim3(static_cast<unsigned>(num_sms()));

@@ -87,11 +87,13 @@ inline constexpr const char* kPersistentProfileNames[kPersistentProfileRegions] 
     "slot waits (thread 0)"};
 
 // Whether this device (compute capability 9.0+, enough opt-in shared memory) and this
-// geometry (head_dim 64 or 128, a row of every matrix fits a ring slot, ...) can run it.
+// geometry (head_dim 64 or 128, a row of every matrix fits a ring slot, ...) can run it;
+// true also lets the kernel take its shared memory on this device (once, before launching).
 bool persistent_decode_supported(const PersistentShape& s);
 // Floats of PersistentDecodeParams::partials for this geometry on this device.
 size_t persistent_decode_partials(const PersistentShape& s);
-// Zeroes p.barrier, then launches (one block per SM).
+// Zeroes p.barrier, then launches (one block per SM); persistent_decode_supported(p.shape)
+// must have returned true on this device first.
 void launch_persistent_decode(const PersistentDecodeParams& p, cudaStream_t stream);
 
 }  // namespace qwen3::cuda
