@@ -21,6 +21,8 @@ constexpr int kMaxSlots = 16;
 constexpr int kMaxGroup = 4;       // query heads per KV head
 constexpr int kMinSplitKeys = 16;  // fewest keys per split-KV item
 constexpr int kKeysPerLoad = 4;    // keys whose K and V a warp loads together
+constexpr int kMergeBatch = 8;     // partial results an online merge loads at once
+constexpr int kMaxRope = 64;       // rotation pairs per head (head_dim 128)
 
 // Weight formats: BF16 (8 weights per 16-byte load), E4M3, E5M2 (16).
 constexpr int kBf16 = 0, kE4M3 = 1, kE5M2 = 2;
@@ -305,10 +307,9 @@ __device__ void gemv_stage(const Args& a, int st, const PersistentLayer& layer, 
 
 // KV elements: kD consecutive ones at index i of a pool of dtype kv, as floats x scale
 // (FP8) / stored from floats as qk_norm_rope_kv stores them (rope_kv.cuh).
-template <int kD>
-__device__ inline void load_kv(const void* pool, KvDtype kv, int64_t i, float scale,
-                               float (&out)[kD]) {
-  if (kv == KvDtype::kBF16) {
+template <int kD, KvDtype kv>
+__device__ inline void load_kv(const void* pool, int64_t i, float scale, float (&out)[kD]) {
+  if constexpr (kv == KvDtype::kBF16) {
     const auto* p = static_cast<const __nv_bfloat16*>(pool) + i;
     if constexpr (kD == 4) {
       const uint2 u = *reinterpret_cast<const uint2*>(p);
@@ -317,7 +318,7 @@ __device__ inline void load_kv(const void* pool, KvDtype kv, int64_t i, float sc
       const uint32_t u = *reinterpret_cast<const uint32_t*>(p);
       out[0] = bf16_lo(u), out[1] = bf16_hi(u);
     }
-  } else if (kv == KvDtype::kF32) {
+  } else if constexpr (kv == KvDtype::kF32) {
     const float* p = static_cast<const float*>(pool) + i;
 #pragma unroll
     for (int j = 0; j < kD; ++j) out[j] = p[j];
@@ -332,16 +333,42 @@ __device__ inline void load_kv(const void* pool, KvDtype kv, int64_t i, float sc
     }
   }
 }
-template <int kD>
-__device__ inline void store_kv_run(void* pool, KvDtype kv, int64_t i, const float (&y)[kD],
-                                    float scale) {
-  if (kv == KvDtype::kBF16) {
+template <int kD, KvDtype kv>
+__device__ inline void store_kv_run(void* pool, int64_t i, const float (&y)[kD], float scale) {
+  if constexpr (kv == KvDtype::kBF16) {
     store_run(static_cast<__nv_bfloat16*>(pool) + i, y, scale);
-  } else if (kv == KvDtype::kF32) {
+  } else if constexpr (kv == KvDtype::kF32) {
     store_run(static_cast<float*>(pool) + i, y, scale);
   } else {
     store_run(static_cast<__nv_fp8_e4m3*>(pool) + i, y, scale);
   }
+}
+
+// A partial softmax result of one output element: running maximum, sum of weights, the
+// weighted sum of values (l = 0: no keys).
+struct Softmax {
+  float m, l, o;
+};
+// The merge of n partial results (fetch(i) returns the i-th), kMergeBatch fetched at once
+// so that their loads (L2 round trips for the split-KV partials) overlap.
+template <typename Fetch>
+__device__ __forceinline__ Softmax merge_softmax(int n, Fetch&& fetch) {
+  Softmax r{-INFINITY, 0.0f, 0.0f};
+  for (int i0 = 0; i0 < n; i0 += kMergeBatch) {
+    Softmax part[kMergeBatch];
+#pragma unroll
+    for (int j = 0; j < kMergeBatch; ++j)
+      part[j] = i0 + j < n ? fetch(i0 + j) : Softmax{-INFINITY, 0.0f, 0.0f};
+#pragma unroll
+    for (int j = 0; j < kMergeBatch; ++j) {
+      if (part[j].l > 0.0f) {
+        const float mn = fmaxf(r.m, part[j].m);
+        const float fa = expf(r.m - mn), fb = expf(part[j].m - mn);
+        r = {mn, fmaf(part[j].l, fb, r.l * fa), fmaf(part[j].o, fb, r.o * fa)};
+      }
+    }
+  }
+  return r;
 }
 
 // Split-KV attention of the one decode row: item (KV head, split) per block; q/k norm +
@@ -349,9 +376,9 @@ __device__ inline void store_kv_run(void* pool, KvDtype kv, int64_t i, const flo
 // written to the pool with the new value); warps take 4 keys at a time with an online
 // softmax per query head; the block combines its warps, and the last split of a KV head
 // to finish merges the splits into attn.
-template <int kD>
-__device__ void attention_stage(const Args& a, const PersistentLayer& layer, float* xs,
-                                float* misc) {
+template <int kD, KvDtype kKv>
+__device__ __noinline__ void attention_stage(const Args& a, const PersistentLayer& layer, float* xs,
+                                             const float2* rope, float* misc) {
   const PersistentDecodeParams& p = a.p;
   const PersistentShape& s = p.shape;
   constexpr int kHd = 32 * kD;
@@ -366,9 +393,8 @@ __device__ void attention_stage(const Args& a, const PersistentLayer& layer, flo
   float* qs = xs;                          // [group][hd] normed, rotated queries
   float* raw = qs + group * kHd;           // [group + 1][hd] their inputs (+ the key's)
   float* wpart = raw + (group + 1) * kHd;  // [warps][group][hd + 2]: o, m, l
-  const float fpos = static_cast<float>(pos);
-  const auto cos_sin = [&](int f) { return rope_cos_sin(p.inv_freq, f, fpos, p.rope_scaling); };
-  const bool fp8 = p.kv_dtype == KvDtype::kFp8E4M3;
+  const auto cos_sin = [&](int f) { return rope[f]; };
+  constexpr bool fp8 = kKv == KvDtype::kFp8E4M3;
   const float k_scale = fp8 ? kv_scale_or_one(layer.k_scale) : 1.0f;
   const float v_scale = fp8 ? kv_scale_or_one(layer.v_scale) : 1.0f;
   for (int item = blockIdx.x; item < items; item += gridDim.x) {
@@ -390,13 +416,13 @@ __device__ void attention_stage(const Args& a, const PersistentLayer& layer, flo
       } else {
         const int64_t off = *p.row_slot * kv_dim + static_cast<int64_t>(kvh) * kHd;
         norm_rope_head_regs<kD>(r, layer.k_norm, p.eps, cos_sin, [&](int i, const auto& y) {
-          store_kv_run<kD>(layer.k_pool, p.kv_dtype, off + i, y, k_scale);
+          store_kv_run<kD, kKv>(layer.k_pool, off + i, y, k_scale);
         });
         float v[kD];
 #pragma unroll
         for (int j = 0; j < kD; ++j)
           v[j] = __ldcg(p.qkv + q_dim + kv_dim + kvh * kHd + lane * kD + j);
-        store_kv_run<kD>(layer.v_pool, p.kv_dtype, off + lane * kD, v, v_scale);
+        store_kv_run<kD, kKv>(layer.v_pool, off + lane * kD, v, v_scale);
       }
     }
     consumer_sync(kConsumers);  // queries in shared memory, the new K / V in the pool
@@ -421,8 +447,8 @@ __device__ void attention_stage(const Args& a, const PersistentLayer& layer, flo
         const int64_t slot =
             static_cast<int64_t>(__ldg(p.table + t / p.block_size)) * p.block_size +
             t % p.block_size;
-        load_kv<kD>(layer.k_pool, p.kv_dtype, slot * kv_dim + head_off, k_scale, kk[u]);
-        load_kv<kD>(layer.v_pool, p.kv_dtype, slot * kv_dim + head_off, v_scale, vv[u]);
+        load_kv<kD, kKv>(layer.k_pool, slot * kv_dim + head_off, k_scale, kk[u]);
+        load_kv<kD, kKv>(layer.v_pool, slot * kv_dim + head_off, v_scale, vv[u]);
       }
 #pragma unroll
       for (int u = 0; u < kKeysPerLoad; ++u) {
@@ -456,25 +482,17 @@ __device__ void attention_stage(const Args& a, const PersistentLayer& layer, flo
     consumer_sync(kConsumers);
     for (int idx = threadIdx.x; idx < group * kHd; idx += kConsumers) {
       const int j = idx / kHd, dd = idx - j * kHd;
-      float mx = -INFINITY;
-      for (int w = 0; w < kConsumerWarps; ++w)
-        mx = fmaxf(mx, wpart[(w * group + j) * stride + kHd]);
-      float sum_l = 0.0f, sum_o = 0.0f;
-      for (int w = 0; w < kConsumerWarps; ++w) {
+      const Softmax r = merge_softmax(kConsumerWarps, [&](int w) {
         const float* wp = wpart + (w * group + j) * stride;
-        if (wp[kHd + 1] > 0.0f) {
-          const float f = expf(wp[kHd] - mx);
-          sum_l = fmaf(wp[kHd + 1], f, sum_l);
-          sum_o = fmaf(wp[dd], f, sum_o);
-        }
-      }
+        return Softmax{wp[kHd], wp[kHd + 1], wp[dd]};
+      });
       if (splits == 1) {
-        __stcg(p.attn + (kvh * group + j) * kHd + dd, sum_o / sum_l);
+        __stcg(p.attn + (kvh * group + j) * kHd + dd, r.o / r.l);
       } else {
         float* pp =
             p.partials + (static_cast<int64_t>(kvh * a.max_splits + sp) * group + j) * stride;
-        __stcg(pp + dd, sum_o);
-        if (dd == 0) __stcg(pp + kHd, mx), __stcg(pp + kHd + 1, sum_l);
+        __stcg(pp + dd, r.o);
+        if (dd == 0) __stcg(pp + kHd, r.m), __stcg(pp + kHd + 1, r.l);
       }
     }
     if (splits > 1) {
@@ -492,21 +510,11 @@ __device__ void attention_stage(const Args& a, const PersistentLayer& layer, flo
           const float* base =
               p.partials + (static_cast<int64_t>(kvh * a.max_splits) * group + j) * stride;
           const int64_t step = static_cast<int64_t>(group) * stride;
-          float mx = -INFINITY;
-          for (int q2 = 0; q2 < splits; ++q2) {
-            if (__ldcg(base + q2 * step + kHd + 1) > 0.0f)
-              mx = fmaxf(mx, __ldcg(base + q2 * step + kHd));
-          }
-          float sum_l = 0.0f, sum_o = 0.0f;
-          for (int q2 = 0; q2 < splits; ++q2) {
-            const float lq = __ldcg(base + q2 * step + kHd + 1);
-            if (lq > 0.0f) {
-              const float f = expf(__ldcg(base + q2 * step + kHd) - mx);
-              sum_l = fmaf(lq, f, sum_l);
-              sum_o = fmaf(__ldcg(base + q2 * step + dd), f, sum_o);
-            }
-          }
-          __stcg(p.attn + (kvh * group + j) * kHd + dd, sum_o / sum_l);
+          const Softmax r = merge_softmax(splits, [&](int q2) {
+            const float* pq = base + q2 * step;
+            return Softmax{__ldcg(pq + kHd), __ldcg(pq + kHd + 1), __ldcg(pq + dd)};
+          });
+          __stcg(p.attn + (kvh * group + j) * kHd + dd, r.o / r.l);
         }
         if (threadIdx.x == 0) atomicExch(p.counters + kvh, 0u);
       }
@@ -523,8 +531,9 @@ __global__ void __launch_bounds__(kThreads, 1)
   const PersistentDecodeParams& p = a.p;
   uint8_t* ring = smem;
   float* xs = reinterpret_cast<float*>(smem + a.slots * slot_bytes(p.shape));
-  float* misc = xs + a.x_floats;                  // [32]
-  int* done = reinterpret_cast<int*>(misc + 32);  // [kMaxSlots] units finished per slot
+  float* misc = xs + a.x_floats;                        // [32]
+  auto* rope = reinterpret_cast<float2*>(misc + 32);    // [kMaxRope] the step's rotations
+  int* done = reinterpret_cast<int*>(rope + kMaxRope);  // [kMaxSlots] units finished per slot
   int* issued = done + kMaxSlots;                 // [2] chunks the producer armed (+ pad)
   auto* full = reinterpret_cast<uint64_t*>(issued + 2);
   uint64_t* empty = full + kMaxSlots;
@@ -546,6 +555,11 @@ __global__ void __launch_bounds__(kThreads, 1)
   }
   const PersistentShape& s = p.shape;
   const int q_dim = s.heads * s.head_dim;
+  // Every layer rotates by the same angles (one position): computed once, kept here
+  // (sinf / cosf's range reduction inlined into the attention cost more than its keys).
+  for (int f = threadIdx.x; f < s.head_dim / 2; f += kConsumers)
+    rope[f] = rope_cos_sin(p.inv_freq, f, static_cast<float>(*p.row_pos), p.rope_scaling);
+  consumer_sync(kConsumers);
   int chunk = 0;
   unsigned target = 0;
   Stamp stamp{profiled && threadIdx.x == 0 ? p.profile : nullptr};
@@ -559,7 +573,16 @@ __global__ void __launch_bounds__(kThreads, 1)
     stamp.add(kQkv);
     grid_sync(p.barrier, target, kConsumers);
     stamp.add(kGridSync);
-    attention_stage<kD>(a, layer, xs, misc);
+    switch (p.kv_dtype) {  // one instance each: no other dtype's code between its lines
+      case KvDtype::kBF16:
+        attention_stage<kD, KvDtype::kBF16>(a, layer, xs, rope, misc);
+        break;
+      case KvDtype::kF32:
+        attention_stage<kD, KvDtype::kF32>(a, layer, xs, rope, misc);
+        break;
+      default:
+        attention_stage<kD, KvDtype::kFp8E4M3>(a, layer, xs, rope, misc);
+    }
     stamp.add(kAttention);
     grid_sync(p.barrier, target, kConsumers);
     stamp.add(kGridSync);
@@ -596,7 +619,8 @@ int x_floats(const PersistentShape& s) {
   return std::max((n + piece - 1) / piece * piece, (attn + 3) / 4 * 4);
 }
 size_t fixed_smem(const PersistentShape& s) {
-  return static_cast<size_t>(x_floats(s)) * 4 + 32 * 4 + (kMaxSlots + 2) * 4 + 2 * kMaxSlots * 8;
+  return static_cast<size_t>(x_floats(s)) * 4 + 32 * 4 + kMaxRope * 8 + (kMaxSlots + 2) * 4 +
+         2 * kMaxSlots * 8;
 }
 int ring_slots(const PersistentShape& s) {
   const size_t fixed = fixed_smem(s);
