@@ -1,7 +1,8 @@
 // The persistent batch-1 decoder (kernels/decode_persistent.h) through the CudaRunner:
 // one sequence decoded token by token from a 5-token prompt to 96 positions, so the
 // split-KV attention goes from one split to six, with every weight format and KV dtype
-// (head_dim 64 and 128; yarn_untied's 32 is not a Qwen3 size and takes the kernel path).
+// (head_dim 64 and 128; yarn_untied's 32 is not a Qwen3 size and takes the kernel path,
+// which a test of its own checks).
 // Against the CPU backend with a float32 KV cache (little more than summation order
 // differs), and against the runner's kernel-per-operation path with BF16 / FP8 KV (the
 // pools then hold the same bytes: the new key goes through the same norm + RoPE code).
@@ -112,6 +113,21 @@ TEST_P(CudaPersistent, SlotsOfOneRowMatchTheKernelPath) {
               GetParam().c_str(), slot, d.max_abs, d.rel());
   EXPECT_EQ(persistent.persistent_steps(), kLength - kPrompt);
   EXPECT_LT(d.rel(), 2e-3);
+}
+
+// A geometry the kernel does not take (yarn_untied's head_dim 32): asking for the
+// persistent decoder falls back to the kernel path, silently and with the same logits.
+TEST(CudaPersistentFallback, UnsupportedGeometryRunsTheKernelPath) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  qwen3::test::TempDir tmp;
+  const auto w = load_test_model("yarn_untied", tmp);
+  ASSERT_EQ(w->config().head_dim, 32);
+  const std::vector<ScriptSeq> seqs = {one_sequence(w->config().vocab_size)};
+  CudaRunner asked(*w, kPoolBlocks, 16, {.persistent_decode = 1});
+  CudaRunner kernels(*w, kPoolBlocks, 16, {.persistent_decode = 0});
+  const Diff d = run_both(asked, kernels, seqs);
+  EXPECT_EQ(asked.persistent_steps(), 0);
+  EXPECT_LT(d.rel(), 1e-6);  // the same kernels
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, CudaPersistent,
