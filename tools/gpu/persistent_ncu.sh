@@ -2,7 +2,8 @@
 # Where the persistent batch-1 decoder (kernels/decode_persistent.cu) spends its time:
 # ncu's warp-state (stall reasons, incl. waiting for instructions), scheduler, instruction
 # and source-counter sections for one decode step's launch (Qwen3-4B geometry, context
-# 512), FP8 weights (NCU_MODELS="fp8 bf16" for both). Text reports in $OUT. Needs
+# 512), FP8 weights (NCU_MODELS="fp8 bf16" for both); with NCU_SOURCE=1 also the per-SASS
+# page, summarised by tools/gpu/ncu_source_summary.py. Text reports in $OUT. Needs
 # .gpu-carry-cuda.txz.
 #
 #   run(carry=[".gpu-carry-cuda.txz"], command="bash tools/gpu/persistent_ncu.sh")
@@ -35,6 +36,8 @@ for m in ${NCU_MODELS:-fp8}; do
       "$BIN/qwen3_cuda_bench" --model "$dir" --init-random qwen3-4b --profile-decode 1 \
       --profile-batch 1 --profile-sampled 0 >"$OUT/$m.source.csv" 2>&1
     echo "$m source: exit $?" | tee -a "$OUT/summary.log"
+    python3 tools/gpu/ncu_source_summary.py "$OUT/$m.source.csv" --top 15 2>&1 |
+      tee -a "$OUT/summary.log"
     xz -6 "$OUT/$m.source.csv"
   fi
   grep -E "^  [a-z_].*\(|Duration|DRAM Throughput|Issued Warp|No Eligible|Stall|stall|Warp Cycles|Executed Ipc" \
