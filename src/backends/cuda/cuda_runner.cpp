@@ -100,7 +100,10 @@ CudaRunner::CudaRunner(const Qwen3Weights& weights, int64_t num_blocks, int64_t 
   const bool persistent = options.persistent_decode < 0 ? env_flag("QWEN3_CUDA_PERSISTENT", false)
                                                         : options.persistent_decode > 0;
   if (persistent && !options.all_reduce)  // nullptr where unsupported
-    persistent_ = PersistentDecoder::create(*weights_, *pool_, options.persistent_slot_bytes);
+    persistent_ = PersistentDecoder::create(*weights_, *pool_, options.persistent_slot_bytes,
+                                            options.persistent_tail_split < 0
+                                                ? env_flag("QWEN3_PERSISTENT_TAIL_SPLIT", false)
+                                                : options.persistent_tail_split > 0);
   for (cudaEvent_t* e : {&step_begin_, &step_end_, &step_done_, &prev_done_})
     QWEN3_CUDA_CHECK(cudaEventCreate(e));
   QWEN3_CUDA_CHECK(cudaStreamSynchronize(stream_));
