@@ -268,8 +268,8 @@ __device__ void gemv_stage(const Args& a, int st, const PersistentLayer& layer, 
   for (int i = warp; i < whole + rem * parts; i += kConsumerWarps) {
     const int u = i < whole ? i : whole + (i - whole) / parts;
     const int part = i < whole ? 0 : (i - whole) % parts;
-    const int p0 = i < whole ? 0 : part * part_pieces;
-    const int p1 = i < whole ? pieces : min(pieces, p0 + part_pieces);
+    const int pc0 = i < whole ? 0 : part * part_pieces;  // this item's pieces
+    const int pc1 = i < whole ? pieces : min(pieces, pc0 + part_pieces);
     const int c = u / units_per_slot;  // the slot's chunk within the stage
     const int rs = r0 + c * rows_per_slot;
     const int nr = min(rows_per_slot, r1 - rs);
@@ -291,9 +291,9 @@ __device__ void gemv_stage(const Args& a, int st, const PersistentLayer& layer, 
       scl = reinterpret_cast<const float*>(sw + nr * rb + (scales_at(layer, st, rs, sc) & 15));
     }
     float acc[kUnit] = {};
-    int pc = p0;
+    int pc = pc0;
     // Full pieces two at a time (their loads issued together), then the rest.
-    const int full_pieces = min(p1, d.cols / kPiece<F>);
+    const int full_pieces = min(pc1, d.cols / kPiece<F>);
     for (; pc + 2 <= full_pieces; pc += 2) {
       const int col = pc * kPiece<F> + lane * kPer<F>;
 #pragma unroll
@@ -304,7 +304,7 @@ __device__ void gemv_stage(const Args& a, int st, const PersistentLayer& layer, 
         acc[k] += p0 + p1;
       }
     }
-    for (; pc < p1; ++pc) {
+    for (; pc < pc1; ++pc) {
       const int col = pc * kPiece<F> + lane * kPer<F>;
       if (col < d.cols) {
 #pragma unroll
