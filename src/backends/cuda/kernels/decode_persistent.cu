@@ -244,6 +244,7 @@ __device__ void gemv_stage(const Args& a, int st, const PersistentLayer& layer, 
   const int units = (r1 - r0) / kUnit;
   // Items: whole units, then (tail_split) the last round's `rem` units in `parts` column
   // ranges each, one item per warp, their sums in misc, added up after the loop.
+  static_assert(kConsumerWarps * kUnit <= 32, "the split units' sums fit misc[32]");
   const int whole = s.tail_split ? units / kConsumerWarps * kConsumerWarps : units;
   const int rem = units - whole;
   const int parts = rem > 0 ? max(1, min(kConsumerWarps / rem, pieces)) : 1;
