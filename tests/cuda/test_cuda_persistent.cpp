@@ -115,23 +115,6 @@ TEST_P(CudaPersistent, SlotsOfOneRowMatchTheKernelPath) {
   EXPECT_LT(d.rel(), 2e-3);
 }
 
-// Stages' last rounds split by columns over the warps (tail_split): with these models'
-// few rows per block every unit is in the last round, split in up to 15 column ranges.
-TEST_P(CudaPersistent, TailSplitMatchesTheKernelPath) {
-  QWEN3_SKIP_WITHOUT_GPU();
-  if (compute_capability() < 90) GTEST_SKIP() << "the persistent decoder needs sm_90";
-  qwen3::test::TempDir tmp;
-  const auto w = load_test_model(GetParam(), tmp);
-  const std::vector<ScriptSeq> seqs = {one_sequence(w->config().vocab_size)};
-  CudaRunner split(*w, kPoolBlocks, 16, {.persistent_decode = 1, .persistent_tail_split = 1});
-  CudaRunner kernels(*w, kPoolBlocks, 16, {.persistent_decode = 0});
-  const Diff d = run_both(split, kernels, seqs);
-  std::printf("[%s persistent with split tails vs kernels, bf16 KV] max|d| %.3g rel %.3g\n",
-              GetParam().c_str(), d.max_abs, d.rel());
-  EXPECT_EQ(split.persistent_steps(), kLength - kPrompt);
-  EXPECT_LT(d.rel(), 2e-3);
-}
-
 // A geometry the kernel does not take (yarn_untied's head_dim 32): asking for the
 // persistent decoder falls back to the kernel path, silently and with the same logits.
 TEST(CudaPersistentFallback, UnsupportedGeometryRunsTheKernelPath) {

@@ -97,15 +97,10 @@ CudaRunner::CudaRunner(const Qwen3Weights& weights, int64_t num_blocks, int64_t 
   pool_ = std::make_unique<CudaKvPool>(config_, num_blocks, block_size, options.kv_dtype);
   linear_ = std::make_unique<LinearContext>(stream_);
   linear_->reserve_dequant(weights_->largest_fp8_matrix());  // FP8 prefill scratch
-  // A tri-state option: 1 on, 0 off, -1 as the environment variable says (off unless "1").
-  const auto option_on = [](int option, const char* env) {
-    return option < 0 ? env_flag(env, false) : option > 0;
-  };
-  if (option_on(options.persistent_decode, "QWEN3_CUDA_PERSISTENT") &&
-      !options.all_reduce)  // nullptr where unsupported
-    persistent_ = PersistentDecoder::create(
-        *weights_, *pool_, options.persistent_slot_bytes,
-        option_on(options.persistent_tail_split, "QWEN3_PERSISTENT_TAIL_SPLIT"));
+  const bool persistent = options.persistent_decode < 0 ? env_flag("QWEN3_CUDA_PERSISTENT", false)
+                                                        : options.persistent_decode > 0;
+  if (persistent && !options.all_reduce)  // nullptr where unsupported
+    persistent_ = PersistentDecoder::create(*weights_, *pool_, options.persistent_slot_bytes);
   for (cudaEvent_t* e : {&step_begin_, &step_end_, &step_done_, &prev_done_})
     QWEN3_CUDA_CHECK(cudaEventCreate(e));
   QWEN3_CUDA_CHECK(cudaStreamSynchronize(stream_));

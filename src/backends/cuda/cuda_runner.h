@@ -39,9 +39,6 @@ struct CudaRunnerOptions {
   // unless "1": it is not yet faster than the kernel-per-operation path, NOTES round Q).
   int persistent_decode = -1;
   int persistent_slot_bytes = 0;  // its weight ring's slot size (0: the kernel's default)
-  // Its stages' last round of rows split by columns over the warps (PersistentShape::
-  // tail_split): 1 on, 0 off, -1 as QWEN3_PERSISTENT_TAIL_SPLIT says (off unless "1").
-  int persistent_tail_split = -1;
   // Tensor parallelism (TpCudaRunner): the weights are rank `tp_rank`'s slices
   // (tp_shard_weights) and all_reduce sums `count` floats at a device address over the
   // ranks, in place, on the given stream. Unset: one GPU holds the whole model.

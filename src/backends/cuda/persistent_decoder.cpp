@@ -15,8 +15,8 @@
 namespace qwen3::cuda {
 
 std::unique_ptr<PersistentDecoder> PersistentDecoder::create(const CudaWeights& weights,
-                                                             const CudaKvPool& pool, int slot_bytes,
-                                                             bool tail_split) {
+                                                             const CudaKvPool& pool,
+                                                             int slot_bytes) {
   const ModelConfig& c = weights.config();
   const auto& layers = weights.layers();
   const DeviceMatrix& q0 = layers.front().qkv;
@@ -27,8 +27,7 @@ std::unique_ptr<PersistentDecoder> PersistentDecoder::create(const CudaWeights& 
                           .inter = static_cast<int>(c.intermediate_size),
                           .wdtype = q0.dtype,
                           .block_in = static_cast<int>(q0.block_in),
-                          .slot_bytes = slot_bytes,
-                          .tail_split = tail_split};
+                          .slot_bytes = slot_bytes};
   std::vector<PersistentLayer> table(layers.size());
   for (size_t i = 0; i < layers.size(); ++i) {
     const CudaLayerWeights& l = layers[i];

@@ -18,11 +18,9 @@ namespace qwen3::cuda {
 class PersistentDecoder {
  public:
   // nullptr where the GPU or the model cannot run it (mixed weight formats, head_dim,
-  // ...); slot_bytes: the weight ring's slot size (0: the kernel's default); tail_split:
-  // PersistentShape::tail_split.
+  // ...); slot_bytes: the weight ring's slot size (0: the kernel's default).
   static std::unique_ptr<PersistentDecoder> create(const CudaWeights& weights,
-                                                   const CudaKvPool& pool, int slot_bytes,
-                                                   bool tail_split = false);
+                                                   const CudaKvPool& pool, int slot_bytes);
   ~PersistentDecoder();
 
   // Whether a step of this one decode row runs here: full attention over a context of at

@@ -223,12 +223,11 @@ __device__ __forceinline__ float dot_load(const uint8_t* sw, int rb, int r, int 
 // One matrix: this block's rows, from the ring. A warp takes whole units (a row, or a
 // gate/up pair) in turn (unit j to warp j mod warps): each lane accumulates its columns
 // over the row, one warp sum per row, the warp stores the result; the warp finishing a
-// slot's last unit frees the slot. No block barrier: warps work on different slots at once
-// (but with tail_split, once at the end, for the split units' sums in misc).
+// slot's last unit frees the slot. No block barrier: warps work on different slots at once.
 template <int F, int kUnit>
 __device__ void gemv_stage(const Args& a, int st, const PersistentLayer& layer, const uint8_t* ring,
-                           const float* xs, float* misc, int* done, int* issued, uint64_t* full,
-                           uint64_t* empty, int& chunk, unsigned long long* wait_ns) {
+                           const float* xs, int* done, int* issued, uint64_t* full, uint64_t* empty,
+                           int& chunk, unsigned long long* wait_ns) {
   const PersistentShape& s = a.p.shape;
   const StageDims d = stage_dims(s, st);
   const int rows_per_slot = slot_rows(s, st);
@@ -242,35 +241,7 @@ __device__ void gemv_stage(const Args& a, int st, const PersistentLayer& layer, 
   int r0, r1;
   block_rows(d, r0, r1);
   const int units = (r1 - r0) / kUnit;
-  // Items: whole units, then (tail_split) the last round's `rem` units in `parts` column
-  // ranges each, one item per warp, their sums in misc, added up after the loop.
-  static_assert(kConsumerWarps * kUnit <= 32, "the split units' sums fit misc[32]");
-  const int whole = s.tail_split ? units / kConsumerWarps * kConsumerWarps : units;
-  const int rem = units - whole;
-  const int parts = rem > 0 ? max(1, min(kConsumerWarps / rem, pieces)) : 1;
-  const int part_pieces = (pieces + parts - 1) / parts;
-  // A unit's result from its first row: qkv stored, o / down added to the residual stream
-  // (each row has one owner block), a gate/up pair -> silu(gate) * up.
-  const auto store_unit = [&](int row, const float(&acc)[kUnit]) {
-    if constexpr (kUnit == 2) {
-      __stcg(a.p.act + row / 2, acc[0] / (1.0f + expf(-acc[0])) * acc[1]);
-    } else if (st == 0) {
-      __stcg(a.p.qkv + row, acc[0]);
-    } else {
-      __stcg(a.p.h + row, __ldcg(a.p.h + row) + acc[0]);
-    }
-  };
-  // The items that read chunk c's slot: the last of them frees it.
-  const auto slot_items = [&](int c) {
-    const int u0 = c * units_per_slot, u1 = min(units, u0 + units_per_slot);
-    const int tail = max(0, u1 - max(u0, whole));
-    return u1 - u0 + tail * (parts - 1);
-  };
-  for (int i = warp; i < whole + rem * parts; i += kConsumerWarps) {
-    const int u = i < whole ? i : whole + (i - whole) / parts;
-    const int part = i < whole ? 0 : (i - whole) % parts;
-    const int pc0 = i < whole ? 0 : part * part_pieces;  // this item's pieces
-    const int pc1 = i < whole ? pieces : min(pieces, pc0 + part_pieces);
+  for (int u = warp; u < units; u += kConsumerWarps) {
     const int c = u / units_per_slot;  // the slot's chunk within the stage
     const int rs = r0 + c * rows_per_slot;
     const int nr = min(rows_per_slot, r1 - rs);
@@ -292,9 +263,9 @@ __device__ void gemv_stage(const Args& a, int st, const PersistentLayer& layer, 
       scl = reinterpret_cast<const float*>(sw + nr * rb + (scales_at(layer, st, rs, sc) & 15));
     }
     float acc[kUnit] = {};
-    int pc = pc0;
+    int pc = 0;
     // Full pieces two at a time (their loads issued together), then the rest.
-    const int full_pieces = min(pc1, d.cols / kPiece<F>);
+    const int full_pieces = d.cols / kPiece<F>;
     for (; pc + 2 <= full_pieces; pc += 2) {
       const int col = pc * kPiece<F> + lane * kPer<F>;
 #pragma unroll
@@ -305,7 +276,7 @@ __device__ void gemv_stage(const Args& a, int st, const PersistentLayer& layer, 
         acc[k] += p0 + p1;
       }
     }
-    for (; pc < pc1; ++pc) {
+    for (; pc < pieces; ++pc) {
       const int col = pc * kPiece<F> + lane * kPer<F>;
       if (col < d.cols) {
 #pragma unroll
@@ -316,28 +287,19 @@ __device__ void gemv_stage(const Args& a, int st, const PersistentLayer& layer, 
 #pragma unroll
     for (int k = 0; k < kUnit; ++k) acc[k] = warp_sum(acc[k]);
     if (lane == 0) {
-      if (i < whole) {
-        store_unit(rs + r, acc);
-      } else {
-#pragma unroll
-        for (int k = 0; k < kUnit; ++k) misc[(i - whole) * kUnit + k] = acc[k];
+      const int row = rs + r;
+      if constexpr (kUnit == 2) {  // gate/up pair -> silu(gate) * up
+        __stcg(a.p.act + row / 2, acc[0] / (1.0f + expf(-acc[0])) * acc[1]);
+      } else if (st == 0) {
+        __stcg(a.p.qkv + row, acc[0]);
+      } else {  // o, down: into the residual stream (each row has one owner block)
+        __stcg(a.p.h + row, __ldcg(a.p.h + row) + acc[0]);
       }
-      // This warp's reads of the slot are done; the slot's last item frees it.
-      if (atomicAdd(&done[slot], 1) == slot_items(c) - 1) {
+      // This warp's reads of the slot are done; the slot's last unit frees it.
+      if (atomicAdd(&done[slot], 1) == nr / kUnit - 1) {
         done[slot] = 0;
         mbar_arrive(&empty[slot]);
       }
-    }
-  }
-  if (rem > 0) {  // the split units: their parts' sums, in order
-    consumer_sync(kConsumers);
-    if (threadIdx.x < rem) {
-      float acc[kUnit] = {};
-      for (int q = 0; q < parts; ++q) {
-#pragma unroll
-        for (int k = 0; k < kUnit; ++k) acc[k] += misc[(threadIdx.x * parts + q) * kUnit + k];
-      }
-      store_unit(r0 + (whole + threadIdx.x) * kUnit, acc);
     }
   }
   chunk += (r1 - r0 + rows_per_slot - 1) / rows_per_slot;
@@ -607,7 +569,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     const PersistentLayer& layer = p.layers[l];
     load_x<F>(p.h, s.hidden, layer.input_norm, p.eps, xs, misc);
     stamp.add(kLoadX);
-    gemv_stage<F, 1>(a, 0, layer, ring, xs, misc, done, issued, full, empty, chunk, full_wait);
+    gemv_stage<F, 1>(a, 0, layer, ring, xs, done, issued, full, empty, chunk, full_wait);
     stamp.add(kQkv);
     grid_sync(p.barrier, target, kConsumers);
     stamp.add(kGridSync);
@@ -626,19 +588,19 @@ __global__ void __launch_bounds__(kThreads, 1)
     stamp.add(kGridSync);
     load_x<F>(p.attn, q_dim, nullptr, p.eps, xs, misc);
     stamp.add(kLoadX);
-    gemv_stage<F, 1>(a, 1, layer, ring, xs, misc, done, issued, full, empty, chunk, full_wait);
+    gemv_stage<F, 1>(a, 1, layer, ring, xs, done, issued, full, empty, chunk, full_wait);
     stamp.add(kO);
     grid_sync(p.barrier, target, kConsumers);
     stamp.add(kGridSync);
     load_x<F>(p.h, s.hidden, layer.post_norm, p.eps, xs, misc);
     stamp.add(kLoadX);
-    gemv_stage<F, 2>(a, 2, layer, ring, xs, misc, done, issued, full, empty, chunk, full_wait);
+    gemv_stage<F, 2>(a, 2, layer, ring, xs, done, issued, full, empty, chunk, full_wait);
     stamp.add(kGateUp);
     grid_sync(p.barrier, target, kConsumers);
     stamp.add(kGridSync);
     load_x<F>(p.act, s.inter, nullptr, p.eps, xs, misc);
     stamp.add(kLoadX);
-    gemv_stage<F, 1>(a, 3, layer, ring, xs, misc, done, issued, full, empty, chunk, full_wait);
+    gemv_stage<F, 1>(a, 3, layer, ring, xs, done, issued, full, empty, chunk, full_wait);
     stamp.add(kDown);
     if (l + 1 < p.num_layers) grid_sync(p.barrier, target, kConsumers);
     stamp.add(kGridSync);

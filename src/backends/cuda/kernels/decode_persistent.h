@@ -46,9 +46,6 @@ struct PersistentShape {
   DType wdtype = DType::kBF16;  // kBF16, kF8E4M3 or kF8E5M2
   int block_in = 0;             // FP8: scale block width
   int slot_bytes = 0;  // weight ring slot (a multiple of 16; 0: 24 KiB); tests set small ones
-  // A stage's last round of rows (fewer than the consumer warps) split by columns over all
-  // the warps, so that no warp finishes a whole row alone while the others wait.
-  bool tail_split = false;
 };
 
 struct PersistentDecodeParams {
