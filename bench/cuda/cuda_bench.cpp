@@ -14,6 +14,7 @@
 //     (N decode steps of B rows, sampled on the GPU, between cudaProfilerStart / Stop: ncu)
 //   qwen3_cuda_bench --model DIR --profile-prefill N   (one N-token prefill step, the same)
 //   qwen3_cuda_bench --model DIR --prefill-only 1   (the BF16 matmul rate and the prefill lines)
+//   qwen3_cuda_bench --grid-sync N   (the persistent decoder's grid barrier alone, N times)
 #include <cuda_profiler_api.h>
 #include <cuda_runtime_api.h>
 #include <fmt/core.h>
@@ -40,6 +41,7 @@
 #include "backends/cuda/kernels/launch.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "grid_sync_bench.h"
 #include "model/init_random.h"
 #include "model/weights.h"
 
@@ -576,6 +578,7 @@ int run(int argc, char** argv) {
   std::string model, fp8_model, like, json_path;
   int64_t context = 512;
   std::string attention_only;  // "1": the attention kernels alone; "decode": decode rows only
+  int grid_sync_iters = 0;
   ProfileRun profile;  // steps > 0: only run that many decode steps inside cudaProfilerStart/Stop
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
@@ -593,11 +596,21 @@ int run(int argc, char** argv) {
     else if (a == "--context") context = std::stoll(argv[i + 1]);
     else if (a == "--attention-only")
       attention_only = argv[i + 1];
+    else if (a == "--grid-sync")
+      grid_sync_iters = std::stoi(argv[i + 1]);
     else QWEN3_THROW(ErrorCode::kInvalidArgument, "unknown flag {}", a);
   }
   if (attention_only != "" && attention_only != "1" && attention_only != "decode") {
     QWEN3_THROW(ErrorCode::kInvalidArgument, "--attention-only takes 1 or decode, not {}",
                 attention_only);
+  }
+  if (grid_sync_iters > 0) {
+    const GridSyncTimes t = time_grid_sync(grid_sync_iters);
+    fmt::print(
+        "grid barrier alone ({} blocks x 15 warps, {} in a row): grid_sync {:.2f} us, "
+        "without the poll's sleep {:.2f} us, without sleep and fence {:.2f} us\n",
+        t.blocks, grid_sync_iters, t.grid_sync_us, t.no_sleep_us, t.no_fence_us);
+    return 0;
   }
   if (model.empty() && attention_only.empty()) {
     QWEN3_THROW(ErrorCode::kInvalidArgument, "--model DIR is required");
