@@ -6,7 +6,9 @@
 # (QWEN3_CUDA_PERSISTENT=1, its per-region profile in the log) and without (=0), same
 # binary, same call; LAB_VARIANTS lists the persistent decoder's settings to run, each
 # NAME:VAR=VALUE[,VAR=VALUE...] (default "p1:-", as it is); LAB_SANITIZE (a
-# gtest filter) runs compute-sanitizer memcheck on those tests; then (LAB_ACCURACY=1)
+# gtest filter; the parametrized suites' names start with "Models/", so
+# '*CudaPersistent.Bf16AndFp8*', not 'CudaPersistent*') runs compute-sanitizer memcheck on
+# those tests; then (LAB_ACCURACY=1)
 # `qwen3 bench accuracy` FP8 vs BF16. Needs .gpu-carry-cuda.txz (cuda_prepare_carry.sh).
 #
 #   run(carry=[".gpu-carry-cuda.txz"], command="bash tools/gpu/persistent_lab.sh")
