@@ -70,6 +70,10 @@ std::unique_ptr<PersistentDecoder> PersistentDecoder::create(const CudaWeights& 
     const size_t bytes = kPersistentProfileRegions * sizeof(unsigned long long);
     d->profile_ = DeviceBuffer(bytes, "persistent decoder profile");
     QWEN3_CUDA_CHECK(cudaMemset(d->profile_.get(), 0, bytes));
+    const size_t arrival_bytes = static_cast<size_t>(persistent_decode_barriers(d->num_layers_)) *
+                                 persistent_decode_blocks() * sizeof(unsigned long long);
+    d->arrivals_ = DeviceBuffer(arrival_bytes, "persistent decoder barrier arrivals");
+    QWEN3_CUDA_CHECK(cudaMemset(d->arrivals_.get(), 0, arrival_bytes));
   }
   return d;
 }
@@ -103,7 +107,8 @@ void PersistentDecoder::launch(const Step& step, cudaStream_t stream) {
                             .partials = partials_.as<float>(),
                             .counters = sync,
                             .barrier = sync + shape_.kv_heads,
-                            .profile = profile_.as<unsigned long long>()},
+                            .profile = profile_.as<unsigned long long>(),
+                            .arrivals = arrivals_.as<unsigned long long>()},
                            stream);
 }
 
@@ -122,6 +127,45 @@ PersistentDecoder::~PersistentDecoder() {
     line += fmt::format(" {} {:.1f};", kPersistentProfileNames[r],
                         static_cast<double>(ns[r]) / 1e3 / static_cast<double>(steps_));
   std::fprintf(stderr, "%s\n", line.c_str());
+  print_arrivals();
+}
+
+// The last step's barrier arrivals: per kind of barrier (the stage before it), the mean
+// spread between the first and the last block, and the blocks that arrive latest on average.
+void PersistentDecoder::print_arrivals() const {
+  const int barriers = persistent_decode_barriers(num_layers_);
+  const int blocks = persistent_decode_blocks();
+  std::vector<unsigned long long> t(static_cast<size_t>(barriers) * blocks);
+  if (cudaMemcpy(t.data(), arrivals_.get(), t.size() * sizeof t[0], cudaMemcpyDeviceToHost) !=
+      cudaSuccess) {
+    cudaGetLastError();
+    return;
+  }
+  static constexpr const char* kKinds[5] = {"qkv", "attention", "o", "gate_up", "down"};
+  for (int kind = 0; kind < 5; ++kind) {
+    double spread = 0.0;
+    int n = 0;
+    std::vector<double> late(static_cast<size_t>(blocks), 0.0);
+    for (int b = kind; b < barriers; b += 5, ++n) {
+      const unsigned long long* row = t.data() + static_cast<size_t>(b) * blocks;
+      const unsigned long long lo = *std::min_element(row, row + blocks);
+      spread += static_cast<double>(*std::max_element(row, row + blocks) - lo);
+      for (int k = 0; k < blocks; ++k) late[k] += static_cast<double>(row[k] - lo);
+    }
+    if (n == 0) continue;
+    std::vector<int> order(static_cast<size_t>(blocks));
+    for (int k = 0; k < blocks; ++k) order[k] = k;
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return late[a] > late[b]; });
+    double mean_late = 0.0;
+    for (double v : late) mean_late += v;
+    std::string line = fmt::format(
+        "persistent decoder barriers after {}: spread first-last block {:.2f} us, mean block "
+        "{:.2f} us after the first; latest blocks:",
+        kKinds[kind], spread / n / 1e3, mean_late / blocks / n / 1e3);
+    for (int k = 0; k < std::min(blocks, 6); ++k)
+      line += fmt::format(" {} ({:.2f} us)", order[k], late[order[k]] / n / 1e3);
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
 }
 
 }  // namespace qwen3::cuda

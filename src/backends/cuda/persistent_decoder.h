@@ -45,6 +45,7 @@ class PersistentDecoder {
 
  private:
   PersistentDecoder() = default;
+  void print_arrivals() const;  // at exit, with the profile
 
   PersistentShape shape_;
   int num_layers_ = 0;
@@ -58,6 +59,7 @@ class PersistentDecoder {
   DeviceBuffer partials_;  // split-KV partial outputs
   DeviceBuffer sync_;      // [kv_heads] split arrivals, then the grid barrier
   DeviceBuffer profile_;   // QWEN3_PERSISTENT_PROFILE=1
+  DeviceBuffer arrivals_;  // the same: each block's arrival at each barrier of the last step
   int64_t steps_ = 0;
 };
 

@@ -19,7 +19,7 @@ constexpr int kThreads = kConsumers + 32;  // + the producer warp
 constexpr int kSlotBytes = 24 * 1024;      // default ring slot: whole rows of one matrix + scales
 constexpr int kMaxSlots = 16;
 constexpr int kMaxGroup = 4;       // query heads per KV head
-constexpr int kMinSplitKeys = 16;  // fewest keys per split-KV item
+constexpr int kMinSplitKeys = 16;  // fewest keys per split-KV item (round S swept 16-1,024)
 constexpr int kKeysPerLoad = 4;    // keys whose K and V a warp loads together
 constexpr int kMergeBatch = 8;     // partial results an online merge loads at once
 constexpr int kMaxRope = 64;       // rotation pairs per head (head_dim 128)
@@ -564,6 +564,11 @@ __global__ void __launch_bounds__(kThreads, 1)
   unsigned target = 0;
   Stamp stamp{profiled && threadIdx.x == 0 ? p.profile : nullptr};
   unsigned long long* full_wait = stamp.prof != nullptr ? stamp.prof + kFullWait : nullptr;
+  // Where this block's arrival at the next barrier is stamped (`crossed`: the barriers so
+  // far times the grid, grid_sync's target before it).
+  const auto arrival = [&](unsigned crossed) -> unsigned long long* {
+    return p.arrivals == nullptr ? nullptr : p.arrivals + crossed + blockIdx.x;
+  };
   stamp.start();
   for (int l = 0; l < p.num_layers; ++l) {
     const PersistentLayer& layer = p.layers[l];
@@ -571,7 +576,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     stamp.add(kLoadX);
     gemv_stage<F, 1>(a, 0, layer, ring, xs, done, issued, full, empty, chunk, full_wait);
     stamp.add(kQkv);
-    grid_sync(p.barrier, target, kConsumers);
+    grid_sync(p.barrier, target, kConsumers, arrival(target));
     stamp.add(kGridSync);
     switch (p.kv_dtype) {  // one instance each: no other dtype's code between its lines
       case KvDtype::kBF16:
@@ -584,25 +589,25 @@ __global__ void __launch_bounds__(kThreads, 1)
         attention_stage<kD, KvDtype::kFp8E4M3>(a, layer, xs, rope, misc);
     }
     stamp.add(kAttention);
-    grid_sync(p.barrier, target, kConsumers);
+    grid_sync(p.barrier, target, kConsumers, arrival(target));
     stamp.add(kGridSync);
     load_x<F>(p.attn, q_dim, nullptr, p.eps, xs, misc);
     stamp.add(kLoadX);
     gemv_stage<F, 1>(a, 1, layer, ring, xs, done, issued, full, empty, chunk, full_wait);
     stamp.add(kO);
-    grid_sync(p.barrier, target, kConsumers);
+    grid_sync(p.barrier, target, kConsumers, arrival(target));
     stamp.add(kGridSync);
     load_x<F>(p.h, s.hidden, layer.post_norm, p.eps, xs, misc);
     stamp.add(kLoadX);
     gemv_stage<F, 2>(a, 2, layer, ring, xs, done, issued, full, empty, chunk, full_wait);
     stamp.add(kGateUp);
-    grid_sync(p.barrier, target, kConsumers);
+    grid_sync(p.barrier, target, kConsumers, arrival(target));
     stamp.add(kGridSync);
     load_x<F>(p.act, s.inter, nullptr, p.eps, xs, misc);
     stamp.add(kLoadX);
     gemv_stage<F, 1>(a, 3, layer, ring, xs, done, issued, full, empty, chunk, full_wait);
     stamp.add(kDown);
-    if (l + 1 < p.num_layers) grid_sync(p.barrier, target, kConsumers);
+    if (l + 1 < p.num_layers) grid_sync(p.barrier, target, kConsumers, arrival(target));
     stamp.add(kGridSync);
   }
 #endif
@@ -690,6 +695,8 @@ bool persistent_decode_supported(const PersistentShape& s) {
   }
   return blocks >= 1;
 }
+
+int persistent_decode_blocks() { return num_sms(); }
 
 size_t persistent_decode_partials(const PersistentShape& s) {
   const int group = s.heads / std::max(s.kv_heads, 1);

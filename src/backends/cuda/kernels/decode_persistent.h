@@ -71,6 +71,9 @@ struct PersistentDecodeParams {
   // Optional [kPersistentProfileRegions]: block 0 adds the nanoseconds it spent per region
   // (kPersistentProfileNames), accumulated over launches.
   unsigned long long* profile = nullptr;
+  // Optional [barriers per step][grid]: each block's arrival time (ns) at each grid barrier
+  // of the step, overwritten by every launch (persistent_decode_barriers says how many).
+  unsigned long long* arrivals = nullptr;
 };
 
 inline constexpr int kPersistentProfileRegions = 9;
@@ -90,6 +93,10 @@ inline constexpr const char* kPersistentProfileNames[kPersistentProfileRegions] 
 // geometry (head_dim 64 or 128, a row of every matrix fits a ring slot, ...) can run it;
 // true also lets the kernel take its shared memory on this device (once, before launching).
 bool persistent_decode_supported(const PersistentShape& s);
+// Grid barriers per step (PersistentDecodeParams::arrivals' rows): five per layer but the last.
+inline int persistent_decode_barriers(int num_layers) { return 5 * num_layers - 1; }
+// Blocks of a launch on this device (one per SM).
+int persistent_decode_blocks();
 // Floats of PersistentDecodeParams::partials for this geometry on this device.
 size_t persistent_decode_partials(const PersistentShape& s);
 // Zeroes p.barrier, then launches (one block per SM); persistent_decode_supported(p.shape)

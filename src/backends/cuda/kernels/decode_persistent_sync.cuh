@@ -67,10 +67,17 @@ __device__ __forceinline__ void consumer_sync(int threads) {
 // and waits until all gridDim.x arrivals of this barrier are in; `target` counts the
 // block's barriers so far times the grid. Writes before the barrier (ordered by the block
 // barrier and the release) are visible after it to loads that bypass L1 (__ldcg).
-__device__ __forceinline__ void grid_sync(unsigned* counter, unsigned& target, int threads) {
+// arrival (optional): where thread 0 stores the time (globaltimer, ns) the block arrived.
+__device__ __forceinline__ void grid_sync(unsigned* counter, unsigned& target, int threads,
+                                          unsigned long long* arrival = nullptr) {
   consumer_sync(threads);
   target += gridDim.x;
   if (threadIdx.x == 0) {
+    if (arrival != nullptr) {
+      unsigned long long t;
+      asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+      *arrival = t;
+    }
     // Arrive (release: this block's writes before it), then poll with a short sleep so
     // that 132 pollers of one L2 line do not slow the arrivals down.
     __threadfence();  // the other threads' writes, ordered before by the block barrier
