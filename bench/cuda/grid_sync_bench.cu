@@ -51,15 +51,7 @@ __global__ void __launch_bounds__(kThreads, 1) grid_sync_kernel(unsigned* counte
 
 template <int V>
 double time_variant(unsigned* counter, int iters, cudaStream_t stream) {
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = dim3(static_cast<unsigned>(num_sms()));
-  cfg.blockDim = dim3(kThreads);
-  cfg.stream = stream;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeCooperative;
-  attr[0].val.cooperative = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = 1;
+  const CooperativeLaunch launch(kThreads, 0, stream);
   cudaEvent_t start, stop;
   QWEN3_CUDA_CHECK(cudaEventCreate(&start));
   QWEN3_CUDA_CHECK(cudaEventCreate(&stop));
@@ -67,7 +59,7 @@ double time_variant(unsigned* counter, int iters, cudaStream_t stream) {
   for (int rep = 0; rep < 3; ++rep) {  // the best of three launches
     QWEN3_CUDA_CHECK(cudaMemsetAsync(counter, 0, sizeof(unsigned), stream));
     QWEN3_CUDA_CHECK(cudaEventRecord(start, stream));
-    QWEN3_CUDA_CHECK(cudaLaunchKernelEx(&cfg, grid_sync_kernel<V>, counter, iters));
+    QWEN3_CUDA_CHECK(cudaLaunchKernelEx(&launch.cfg, grid_sync_kernel<V>, counter, iters));
     QWEN3_CUDA_CHECK(cudaEventRecord(stop, stream));
     QWEN3_CUDA_CHECK(cudaEventSynchronize(stop));
     float ms = 0.0f;

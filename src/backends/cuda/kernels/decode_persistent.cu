@@ -713,19 +713,9 @@ void launch_persistent_decode(const PersistentDecodeParams& p, cudaStream_t stre
                .max_splits = max_splits(p.shape)};
   const size_t smem = kernel_smem(p.shape);
   QWEN3_CUDA_CHECK(cudaMemsetAsync(p.barrier, 0, sizeof(unsigned), stream));
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = dim3(static_cast<unsigned>(num_sms()));
-  cfg.blockDim = dim3(kThreads);
-  cfg.dynamicSmemBytes = smem;
-  cfg.stream = stream;
-  // Every block must be resident at once (grid barriers): one per SM, launched as a
-  // cooperative grid so that the driver refuses rather than deadlocks otherwise.
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeCooperative;
-  attr[0].val.cooperative = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = 1;
-  check_cuda(cudaLaunchKernelEx(&cfg, pick_kernel(p.shape), a), "persistent_decode_kernel",
+  // Every block must be resident at once (grid barriers).
+  const CooperativeLaunch launch(kThreads, smem, stream);
+  check_cuda(cudaLaunchKernelEx(&launch.cfg, pick_kernel(p.shape), a), "persistent_decode_kernel",
              __FILE__, __LINE__);
 }
 

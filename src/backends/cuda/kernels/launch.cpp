@@ -64,4 +64,15 @@ int compute_capability() {
   return cc;
 }
 
+CooperativeLaunch::CooperativeLaunch(unsigned threads, size_t smem, cudaStream_t stream) {
+  cfg.gridDim = dim3(static_cast<unsigned>(num_sms()));
+  cfg.blockDim = dim3(threads);
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  attr[0].id = cudaLaunchAttributeCooperative;
+  attr[0].val.cooperative = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+}
+
 }  // namespace qwen3::cuda

@@ -76,4 +76,15 @@ void launch_kernel(const char* name, void (*kernel)(Params...), dim3 grid, dim3 
              __LINE__);
 }
 
+// The configuration of a launch of one block per SM that must all be resident at once
+// (kernels with grid-wide barriers): cooperative, so that the driver refuses the launch
+// rather than deadlocks when they do not fit. Not copyable: cfg points at attr.
+struct CooperativeLaunch {
+  CooperativeLaunch(unsigned threads, size_t smem, cudaStream_t stream);
+  CooperativeLaunch(const CooperativeLaunch&) = delete;
+  CooperativeLaunch& operator=(const CooperativeLaunch&) = delete;
+  cudaLaunchAttribute attr[1] = {};
+  cudaLaunchConfig_t cfg = {};
+};
+
 }  // namespace qwen3::cuda
