@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "backends/cuda/cuda_check.h"
+#include "backends/cuda/kernels/decode_persistent.h"
 #include "backends/cuda/kernels/decode_persistent_sync.cuh"
 #include "backends/cuda/kernels/launch.h"
 #include "grid_sync_bench.h"
@@ -15,37 +16,18 @@
 namespace qwen3::cuda {
 namespace {
 
-constexpr int kConsumers = 15 * 32;
+// The decoder's block: its consumer warps in the barrier, the producer warp idle.
+constexpr int kConsumers = kPersistentConsumerWarps * 32;
 constexpr int kThreads = kConsumers + 32;
 
-// Variant 1: grid_sync's global part without the sleep between polls; 2: also without
-// the __threadfence before the release (the release orders this thread's writes; the
-// block barrier before it orders the others' for the CTA only).
-template <int V>
-__device__ __forceinline__ void variant_sync(unsigned* counter, unsigned& target) {
-  consumer_sync(kConsumers);
-  target += gridDim.x;
-  if (threadIdx.x == 0) {
-    if constexpr (V < 2) __threadfence();
-    asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(counter) : "memory");
-    unsigned seen = 0;
-    do {
-      asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(seen) : "l"(counter) : "memory");
-    } while (seen < target);
-  }
-  consumer_sync(kConsumers);
-}
-
+// V: 0 grid_sync as the decoder runs it, 1 without the poll's sleep, 2 also without the
+// fence before the release.
 template <int V>
 __global__ void __launch_bounds__(kThreads, 1) grid_sync_kernel(unsigned* counter, int iters) {
   if (threadIdx.x >= kConsumers) return;  // the decoder's producer warp: not in the barrier
   unsigned target = 0;
   for (int i = 0; i < iters; ++i) {
-    if constexpr (V == 0) {
-      grid_sync(counter, target, kConsumers);
-    } else {
-      variant_sync<V>(counter, target);
-    }
+    grid_sync < /*kSleep=*/V == 0, /*kFence=*/V<2>(counter, target, kConsumers);
   }
 }
 

@@ -13,7 +13,7 @@
 namespace qwen3::cuda {
 namespace {
 
-constexpr int kConsumerWarps = 15;  // + the producer: 16 warps of up to 128 registers
+constexpr int kConsumerWarps = kPersistentConsumerWarps;
 constexpr int kConsumers = kConsumerWarps * 32;
 constexpr int kThreads = kConsumers + 32;  // + the producer warp
 constexpr int kSlotBytes = 24 * 1024;      // default ring slot: whole rows of one matrix + scales

@@ -23,6 +23,9 @@
 
 namespace qwen3::cuda {
 
+// Consumer warps per block (+ one producer warp): 16 warps of up to 128 registers.
+inline constexpr int kPersistentConsumerWarps = 15;
+
 // One layer's device pointers; the kernel reads an array of them from device memory.
 // Matrices as CudaLayerWeights holds them: qkv rows q | k | v, gate_up rows interleaved
 // (gate_i, up_i); FP8 ones with per-row block scales [rows, ceil(cols / block_in)].

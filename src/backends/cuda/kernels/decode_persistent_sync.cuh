@@ -68,6 +68,8 @@ __device__ __forceinline__ void consumer_sync(int threads) {
 // block's barriers so far times the grid. Writes before the barrier (ordered by the block
 // barrier and the release) are visible after it to loads that bypass L1 (__ldcg).
 // arrival (optional): where thread 0 stores the time (globaltimer, ns) the block arrived.
+// kSleep / kFence off: the variants qwen3_cuda_bench --grid-sync times against it.
+template <bool kSleep = true, bool kFence = true>
 __device__ __forceinline__ void grid_sync(unsigned* counter, unsigned& target, int threads,
                                           unsigned long long* arrival = nullptr) {
   consumer_sync(threads);
@@ -80,13 +82,14 @@ __device__ __forceinline__ void grid_sync(unsigned* counter, unsigned& target, i
     }
     // Arrive (release: this block's writes before it), then poll with a short sleep so
     // that 132 pollers of one L2 line do not slow the arrivals down.
-    __threadfence();  // the other threads' writes, ordered before by the block barrier
+    if constexpr (kFence)
+      __threadfence();  // the other threads' writes, ordered by the block barrier
     asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(counter) : "memory");
     unsigned seen = 0;
     while (true) {
       asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(seen) : "l"(counter) : "memory");
       if (seen >= target) break;
-      __nanosleep(32);
+      if constexpr (kSleep) __nanosleep(32);
     }
   }
   consumer_sync(threads);
