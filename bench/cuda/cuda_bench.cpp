@@ -10,6 +10,8 @@
 //   qwen3_cuda_bench --model DIR [--fp8-model DIR] [--init-random qwen3-4b] [--json out.json]
 //   qwen3_cuda_bench --attention-only 1   (paged attention alone: no model, no --model)
 //   qwen3_cuda_bench --attention-only decode   (decode rows only, with the copy bandwidth)
+//   qwen3_cuda_bench --attention-only prefill   (causal prompts on the tensor-core kernel
+//     only, each as a share of the BF16 matmul rate measured first)
 //   qwen3_cuda_bench --model DIR --profile-decode N [--profile-batch B] [--profile-sampled 1]
 //     (N decode steps of B rows, sampled on the GPU, between cudaProfilerStart / Stop: ncu)
 //   qwen3_cuda_bench --model DIR --profile-prefill N   (one N-token prefill step, the same)
@@ -375,6 +377,20 @@ void bench_attention(int num_sms, bool decode_only) {
   set_paged_attention_mma(true);
 }
 
+// Causal prompts of 4,096 / 32,768 / 131,072 tokens on the tensor-core kernel, BF16 and FP8
+// pools, each as a share of the BF16 matmul rate measured first in the same process
+// (issue 9: >= 50 % at 131,072).
+void bench_prefill_attention(int num_sms) {
+  const double matmul = matmul_tflops();
+  fmt::print("BF16 matmul 8192^3 (cuBLAS): {:.0f} TFLOP/s\n", matmul);
+  for (int64_t n : {4096, 32768, 131072}) {
+    for (const KvDtype kv : {KvDtype::kBF16, KvDtype::kFp8E4M3}) {
+      const double tflops = attention_tflops(1, n, 0, num_sms, kv);
+      fmt::print("  = {:.1f}% of matmul\n", 100 * tflops / matmul);
+    }
+  }
+}
+
 // One step of `tokens` prompt tokens (a fresh sequence); returns seconds (median of 3).
 // Median wall time of three `tokens`-token prefill steps after one warm-up (`runs` = 1:
 // the warm-up's alone, e.g. inside a profiler range).
@@ -577,7 +593,8 @@ std::string bench_model(const std::string& dir, double copy_bw, int64_t context,
 int run(int argc, char** argv) {
   std::string model, fp8_model, like, json_path;
   int64_t context = 512;
-  std::string attention_only;  // "1": the attention kernels alone; "decode": decode rows only
+  // "1": the attention kernels alone; "decode": decode rows only; "prefill": prompts only
+  std::string attention_only;
   int grid_sync_iters = 0;
   ProfileRun profile;  // steps > 0: only run that many decode steps inside cudaProfilerStart/Stop
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -600,9 +617,10 @@ int run(int argc, char** argv) {
       grid_sync_iters = std::stoi(argv[i + 1]);
     else QWEN3_THROW(ErrorCode::kInvalidArgument, "unknown flag {}", a);
   }
-  if (attention_only != "" && attention_only != "1" && attention_only != "decode") {
-    QWEN3_THROW(ErrorCode::kInvalidArgument, "--attention-only takes 1 or decode, not {}",
-                attention_only);
+  if (attention_only != "" && attention_only != "1" && attention_only != "decode" &&
+      attention_only != "prefill") {
+    QWEN3_THROW(ErrorCode::kInvalidArgument,
+                "--attention-only takes 1, decode or prefill, not {}", attention_only);
   }
   if (grid_sync_iters > 0) {
     const GridSyncTimes t = time_grid_sync(grid_sync_iters);
@@ -638,7 +656,11 @@ int run(int argc, char** argv) {
       fmt::print("device-to-device copy: {:.0f} GB/s (read + write)\n",
                  copy_bandwidth(size_t{2} << 30) / 1e9);
     }
-    bench_attention(prop.multiProcessorCount, attention_only == "decode");
+    if (attention_only == "prefill") {
+      bench_prefill_attention(prop.multiProcessorCount);
+    } else {
+      bench_attention(prop.multiProcessorCount, attention_only == "decode");
+    }
     return 0;
   }
   const double copy_bw = copy_bandwidth(size_t{2} << 30);

@@ -166,6 +166,16 @@ TEST(PagedAttentionMma, TwoStageRingMatchesFloat64Reference) {
   set_paged_attention_small_smem(false);
 }
 
+// The four-stage ring with P V on mma.sync (V through ldmatrix.trans) instead of wgmma: the
+// path of QWEN3_CUDA_PV_WGMMA=0 (on sm_90a; elsewhere both settings run it).
+TEST(PagedAttentionMma, PvOnMmaSyncMatchesFloat64Reference) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  set_paged_attention_pv_wgmma(false);
+  check_step({32, 8, 128, KvDtype::kBF16, 132, 16}, {{300, 0}, {45, 77}, {1, 900}, {3, 61}}, 24);
+  check_step({8, 2, 64, KvDtype::kBF16, 132, 32}, {{257, 0}, {33, 100}, {1, 513}}, 25);
+  set_paged_attention_pv_wgmma(true);
+}
+
 // Long and odd-length steps aimed at the tensor-core kernel: partial key tiles and query
 // blocks, chunked prefill (start_pos > 0), several sequences in one step, split decode rows.
 struct StepCase {

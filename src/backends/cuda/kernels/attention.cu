@@ -211,6 +211,13 @@ bool device_has_bf16_mma() { return compute_capability() >= 80; }
 
 bool g_small_smem = false;  // set_paged_attention_small_smem
 
+// P V on wgmma in the four-stage prefill ring (set_paged_attention_pv_wgmma;
+// QWEN3_CUDA_PV_WGMMA=0 turns it off in a whole process, for A/B timing).
+bool& pv_wgmma_flag() {
+  static bool on = env_flag("QWEN3_CUDA_PV_WGMMA", true);
+  return on;
+}
+
 // Shared memory the tensor-core kernel may size its ring by (0 under
 // set_paged_attention_small_smem: the two-stage ring).
 size_t attention_smem() { return g_small_smem ? 0 : smem_optin(); }
@@ -220,12 +227,13 @@ void launch_prefill(const PagedAttentionParams& p, cudaStream_t stream) {
   if (paged_attention_uses_mma(p)) {
     const bool fp8 = p.kv_dtype == KvDtype::kFp8E4M3;
     const size_t smem = attention_smem();
+    const bool pv = pv_wgmma_flag();
     if (p.head_dim == 64) {
-      return fp8 ? mma_attn::launch_mma<64, true>(p, smem, stream)
-                 : mma_attn::launch_mma<64, false>(p, smem, stream);
+      return fp8 ? mma_attn::launch_mma<64, true>(p, smem, pv, stream)
+                 : mma_attn::launch_mma<64, false>(p, smem, pv, stream);
     }
-    return fp8 ? mma_attn::launch_mma<128, true>(p, smem, stream)
-               : mma_attn::launch_mma<128, false>(p, smem, stream);
+    return fp8 ? mma_attn::launch_mma<128, true>(p, smem, pv, stream)
+               : mma_attn::launch_mma<128, false>(p, smem, pv, stream);
   }
   switch (p.kv_dtype) {
     case KvDtype::kBF16:
@@ -241,6 +249,7 @@ void launch_prefill(const PagedAttentionParams& p, cudaStream_t stream) {
 
 void set_paged_attention_mma(bool on) { g_mma_enabled = on; }
 void set_paged_attention_small_smem(bool on) { g_small_smem = on; }
+void set_paged_attention_pv_wgmma(bool on) { pv_wgmma_flag() = on; }
 
 bool paged_attention_uses_mma(const PagedAttentionParams& p) {
   return g_mma_enabled && (p.kv_dtype == KvDtype::kBF16 || p.kv_dtype == KvDtype::kFp8E4M3) &&

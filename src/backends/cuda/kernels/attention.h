@@ -120,5 +120,8 @@ void set_paged_attention_mma(bool on);
 // true: the tensor-core kernel runs its two-stage ring, as on GPUs with less shared memory
 // per block than the four-stage one needs (tests; default false).
 void set_paged_attention_small_smem(bool on);
+// false: the four-stage ring's P V on mma.sync instead of wgmma (sm_90a; tests and A/B
+// timing; default true unless QWEN3_CUDA_PV_WGMMA=0).
+void set_paged_attention_pv_wgmma(bool on);
 
 }  // namespace qwen3::cuda

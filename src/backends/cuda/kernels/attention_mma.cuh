@@ -145,10 +145,12 @@ __device__ __forceinline__ void store_fp8x16_as_bf16(void* lo, void* hi, const u
   *reinterpret_cast<uint4*>(hi) = make_uint4(c.x, c.y, d.x, d.y);
 }
 
-// kFp8: the pool holds E4M3 (KvDtype::kFp8E4M3), else BF16.
-template <int HD, bool kFp8, int kNumStages>
+// kFp8: the pool holds E4M3 (KvDtype::kFp8E4M3), else BF16. kPvWgmma (BF16, four stages,
+// sm_90a): O += P V on wgmma too, see the loop.
+template <int HD, bool kFp8, int kNumStages, bool kPvWgmma>
 __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const PagedAttentionParams p) {
   static_assert(!kFp8 || kNumStages == 2);
+  static_assert(!kPvWgmma || (!kFp8 && kNumStages == kBigStages));
   constexpr int kAhead = kNumStages - 1;  // BF16 tiles requested ahead of the one computed
   using S = Smem<HD, kNumStages>;
   using KV = std::conditional_t<kFp8, uint8_t, __nv_bfloat16>;  // a pool element
@@ -329,7 +331,9 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
   // need it), online softmax in log2 units; O rescaled when a row's maximum moved
   // (rarely, once a row has seen many keys); P rounded to BF16 as A fragments per 16 keys
   // (two S n-tiles' C fragments each).
-  auto mask_softmax = [&](float (&s)[kKeyTiles][4], int t0, uint32_t (&pf)[kAttnTile / 16][4]) {
+  // softmax_p: the probabilities in place, O untouched, the rows' correction factors
+  // returned in c0 / c1; pack_p then rounds them to P's A fragments.
+  auto softmax_p = [&](float (&s)[kKeyTiles][4], int t0, float& c0, float& c1) {
     const bool need_mask =
         warp_has_padding || t0 + kAttnTile - 1 > warp_min_pos || t0 + kAttnTile > kv_stop;
     if (__builtin_expect(need_mask, 0)) {
@@ -345,8 +349,19 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
         }
       }
     }
-    const float c0 = softmax_tile(s, 0, r0, scale_log2);
-    const float c1 = softmax_tile(s, 1, r1, scale_log2);
+    c0 = softmax_tile(s, 0, r0, scale_log2);
+    c1 = softmax_tile(s, 1, r1, scale_log2);
+  };
+  auto pack_p = [&](const float (&s)[kKeyTiles][4], uint32_t (&pf)[kAttnTile / 16][4]) {
+#pragma unroll
+    for (int k2 = 0; k2 < kAttnTile / 16; ++k2) {
+      pf[k2][0] = pack_bf16(s[2 * k2][0], s[2 * k2][1]);
+      pf[k2][1] = pack_bf16(s[2 * k2][2], s[2 * k2][3]);
+      pf[k2][2] = pack_bf16(s[2 * k2 + 1][0], s[2 * k2 + 1][1]);
+      pf[k2][3] = pack_bf16(s[2 * k2 + 1][2], s[2 * k2 + 1][3]);
+    }
+  };
+  auto rescale_o = [&](float c0, float c1) {
     if (__any_sync(0xffffffffu, c0 != 1.0f || c1 != 1.0f)) {
 #pragma unroll
       for (int n = 0; n < kDimTiles; ++n) {
@@ -356,19 +371,19 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
         o[n][3] *= c1;
       }
     }
-#pragma unroll
-    for (int k2 = 0; k2 < kAttnTile / 16; ++k2) {
-      pf[k2][0] = pack_bf16(s[2 * k2][0], s[2 * k2][1]);
-      pf[k2][1] = pack_bf16(s[2 * k2][2], s[2 * k2][3]);
-      pf[k2][2] = pack_bf16(s[2 * k2 + 1][0], s[2 * k2 + 1][1]);
-      pf[k2][3] = pack_bf16(s[2 * k2 + 1][2], s[2 * k2 + 1][3]);
-    }
+  };
+  [[maybe_unused]] auto mask_softmax = [&](float (&s)[kKeyTiles][4], int t0,
+                                           uint32_t (&pf)[kAttnTile / 16][4]) {
+    float c0, c1;
+    softmax_p(s, t0, c0, c1);
+    rescale_o(c0, c1);
+    pack_p(s, pf);
   };
 
   // O += P V over 16-key steps (mma.sync). V is [key][dim], i.e. B row-major:
   // ldmatrix.trans (matrix j: keys + (j % 2) * 8, dims + (j / 2) * 8) gives b0/b1 of two
   // 8-dim n-tiles.
-  auto pv_product = [&](const char* vs, const uint32_t (&pf)[kAttnTile / 16][4], int t0) {
+  [[maybe_unused]] auto pv_product = [&](const char* vs, const uint32_t (&pf)[kAttnTile / 16][4], int t0) {
 #pragma unroll
     for (int k2 = 0; k2 < kAttnTile / 16; ++k2) {
       if (t0 + k2 * 16 > warp_max_pos) break;  // warp-uniform: all 16 keys masked
@@ -396,10 +411,74 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
     }
     wgmma::commit();
   };
+  // sm_90a, BF16, four stages, P V on wgmma: per tile j one barrier (tile j + 1 landed,
+  // tile j - 1's stage free), then S(j + 1) and O += P(j) V(j) issued together (V read
+  // once per warpgroup, MN-major, P(j) from registers), S(j + 1) waited for, tile j + 1's
+  // softmax while P(j) V(j) runs, then O rescaled by tile j + 1's correction. Both products
+  // are issued unconditionally (ptxas serializes wgmma behind branches): a warp with no
+  // visible key in a tile contributes P = 0 (V is finite there, zero past the range).
+  if constexpr (kPvWgmma) {
+    float s[kKeyTiles][4];
+    uint32_t pf[kAttnTile / 16][4];
+    // Tile t0's probabilities for this warp's rows in s, or zeros where none of them sees
+    // the tile.
+    auto next_p = [&](int t0, float& c0, float& c1) {
+      c0 = c1 = 1.0f;
+      if (warp_active && t0 <= warp_max_pos) {
+        softmax_p(s, t0, c0, c1);
+      } else {
+#pragma unroll
+        for (int n = 0; n < kKeyTiles; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+      }
+    };
+    float c0, c1;
+    cp_async_wait<kAhead - 1>();  // tile 0
+    wgmma::fence_proxy_async();
+    __syncthreads();
+    issue_s(s, 0);
+    wgmma::wait_all();
+    wgmma::pin(s);
+    next_p(0, c0, c1);
+    pack_p(s, pf);
+    int st = 0, fill = kAhead;
+    for (int t0 = 0; t0 < kv_stop; t0 += kAttnTile) {
+      cp_async_wait<kAhead - 2>();  // tile j + 1
+      wgmma::fence_proxy_async();
+      __syncthreads();
+      const int ahead = t0 + kAhead * kAttnTile;
+      if (ahead < kv_stop) {
+        issue_tile(slots, fill);
+        fetch_slots(ahead + kAttnTile, slots);
+      }
+      cp_async_commit();
+      const int next_st = st + 1 == kNumStages ? 0 : st + 1;
+      issue_s(s, next_st);
+      const uint32_t vs = smem_u32(v_s + st * S::kStage);
+#pragma unroll
+      for (int k2 = 0; k2 < kAttnTile / 16; ++k2) {
+        wgmma::m64nk16_bf16_rs_tb(o, pf[k2], wgmma::desc_mn_major_sw128(vs + k2 * 16 * 128, S::kSub));
+      }
+      wgmma::commit();
+      wgmma::wait_all_but_one();  // S(j + 1)
+      wgmma::pin(s);
+      const int t1 = t0 + kAttnTile;
+      if (t1 < kv_stop) next_p(t1, c0, c1);
+      // P(j) V(j) done: O and P's registers (read by the product while the softmax ran,
+      // kept live until here by the pins) are free again.
+      wgmma::wait_all();
+      wgmma::pin(o);
+      wgmma::pin(pf);
+      if (t1 < kv_stop) {
+        rescale_o(c0, c1);
+        pack_p(s, pf);
+      }
+      st = next_st;
+      fill = fill + 1 == kNumStages ? 0 : fill + 1;
+    }
+  } else if constexpr (!kFp8 && kNumStages == 4) {
   // sm_90a, BF16, four stages: the wgmma of tile j + 1's S runs while tile j's softmax and
   // P V do. One barrier per tile, at its top: tile j + 1 has landed, and every warp has
   // finished tile j - 1, whose stage the copies issued right after it refill.
-  if constexpr (!kFp8 && kNumStages == 4) {
     float s_cur[kKeyTiles][4], s_next[kKeyTiles][4];
     cp_async_wait<kAhead - 1>();  // tile 0
     wgmma::fence_proxy_async();
@@ -535,21 +614,24 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
   }
 }
 
-template <int HD, bool kFp8, int kNumStages>
+template <int HD, bool kFp8, int kNumStages, bool kPvWgmma = false>
 void launch_mma_stages(const PagedAttentionParams& p, cudaStream_t stream) {
   constexpr size_t smem = Smem<HD, kNumStages>::kBytes;
-  allow_dynamic_smem<paged_attention_mma_kernel<HD, kFp8, kNumStages>>(smem);
+  constexpr auto kernel = paged_attention_mma_kernel<HD, kFp8, kNumStages, kPvWgmma>;
+  allow_dynamic_smem<kernel>(smem);
   const dim3 grid(static_cast<unsigned>(p.num_items) * static_cast<unsigned>(p.kv_heads));
-  launch_kernel("paged_attention_mma_kernel", paged_attention_mma_kernel<HD, kFp8, kNumStages>,
-                grid, dim3(kThreads), smem, stream, p);
+  launch_kernel("paged_attention_mma_kernel", kernel, grid, dim3(kThreads), smem, stream, p);
 }
 
 // smem_optin: the device's opt-in shared memory per block (the four-stage ring of a BF16
-// pool when it fits: 129 KiB at head_dim 128; not on sm_89's 99 KiB).
+// pool when it fits: 129 KiB at head_dim 128; not on sm_89's 99 KiB). pv_wgmma: P V on
+// wgmma in the four-stage ring where the device has wgmma (sm_90a).
 template <int HD, bool kFp8>
-void launch_mma(const PagedAttentionParams& p, size_t smem_optin, cudaStream_t stream) {
+void launch_mma(const PagedAttentionParams& p, size_t smem_optin, bool pv_wgmma,
+                cudaStream_t stream) {
   if constexpr (!kFp8) {
     if (Smem<HD, kBigStages>::kBytes <= smem_optin) {
+      if (pv_wgmma) return launch_mma_stages<HD, kFp8, kBigStages, true>(p, stream);
       return launch_mma_stages<HD, kFp8, kBigStages>(p, stream);
     }
   }

@@ -33,6 +33,16 @@ __device__ __forceinline__ uint64_t desc_k_major_sw128(uint32_t addr) {
          (uint64_t{1024 >> 4} << 32) | (uint64_t{1} << 62);
 }
 
+// Descriptor of an MN-major (N-contiguous, imm-trans-b = 1), 128-byte swizzled B operand:
+// rows of 64 BF16 along N, one row per k, 8-row groups 1,024 bytes apart (the stride
+// offset), 64-column blocks of N `n_block_bytes` apart (the leading offset); a k16 step
+// starts 2,048 bytes (16 rows) further.
+__device__ __forceinline__ uint64_t desc_mn_major_sw128(uint32_t addr, uint32_t n_block_bytes) {
+  return static_cast<uint64_t>((addr & 0x3FFFF) >> 4) |
+         (static_cast<uint64_t>((n_block_bytes >> 4) & 0x3FFF) << 16) |
+         (uint64_t{1024 >> 4} << 32) | (uint64_t{1} << 62);
+}
+
 // One instruction without operands (a memory clobber), or nothing off sm_90a.
 #if QWEN3_HAVE_WGMMA
 #define QWEN3_WGMMA_INSN(text) asm volatile(text ::: "memory")
@@ -43,6 +53,10 @@ __device__ __forceinline__ void fence() { QWEN3_WGMMA_INSN("wgmma.fence.sync.ali
 __device__ __forceinline__ void commit() { QWEN3_WGMMA_INSN("wgmma.commit_group.sync.aligned;\n"); }
 __device__ __forceinline__ void wait_all() {
   QWEN3_WGMMA_INSN("wgmma.wait_group.sync.aligned 0;\n");
+}
+// All but the most recent committed group have completed.
+__device__ __forceinline__ void wait_all_but_one() {
+  QWEN3_WGMMA_INSN("wgmma.wait_group.sync.aligned 1;\n");
 }
 // Shared-memory stores of the generic proxy (st.shared, cp.async) made visible to wgmma's
 // reads (the async proxy); each writing thread runs it before the barrier that publishes.
@@ -57,6 +71,15 @@ __device__ __forceinline__ void pin(float (&d)[N][4]) {
 #pragma unroll
   for (int i = 0; i < N; ++i) {
     asm volatile("" : "+f"(d[i][0]), "+f"(d[i][1]), "+f"(d[i][2]), "+f"(d[i][3])::"memory");
+  }
+}
+
+// The same for A-operand registers an in-flight product reads.
+template <int N>
+__device__ __forceinline__ void pin(uint32_t (&a)[N][4]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) {
+    asm volatile("" : "+r"(a[i][0]), "+r"(a[i][1]), "+r"(a[i][2]), "+r"(a[i][3])::"memory");
   }
 }
 
@@ -87,6 +110,80 @@ __device__ __forceinline__ void m64n64k16_bf16_rs(float (&d)[8][4], const uint32
   (void)accumulate;
   __trap();  // callers test QWEN3_HAVE_WGMMA
 #endif
+}
+
+
+// d (64 x 128, float32, the same per-warp C layout per 8-column tile) += a (64 x 16 BF16 in
+// registers) x b (16 x 128 from the descriptor, MN-major: imm-trans-b = 1).
+__device__ __forceinline__ void m64n128k16_bf16_rs_tb(float (&d)[16][4], const uint32_t (&a)[4],
+                                                      uint64_t b_desc) {
+#if QWEN3_HAVE_WGMMA
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+      "{%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
+      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]),
+        "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
+        "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),
+        "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
+        "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
+        "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
+        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
+        "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3]),
+        "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]), "+f"(d[8][3]),
+        "+f"(d[9][0]), "+f"(d[9][1]), "+f"(d[9][2]), "+f"(d[9][3]),
+        "+f"(d[10][0]), "+f"(d[10][1]), "+f"(d[10][2]), "+f"(d[10][3]),
+        "+f"(d[11][0]), "+f"(d[11][1]), "+f"(d[11][2]), "+f"(d[11][3]),
+        "+f"(d[12][0]), "+f"(d[12][1]), "+f"(d[12][2]), "+f"(d[12][3]),
+        "+f"(d[13][0]), "+f"(d[13][1]), "+f"(d[13][2]), "+f"(d[13][3]),
+        "+f"(d[14][0]), "+f"(d[14][1]), "+f"(d[14][2]), "+f"(d[14][3]),
+        "+f"(d[15][0]), "+f"(d[15][1]), "+f"(d[15][2]), "+f"(d[15][3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b_desc), "r"(1));
+#else
+  (void)d;
+  (void)a;
+  (void)b_desc;
+  __trap();  // callers test QWEN3_HAVE_WGMMA
+#endif
+}
+
+// d (64 x 64) += a (64 x 16 BF16 in registers) x b (16 x 64, MN-major: imm-trans-b = 1).
+__device__ __forceinline__ void m64n64k16_bf16_rs_tb(float (&d)[8][4], const uint32_t (&a)[4],
+                                                     uint64_t b_desc) {
+#if QWEN3_HAVE_WGMMA
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+      "{%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"
+      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]),
+        "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
+        "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),
+        "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
+        "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
+        "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
+        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
+        "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b_desc), "r"(1));
+#else
+  (void)d;
+  (void)a;
+  (void)b_desc;
+  __trap();  // callers test QWEN3_HAVE_WGMMA
+#endif
+}
+
+// The one of the two that fits d: O (64 x HD) += P (64 x 16) V (16 x HD).
+template <int NT>
+__device__ __forceinline__ void m64nk16_bf16_rs_tb(float (&d)[NT][4], const uint32_t (&a)[4],
+                                                  uint64_t b_desc) {
+  static_assert(NT == 8 || NT == 16);
+  if constexpr (NT == 8) {
+    m64n64k16_bf16_rs_tb(d, a, b_desc);
+  } else {
+    m64n128k16_bf16_rs_tb(d, a, b_desc);
+  }
 }
 
 }  // namespace qwen3::cuda::wgmma

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Prefill attention (issue 9: >= 50 % of the measured tensor-core rate at 128K), one call:
+# copy bandwidth; the GPU tests (LAB_TESTS: a gtest filter, default all, "none" skips);
+# with LAB_SANITIZE (a gtest filter) compute-sanitizer memcheck on those tests;
+# `qwen3_cuda_bench --attention-only prefill` (the BF16 matmul rate, then causal prompts of
+# 4,096 / 32,768 / 131,072 tokens over a BF16 and an FP8 pool, each as a share of it) under
+# each environment of LAB_AB (default QWEN3_CUDA_PV_WGMMA=1 / 0, twice each, alternating);
+# then with LAB_LC (contexts, e.g. "131072") one engine request per context and
+# environment of LAB_LC_AB (default: LAB_AB's first two), BF16 KV (LAB_LC_KV), chunked
+# prefill of 8,192 tokens per step and 32 decode steps, as tools/gpu/long_context.sh does.
+# Needs .gpu-carry-cuda.txz (cuda_prepare_carry.sh).
+#
+#   run(carry=[".gpu-carry-cuda.txz"], command="LAB_LC=131072 bash tools/gpu/prefill_attention_lab.sh")
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+source tools/gpu/cuda_env.sh
+DEADLINE=${LAB_DEADLINE_S:-540}
+source tools/gpu/round_steps.sh
+lab_begin prefill_attention_lab
+[ -z "${LAB_LC:-}" ] || lab_checkpoint 150 "$MODEL"
+[ "${LAB_TESTS:-*}" = none ] || lab_tests 220 "${LAB_TESTS:-*}"
+[ -z "${LAB_SANITIZE:-}" ] || lab_sanitize 150 "$LAB_SANITIZE"
+AB=${LAB_AB:-"QWEN3_CUDA_PV_WGMMA=1 QWEN3_CUDA_PV_WGMMA=0 QWEN3_CUDA_PV_WGMMA=1 QWEN3_CUDA_PV_WGMMA=0"}
+i=0
+for env in $AB; do
+  i=$((i + 1))
+  [ "$(box 60)" -ge 30 ] || { log "attention $env skipped: out of time"; continue; }
+  log "prefill attention alone, $env"
+  env "${env//,/ }" timeout "$(box 60)" "$BIN/qwen3_cuda_bench" --attention-only prefill \
+    >"$OUT/attention_$i.log" 2>&1
+  echo "exit $?" >>"$OUT/attention_$i.log"
+  # Each prompt line with its share of the matmul rate (the line after it).
+  awk '/^BF16 matmul/ {print} /^attention/ {a=$0} /of matmul/ {print a $0} /^exit [^0]/ {print}' \
+    "$OUT/attention_$i.log" | sed -e 's/(h32 kv8 d128, //' -e 's/ pool, mma kernel)//' \
+    -e "s|^|[$env] |" | tee -a "$SUM"
+done
+wait  # the checkpoint
+read -ra LC_AB <<<"${LAB_LC_AB:-$(echo "$AB" | awk '{print $1, $2}')}"
+for ctx in ${LAB_LC:-}; do
+  for env in "${LC_AB[@]}"; do
+    [ "$(box 150)" -ge 60 ] || { log "context $ctx $env skipped: out of time"; continue; }
+    name="lc_${ctx}_${env//[^A-Za-z0-9]/_}"
+    log "engine request, context $ctx, ${LAB_LC_KV:-bf16} KV, $env"
+    env "${env//,/ }" timeout "$(box 150)" "$BIN/qwen3" bench latency --device cuda \
+      --model "$MODEL" --input-len $((ctx - 32)) --output-len 32 --batch-size 1 \
+      --max-model-len "$ctx" --max-num-batched-tokens 8192 --kv-cache-dtype "${LAB_LC_KV:-bf16}" \
+      --num-iters 1 --num-iters-warmup 0 --output-json "$OUT/$name.json" >"$OUT/$name.log" 2>&1
+    echo "exit $?" >>"$OUT/$name.log"
+    grep -E "prefill|decode|latency|^exit [^0]" "$OUT/$name.log" | tail -5 | sed "s|^|[$env] |" |
+      tee -a "$SUM"
+  done
+done
+log "done"
+lab_pack
