@@ -419,7 +419,7 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
   // visible key in a tile contributes P = 0 (V is finite there, zero past the range).
   if constexpr (kPvWgmma) {
     float s[kKeyTiles][4];
-    uint32_t pf[kAttnTile / 16][4];
+    uint32_t pf[kAttnTile / 16][4], pf2[kAttnTile / 16][4];
     // Tile t0's probabilities for this warp's rows in s, or zeros where none of them sees
     // the tile.
     auto next_p = [&](int t0, float& c0, float& c1) {
@@ -441,7 +441,11 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
     next_p(0, c0, c1);
     pack_p(s, pf);
     int st = 0, fill = kAhead;
-    for (int t0 = 0; t0 < kv_stop; t0 += kAttnTile) {
+    // Tile t0 with P(j) in pa; P(j + 1) goes to pb while the product reads pa (two
+    // buffers, their roles swapped by the caller: no register copy the compiler could fold
+    // into the in-flight operand).
+    auto tile_step = [&](int t0, uint32_t(&pa)[kAttnTile / 16][4],
+                         uint32_t(&pb)[kAttnTile / 16][4]) {
       cp_async_wait<kAhead - 2>();  // tile j + 1
       wgmma::fence_proxy_async();
       __syncthreads();
@@ -456,24 +460,29 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
       const uint32_t vs = smem_u32(v_s + st * S::kStage);
 #pragma unroll
       for (int k2 = 0; k2 < kAttnTile / 16; ++k2) {
-        wgmma::m64nk16_bf16_rs_tb(o, pf[k2], wgmma::desc_mn_major_sw128(vs + k2 * 16 * 128, S::kSub));
+        wgmma::m64nk16_bf16_rs_tb(o, pa[k2],
+                                  wgmma::desc_mn_major_sw128(vs + k2 * 16 * 128, S::kSub));
       }
       wgmma::commit();
       wgmma::wait_all_but_one();  // S(j + 1)
       wgmma::pin(s);
       const int t1 = t0 + kAttnTile;
-      if (t1 < kv_stop) next_p(t1, c0, c1);
-      // P(j) V(j) done: O and P's registers (read by the product while the softmax ran,
-      // kept live until here by the pins) are free again.
+      if (t1 < kv_stop) {
+        next_p(t1, c0, c1);
+        pack_p(s, pb);
+      }
+      // P(j) V(j) done: O and pa (kept live until here by the pins) are free again.
       wgmma::wait_all();
       wgmma::pin(o);
-      wgmma::pin(pf);
-      if (t1 < kv_stop) {
-        rescale_o(c0, c1);
-        pack_p(s, pf);
-      }
+      wgmma::pin(pa);
+      if (t1 < kv_stop) rescale_o(c0, c1);
       st = next_st;
       fill = fill + 1 == kNumStages ? 0 : fill + 1;
+    };
+    for (int t0 = 0; t0 < kv_stop; t0 += 2 * kAttnTile) {
+      tile_step(t0, pf, pf2);
+      if (t0 + kAttnTile >= kv_stop) break;
+      tile_step(t0 + kAttnTile, pf2, pf);
     }
   } else if constexpr (!kFp8 && kNumStages == 4) {
   // sm_90a, BF16, four stages: the wgmma of tile j + 1's S runs while tile j's softmax and
