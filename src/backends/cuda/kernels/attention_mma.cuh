@@ -19,9 +19,11 @@
 //     P V (BF16 pool, four stages); elsewhere mma.sync m16n8k16 per warp; masked per
 //     query by its own position (only tiles that reach past a warp's first position);
 //   * online softmax in registers (exp2 of score * scale * log2(e) - max, float32), P
-//     rounded to BF16 and fed back as the A operand of O += P V (mma.sync, V fragments
-//     via ldmatrix.trans). P V on wgmma too (V read MN-major) measured no faster on the
-//     H200 (2026-11-30), so it stays here.
+//     rounded to BF16 and fed back as the A operand of O += P V: on sm_90a with a BF16
+//     pool and four stages one wgmma m64n{HD}k16 per 16 keys and warpgroup (V read once
+//     per warpgroup through an MN-major descriptor, P from registers, overlapped with the
+//     next tile's softmax; 405 against 330 TFLOP/s at 131,072 tokens on the H200,
+//     2026-12-02); elsewhere mma.sync per warp (V fragments via ldmatrix.trans).
 // Fragment layouts of mma.m16n8k16 (g = lane / 4, t = lane % 4):
 //   A 16x16 (row-major): a0 (g, 2t..2t+1) a1 (g+8, 2t..) a2 (g, 2t+8..) a3 (g+8, 2t+8..)
 //   B 16x8  (k x n):     b0 (k 2t..2t+1, n g)   b1 (k 2t+8.., n g)
