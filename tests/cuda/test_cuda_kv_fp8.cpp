@@ -262,10 +262,14 @@ struct Fp8StepCase {
 class PagedAttentionFp8 : public ::testing::TestWithParam<Fp8StepCase> {};
 
 // Prefill (start 0), chunked prefill (start > 0), decode rows with and without splits:
-// every case on both kernels (head_dim 32 / 256 only have the SIMT one).
+// every case on both kernels (head_dim 32 / 256 only have the SIMT one), the tensor-core
+// one with P V on wgmma (three-stage ring, sm_90a) and on mma.sync (two stages).
 TEST_P(PagedAttentionFp8, MatchesFloat64Reference) {
   QWEN3_SKIP_WITHOUT_GPU();
   check_fp8_step(GetParam().shape, GetParam().seqs, 11);
+  set_paged_attention_pv_wgmma(false);
+  check_fp8_step(GetParam().shape, GetParam().seqs, 13);
+  set_paged_attention_pv_wgmma(true);
   set_paged_attention_mma(false);
   check_fp8_step(GetParam().shape, GetParam().seqs, 12);
   set_paged_attention_mma(true);

@@ -6,7 +6,8 @@
 # 4,096 / 32,768 / 131,072 tokens over a BF16 and an FP8 pool, each as a share of it) under
 # each environment of LAB_AB (default QWEN3_CUDA_PV_WGMMA=1 / 0, twice each, alternating);
 # then with LAB_LC (contexts, e.g. "131072") one engine request per context and
-# environment of LAB_LC_AB (default: LAB_AB's first two), BF16 KV (LAB_LC_KV), chunked
+# environment of LAB_LC_AB (default: LAB_AB's first two) and KV dtype of LAB_LC_KV (default
+# bf16; e.g. "bf16 fp8"), chunked
 # prefill of 8,192 tokens per step and 32 decode steps, as tools/gpu/long_context.sh does.
 # Needs .gpu-carry-cuda.txz (cuda_prepare_carry.sh).
 #
@@ -37,17 +38,19 @@ done
 wait  # the checkpoint
 read -ra LC_AB <<<"${LAB_LC_AB:-$(echo "$AB" | awk '{print $1, $2}')}"
 for ctx in ${LAB_LC:-}; do
-  for env in "${LC_AB[@]}"; do
-    [ "$(box 150)" -ge 60 ] || { log "context $ctx $env skipped: out of time"; continue; }
-    name="lc_${ctx}_${env//[^A-Za-z0-9]/_}"
-    log "engine request, context $ctx, ${LAB_LC_KV:-bf16} KV, $env"
-    env "${env//,/ }" timeout "$(box 150)" "$BIN/qwen3" bench latency --device cuda \
-      --model "$MODEL" --input-len $((ctx - 32)) --output-len 32 --batch-size 1 \
-      --max-model-len "$ctx" --max-num-batched-tokens 8192 --kv-cache-dtype "${LAB_LC_KV:-bf16}" \
-      --num-iters 1 --num-iters-warmup 0 --output-json "$OUT/$name.json" >"$OUT/$name.log" 2>&1
-    echo "exit $?" >>"$OUT/$name.log"
-    grep -E "prefill|decode|latency|^exit [^0]" "$OUT/$name.log" | tail -5 | sed "s|^|[$env] |" |
-      tee -a "$SUM"
+  for kv in ${LAB_LC_KV:-bf16}; do
+    for env in "${LC_AB[@]}"; do
+      [ "$(box 150)" -ge 60 ] || { log "context $ctx $kv $env skipped: out of time"; continue; }
+      name="lc_${ctx}_${kv}_${env//[^A-Za-z0-9]/_}"
+      log "engine request, context $ctx, $kv KV, $env"
+      env "${env//,/ }" timeout "$(box 150)" "$BIN/qwen3" bench latency --device cuda \
+        --model "$MODEL" --input-len $((ctx - 32)) --output-len 32 --batch-size 1 \
+        --max-model-len "$ctx" --max-num-batched-tokens 8192 --kv-cache-dtype "$kv" \
+        --num-iters 1 --num-iters-warmup 0 --output-json "$OUT/$name.json" >"$OUT/$name.log" 2>&1
+      echo "exit $?" >>"$OUT/$name.log"
+      grep -E "prefill|decode|latency|^exit [^0]" "$OUT/$name.log" | tail -5 | sed "s|^|[$kv $env] |" |
+        tee -a "$SUM"
+    done
   done
 done
 log "done"

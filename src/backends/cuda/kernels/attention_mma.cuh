@@ -55,6 +55,8 @@ constexpr int kThreads = kWarps * 32;
 // are copied by cp.async kNumStages - 1 ahead of the one computed; an FP8 pool's next
 // tile waits in registers, so it runs two stages.
 inline constexpr int kBigStages = 4, kSmallStages = 2;
+// An FP8 pool with P V on wgmma: tile j's V, tile j + 1's K and tile j + 2 being stored.
+inline constexpr int kFp8PvStages = 3;
 
 // Shared memory: stages of [K tile | V tile], 128-byte swizzled (wgmma.cuh: what wgmma
 // reads for K; ldmatrix reads both conflict-free), each
@@ -147,12 +149,12 @@ __device__ __forceinline__ void store_fp8x16_as_bf16(void* lo, void* hi, const u
   *reinterpret_cast<uint4*>(hi) = make_uint4(c.x, c.y, d.x, d.y);
 }
 
-// kFp8: the pool holds E4M3 (KvDtype::kFp8E4M3), else BF16. kPvWgmma (BF16, four stages,
-// sm_90a): O += P V on wgmma too, see the loop.
+// kFp8: the pool holds E4M3 (KvDtype::kFp8E4M3), else BF16. kPvWgmma (sm_90a; a BF16 pool
+// in four stages, an FP8 one in three): O += P V on wgmma too, see the loop.
 template <int HD, bool kFp8, int kNumStages, bool kPvWgmma>
 __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const PagedAttentionParams p) {
-  static_assert(!kFp8 || kNumStages == 2);
-  static_assert(!kPvWgmma || (!kFp8 && kNumStages == kBigStages));
+  static_assert(kNumStages == (kFp8 ? (kPvWgmma ? kFp8PvStages : kSmallStages)
+                                    : (kPvWgmma ? kBigStages : kNumStages)));
   constexpr int kAhead = kNumStages - 1;  // BF16 tiles requested ahead of the one computed
   using S = Smem<HD, kNumStages>;
   using KV = std::conditional_t<kFp8, uint8_t, __nv_bfloat16>;  // a pool element
@@ -292,6 +294,13 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
         make_uint2(pack_bf16(v.x, v.y), pack_bf16(v.z, v.w));
   }
   if constexpr (kFp8) store_tile(0);
+#if QWEN3_HAVE_WGMMA
+  if constexpr (kFp8 && kPvWgmma) {  // its loop starts with tiles 0 and 1 stored
+    load_tile(slots);
+    fetch_slots(2 * kAttnTile, slots);
+    store_tile(1);
+  }
+#endif
   __syncthreads();
 
   // A fragments of this warp's 16 queries: lane addresses row lane % 16, column half lane / 16.
@@ -434,9 +443,11 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
       }
     };
     float c0, c1;
-    cp_async_wait<kAhead - 1>();  // tile 0
-    wgmma::fence_proxy_async();
-    __syncthreads();
+    if constexpr (!kFp8) {
+      cp_async_wait<kAhead - 1>();  // tile 0
+      wgmma::fence_proxy_async();
+      __syncthreads();
+    }
     issue_s(s, 0);
     wgmma::wait_all();
     wgmma::pin(s);
@@ -448,15 +459,23 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
     // into the in-flight operand).
     auto tile_step = [&](int t0, uint32_t(&pa)[kAttnTile / 16][4],
                          uint32_t(&pb)[kAttnTile / 16][4]) {
-      cp_async_wait<kAhead - 2>();  // tile j + 1
-      wgmma::fence_proxy_async();
-      __syncthreads();
       const int ahead = t0 + kAhead * kAttnTile;
-      if (ahead < kv_stop) {
-        issue_tile(slots, fill);
-        fetch_slots(ahead + kAttnTile, slots);
+      if constexpr (kFp8) {
+        __syncthreads();        // tile j + 1 stored (by the step before or ahead of the loop)
+        if (ahead < kv_stop) {  // tile j + 2 into registers, stored at the end of the step
+          load_tile(slots);
+          fetch_slots(ahead + kAttnTile, slots);
+        }
+      } else {
+        cp_async_wait<kAhead - 2>();  // tile j + 1
+        wgmma::fence_proxy_async();
+        __syncthreads();
+        if (ahead < kv_stop) {
+          issue_tile(slots, fill);
+          fetch_slots(ahead + kAttnTile, slots);
+        }
+        cp_async_commit();
       }
-      cp_async_commit();
       const int next_st = st + 1 == kNumStages ? 0 : st + 1;
       issue_s(s, next_st);
       const uint32_t vs = smem_u32(v_s + st * S::kStage);
@@ -478,6 +497,10 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
       wgmma::pin(o);
       wgmma::pin(pa);
       if (t1 < kv_stop) rescale_o(c0, c1);
+      // FP8: tile j - 1's stage, free since the barrier above.
+      if constexpr (kFp8) {
+        if (ahead < kv_stop) store_tile(fill);
+      }
       st = next_st;
       fill = fill + 1 == kNumStages ? 0 : fill + 1;
     };
@@ -594,10 +617,10 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
       pv_product(vs, pf, t0);
     }
 #endif
-    // FP8: stage st ^ 1 was last read in the previous iteration, before its closing
+    // FP8: the next stage was last read in an earlier iteration, before its closing
     // barrier; the barrier below publishes it.
     if constexpr (kFp8) {
-      if (has_next) store_tile(st ^ 1);
+      if (has_next) store_tile(st + 1 == kNumStages ? 0 : st + 1);
     }
     __syncthreads();  // stage st is refilled by a later iteration's load
     st = st + 1 == kNumStages ? 0 : st + 1;
@@ -644,6 +667,10 @@ void launch_mma(const PagedAttentionParams& p, size_t smem_optin, bool pv_wgmma,
     if (Smem<HD, kBigStages>::kBytes <= smem_optin) {
       if (pv_wgmma) return launch_mma_stages<HD, kFp8, kBigStages, true>(p, stream);
       return launch_mma_stages<HD, kFp8, kBigStages>(p, stream);
+    }
+  } else {
+    if (pv_wgmma && Smem<HD, kFp8PvStages>::kBytes <= smem_optin) {
+      return launch_mma_stages<HD, kFp8, kFp8PvStages, true>(p, stream);
     }
   }
   launch_mma_stages<HD, kFp8, kSmallStages>(p, stream);
