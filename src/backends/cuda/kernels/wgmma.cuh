@@ -83,12 +83,26 @@ __device__ __forceinline__ void pin(uint32_t (&a)[N][4]) {
   }
 }
 
+// The accumulator operands of 8-column tiles n .. n + 7 (32 floats) of `d`.
+#define QWEN3_WGMMA_ACC8(n)                                                       \
+  "+f"(d[n][0]), "+f"(d[n][1]), "+f"(d[n][2]), "+f"(d[n][3]), "+f"(d[n + 1][0]),  \
+      "+f"(d[n + 1][1]), "+f"(d[n + 1][2]), "+f"(d[n + 1][3]), "+f"(d[n + 2][0]), \
+      "+f"(d[n + 2][1]), "+f"(d[n + 2][2]), "+f"(d[n + 2][3]), "+f"(d[n + 3][0]), \
+      "+f"(d[n + 3][1]), "+f"(d[n + 3][2]), "+f"(d[n + 3][3]), "+f"(d[n + 4][0]), \
+      "+f"(d[n + 4][1]), "+f"(d[n + 4][2]), "+f"(d[n + 4][3]), "+f"(d[n + 5][0]), \
+      "+f"(d[n + 5][1]), "+f"(d[n + 5][2]), "+f"(d[n + 5][3]), "+f"(d[n + 6][0]), \
+      "+f"(d[n + 6][1]), "+f"(d[n + 6][2]), "+f"(d[n + 6][3]), "+f"(d[n + 7][0]), \
+      "+f"(d[n + 7][1]), "+f"(d[n + 7][2]), "+f"(d[n + 7][3])
+
 // d (64 x 64, float32; this thread's part in mma.sync's C layout per 8-column tile) =
 // (accumulate ? d : 0) + a (64 x 16 BF16 in registers, mma.sync's A layout per warp) x
 // b (16 x 64 from the descriptor: K-major, or MN-major with kTransB, imm-trans-b = 1).
+// Off sm_90a it traps: callers test QWEN3_HAVE_WGMMA.
 template <bool kTransB = false>
-__device__ __forceinline__ void m64n64k16_bf16_rs(float (&d)[8][4], const uint32_t (&a)[4],
-                                                  uint64_t b_desc, bool accumulate) {
+__device__ __forceinline__ void m64n64k16_bf16_rs([[maybe_unused]] float (&d)[8][4],
+                                                  [[maybe_unused]] const uint32_t (&a)[4],
+                                                  [[maybe_unused]] uint64_t b_desc,
+                                                  [[maybe_unused]] bool accumulate) {
 #if QWEN3_HAVE_WGMMA
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
@@ -96,58 +110,37 @@ __device__ __forceinline__ void m64n64k16_bf16_rs(float (&d)[8][4], const uint32
       "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, "
       "%20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
       "{%32, %33, %34, %35}, %36, p, 1, 1, %38;\n}\n"
-      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]),
-        "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),
-        "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]),
-        "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
-        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]),
-        "+f"(d[7][2]), "+f"(d[7][3])
+      : QWEN3_WGMMA_ACC8(0)
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b_desc), "r"(accumulate ? 1 : 0),
         "n"(kTransB ? 1 : 0));
 #else
-  (void)d;
-  (void)a;
-  (void)b_desc;
-  (void)accumulate;
-  __trap();  // callers test QWEN3_HAVE_WGMMA
+  __trap();
 #endif
 }
 
 // The same with b 16 x 128 (d: 16 tiles of 8 columns).
 template <bool kTransB = false>
-__device__ __forceinline__ void m64n128k16_bf16_rs(float (&d)[16][4], const uint32_t (&a)[4],
-                                                   uint64_t b_desc, bool accumulate) {
+__device__ __forceinline__ void m64n128k16_bf16_rs([[maybe_unused]] float (&d)[16][4],
+                                                   [[maybe_unused]] const uint32_t (&a)[4],
+                                                   [[maybe_unused]] uint64_t b_desc,
+                                                   [[maybe_unused]] bool accumulate) {
 #if QWEN3_HAVE_WGMMA
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
       "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
       "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, "
-      "%20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, "
-      "%38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, "
-      "%56, %57, %58, %59, %60, %61, %62, %63}, "
+      "%20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, "
+      "%50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
       "{%64, %65, %66, %67}, %68, p, 1, 1, %70;\n}\n"
-      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]),
-        "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),
-        "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]),
-        "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
-        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]),
-        "+f"(d[7][2]), "+f"(d[7][3]), "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]), "+f"(d[8][3]),
-        "+f"(d[9][0]), "+f"(d[9][1]), "+f"(d[9][2]), "+f"(d[9][3]), "+f"(d[10][0]), "+f"(d[10][1]),
-        "+f"(d[10][2]), "+f"(d[10][3]), "+f"(d[11][0]), "+f"(d[11][1]), "+f"(d[11][2]),
-        "+f"(d[11][3]), "+f"(d[12][0]), "+f"(d[12][1]), "+f"(d[12][2]), "+f"(d[12][3]),
-        "+f"(d[13][0]), "+f"(d[13][1]), "+f"(d[13][2]), "+f"(d[13][3]), "+f"(d[14][0]),
-        "+f"(d[14][1]), "+f"(d[14][2]), "+f"(d[14][3]), "+f"(d[15][0]), "+f"(d[15][1]),
-        "+f"(d[15][2]), "+f"(d[15][3])
+      : QWEN3_WGMMA_ACC8(0), QWEN3_WGMMA_ACC8(8)
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b_desc), "r"(accumulate ? 1 : 0),
         "n"(kTransB ? 1 : 0));
 #else
-  (void)d;
-  (void)a;
-  (void)b_desc;
-  (void)accumulate;
-  __trap();  // callers test QWEN3_HAVE_WGMMA
+  __trap();
 #endif
 }
+#undef QWEN3_WGMMA_ACC8
 
 // The one of the two that fits d: O (64 x HD) += P (64 x 16) V (16 x HD).
 template <int NT>
