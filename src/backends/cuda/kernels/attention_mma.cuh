@@ -425,11 +425,11 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
   // sm_90a, P V on wgmma (BF16 pool: four cp.async stages; FP8: three stages, tile j + 2
   // loaded to registers at a step's top and stored as BF16 at its end): per tile j one
   // barrier (tile j + 1 landed, tile j - 1's stage free), then S(j + 1) and O += P(j) V(j)
-  // issued together (V read
-  // once per warpgroup, MN-major, P(j) from registers), S(j + 1) waited for, tile j + 1's
-  // softmax while P(j) V(j) runs, then O rescaled by tile j + 1's correction. Both products
-  // are issued unconditionally (ptxas serializes wgmma behind branches): a warp with no
-  // visible key in a tile contributes P = 0 (V is finite there, zero past the range).
+  // issued together (V read once per warpgroup, MN-major, P(j) from registers), S(j + 1)
+  // waited for, tile j + 1's softmax while P(j) V(j) runs, then O rescaled by tile j + 1's
+  // correction. Both products are issued unconditionally (ptxas serializes wgmma behind
+  // branches): a warp with no visible key in a tile contributes P = 0 (V is finite there,
+  // zero past the range).
   if constexpr (kPvWgmma) {
     float s[kKeyTiles][4];
     uint32_t pf[kAttnTile / 16][4], pf2[kAttnTile / 16][4];
