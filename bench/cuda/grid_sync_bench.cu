@@ -27,7 +27,8 @@ __global__ void __launch_bounds__(kThreads, 1) grid_sync_kernel(unsigned* counte
   if (threadIdx.x >= kConsumers) return;  // the decoder's producer warp: not in the barrier
   unsigned target = 0;
   for (int i = 0; i < iters; ++i) {
-    grid_sync < /*kSleep=*/V == 0, /*kFence=*/V<2>(counter, target, kConsumers);
+    constexpr bool kSleep = V == 0, kFence = V < 2;
+    grid_sync<kSleep, kFence>(counter, target, kConsumers);
   }
 }
 

@@ -141,12 +141,11 @@ void PersistentDecoder::print_arrivals() const {
     cudaGetLastError();
     return;
   }
-  static constexpr const char* kKinds[5] = {"qkv", "attention", "o", "gate_up", "down"};
-  for (int kind = 0; kind < 5; ++kind) {
+  for (int kind = 0; kind < kPersistentBarriersPerLayer; ++kind) {
     double spread = 0.0;
     int n = 0;
     std::vector<double> late(static_cast<size_t>(blocks), 0.0);
-    for (int b = kind; b < barriers; b += 5, ++n) {
+    for (int b = kind; b < barriers; b += kPersistentBarriersPerLayer, ++n) {
       const unsigned long long* row = t.data() + static_cast<size_t>(b) * blocks;
       const unsigned long long lo = *std::min_element(row, row + blocks);
       spread += static_cast<double>(*std::max_element(row, row + blocks) - lo);
@@ -161,7 +160,7 @@ void PersistentDecoder::print_arrivals() const {
     std::string line = fmt::format(
         "persistent decoder barriers after {}: spread first-last block {:.2f} us, mean block "
         "{:.2f} us after the first; latest blocks:",
-        kKinds[kind], spread / n / 1e3, mean_late / blocks / n / 1e3);
+        kPersistentBarrierNames[kind], spread / n / 1e3, mean_late / blocks / n / 1e3);
     for (int k = 0; k < std::min(blocks, 6); ++k)
       line += fmt::format(" {} ({:.2f} us)", order[k], late[order[k]] / n / 1e3);
     std::fprintf(stderr, "%s\n", line.c_str());

@@ -422,6 +422,25 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
     }
     wgmma::commit();
   };
+  // BF16 pool, four stages (the loops below): tile 0 has landed and is visible to wgmma.
+  [[maybe_unused]] auto await_first = [&] {
+    cp_async_wait<kAhead - 1>();
+    wgmma::fence_proxy_async();
+    __syncthreads();
+  };
+  // At the top of tile j (t0): tile j + 1 has landed and every warp has finished tile j - 1,
+  // whose stage (`fill`) the copies of tile j + kAhead then refill.
+  [[maybe_unused]] auto await_next_and_refill = [&](int t0, int fill) {
+    cp_async_wait<kAhead - 2>();
+    wgmma::fence_proxy_async();
+    __syncthreads();
+    const int ahead = t0 + kAhead * kAttnTile;
+    if (ahead < kv_stop) {
+      issue_tile(slots, fill);
+      fetch_slots(ahead + kAttnTile, slots);
+    }
+    cp_async_commit();  // one group per tile, empty ones included: uniform counting
+  };
   // sm_90a, P V on wgmma (BF16 pool: four cp.async stages; FP8: three stages, tile j + 2
   // loaded to registers at a step's top and stored as BF16 at its end): per tile j one
   // barrier (tile j + 1 landed, tile j - 1's stage free), then S(j + 1) and O += P(j) V(j)
@@ -445,11 +464,7 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
       }
     };
     float c0, c1;
-    if constexpr (!kFp8) {
-      cp_async_wait<kAhead - 1>();  // tile 0
-      wgmma::fence_proxy_async();
-      __syncthreads();
-    }
+    if constexpr (!kFp8) await_first();
     issue_s(s, 0);
     wgmma::wait_all();
     wgmma::pin(s);
@@ -469,14 +484,7 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
           fetch_slots(ahead + kAttnTile, slots);
         }
       } else {
-        cp_async_wait<kAhead - 2>();  // tile j + 1
-        wgmma::fence_proxy_async();
-        __syncthreads();
-        if (ahead < kv_stop) {
-          issue_tile(slots, fill);
-          fetch_slots(ahead + kAttnTile, slots);
-        }
-        cp_async_commit();
+        await_next_and_refill(t0, fill);
       }
       const int next_st = st + 1 == kNumStages ? 0 : st + 1;
       issue_s(s, next_st);
@@ -516,23 +524,13 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
   // P V do. One barrier per tile, at its top: tile j + 1 has landed, and every warp has
   // finished tile j - 1, whose stage the copies issued right after it refill.
     float s_cur[kKeyTiles][4], s_next[kKeyTiles][4];
-    cp_async_wait<kAhead - 1>();  // tile 0
-    wgmma::fence_proxy_async();
-    __syncthreads();
+    await_first();
     issue_s(s_cur, 0);
     wgmma::wait_all();
     wgmma::pin(s_cur);
     int st = 0, fill = kAhead;
     for (int t0 = 0; t0 < kv_stop; t0 += kAttnTile) {
-      cp_async_wait<kAhead - 2>();  // tile j + 1
-      wgmma::fence_proxy_async();
-      __syncthreads();
-      const int ahead = t0 + kAhead * kAttnTile;
-      if (ahead < kv_stop) {
-        issue_tile(slots, fill);
-        fetch_slots(ahead + kAttnTile, slots);
-      }
-      cp_async_commit();
+      await_next_and_refill(t0, fill);
       const int next_st = st + 1 == kNumStages ? 0 : st + 1;
       // Unconditional (a branch around it would make ptxas serialize the products): after
       // the last tile or past the warpgroup's rows the product is not used.

@@ -96,8 +96,15 @@ inline constexpr const char* kPersistentProfileNames[kPersistentProfileRegions] 
 // geometry (head_dim 64 or 128, a row of every matrix fits a ring slot, ...) can run it;
 // true also lets the kernel take its shared memory on this device (once, before launching).
 bool persistent_decode_supported(const PersistentShape& s);
-// Grid barriers per step (PersistentDecodeParams::arrivals' rows): five per layer but the last.
-inline int persistent_decode_barriers(int num_layers) { return 5 * num_layers - 1; }
+// The grid barriers of a layer, each named by the stage before it.
+inline constexpr int kPersistentBarriersPerLayer = 5;
+inline constexpr const char* kPersistentBarrierNames[kPersistentBarriersPerLayer] = {
+    "qkv", "attention", "o", "gate_up", "down"};
+// Grid barriers per step (PersistentDecodeParams::arrivals' rows): every layer's but the
+// last one's last.
+inline int persistent_decode_barriers(int num_layers) {
+  return kPersistentBarriersPerLayer * num_layers - 1;
+}
 // Blocks of a launch on this device (one per SM).
 int persistent_decode_blocks();
 // Floats of PersistentDecodeParams::partials for this geometry on this device.

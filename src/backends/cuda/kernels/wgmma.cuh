@@ -25,22 +25,26 @@ __device__ __forceinline__ uint32_t swizzle128_offset(int r, int c) {
   return static_cast<uint32_t>(r * 128 + ((c ^ (r & 7)) << 4));
 }
 
-// Descriptor of a K-major, 128-byte swizzled operand starting at shared address `addr`
-// (a tile's start plus 32 bytes per k16 step): start >> 4, leading offset 1 (unused by
-// this layout), stride offset 1,024 >> 4, swizzle mode 1 (128 bytes).
-__device__ __forceinline__ uint64_t desc_k_major_sw128(uint32_t addr) {
-  return static_cast<uint64_t>((addr & 0x3FFFF) >> 4) | (uint64_t{1} << 16) |
+// Descriptor of a 128-byte swizzled operand starting at shared address `addr`: start >> 4,
+// leading offset `leading_bytes` >> 4, stride offset 1,024 >> 4 (8-row groups), swizzle
+// mode 1 (128 bytes).
+__device__ __forceinline__ uint64_t desc_sw128(uint32_t addr, uint32_t leading_bytes) {
+  return static_cast<uint64_t>((addr & 0x3FFFF) >> 4) |
+         (static_cast<uint64_t>((leading_bytes >> 4) & 0x3FFF) << 16) |
          (uint64_t{1024 >> 4} << 32) | (uint64_t{1} << 62);
 }
 
-// Descriptor of an MN-major (N-contiguous, imm-trans-b = 1), 128-byte swizzled B operand:
-// rows of 64 BF16 along N, one row per k, 8-row groups 1,024 bytes apart (the stride
-// offset), 64-column blocks of N `n_block_bytes` apart (the leading offset); a k16 step
-// starts 2,048 bytes (16 rows) further.
+// K-major (a tile's start plus 32 bytes per k16 step): the leading offset is unused by this
+// layout and set to 1 (16 bytes).
+__device__ __forceinline__ uint64_t desc_k_major_sw128(uint32_t addr) {
+  return desc_sw128(addr, 16);
+}
+
+// MN-major (N-contiguous, imm-trans-b = 1) B operand: rows of 64 BF16 along N, one row per
+// k, 8-row groups 1,024 bytes apart, 64-column blocks of N `n_block_bytes` apart (the
+// leading offset); a k16 step starts 2,048 bytes (16 rows) further.
 __device__ __forceinline__ uint64_t desc_mn_major_sw128(uint32_t addr, uint32_t n_block_bytes) {
-  return static_cast<uint64_t>((addr & 0x3FFFF) >> 4) |
-         (static_cast<uint64_t>((n_block_bytes >> 4) & 0x3FFF) << 16) |
-         (uint64_t{1024 >> 4} << 32) | (uint64_t{1} << 62);
+  return desc_sw128(addr, n_block_bytes);
 }
 
 // One instruction without operands (a memory clobber), or nothing off sm_90a.
