@@ -310,6 +310,7 @@ double attention_tflops(int num_seqs, int64_t rows, int64_t start, int num_sms, 
                                .kv_heads = kv_heads,
                                .head_dim = hd,
                                .block_size = bs,
+                               .pool_rows = int64_t{num_seqs * blocks + 1} * bs,
                                .scale = 1.0f / std::sqrt(float(hd))};
   cudaEvent_t e0, e1;
   QWEN3_CUDA_CHECK(cudaEventCreate(&e0));

@@ -17,6 +17,7 @@
 
 #include "backends/cuda/attention_plan.h"
 #include "backends/cuda/kernels/attention.h"
+#include "backends/cuda/kernels/attention_ws.h"
 #include "core/error.h"
 #include "cuda/attention_test_util.h"
 #include "cuda/cuda_test_util.h"
@@ -83,6 +84,7 @@ void check_step(const Shape& cs, const SeqSpec& spec, uint64_t seed) {
                                 .kv_heads = cs.kv_heads,
                                 .head_dim = hd,
                                 .block_size = static_cast<int>(bs),
+                                .pool_rows = num_blocks * bs,
                                 .scale = 1.0f / std::sqrt(float(hd))};
     d_plan.fill(params);
     launch_paged_attention(params, nullptr);
@@ -174,6 +176,38 @@ TEST(PagedAttentionMma, PvOnMmaSyncMatchesFloat64Reference) {
   check_step({32, 8, 128, KvDtype::kBF16, 132, 16}, {{300, 0}, {45, 77}, {1, 900}, {3, 61}}, 24);
   check_step({8, 2, 64, KvDtype::kBF16, 132, 32}, {{257, 0}, {33, 100}, {1, 513}}, 25);
   set_paged_attention_pv_wgmma(true);
+}
+
+// The warp-specialised kernel (attention_ws.h: sm_90a, BF16 pool, head_dim 128; opt-in) with
+// both tiles: a GQA step of every row kind, long prompts (many tiles: the ring wraps, the
+// mbarriers' phases flip), a chunk after cached positions, a group of 32, MHA, and paged
+// blocks of 16 / 32 / 64 rows (several TMA boxes per tile) and 256 (several tiles per block).
+TEST(PagedAttentionWs, MatchesFloat64Reference) {
+  QWEN3_SKIP_WITHOUT_GPU();
+  PagedAttentionParams probe{};
+  probe.kv_dtype = KvDtype::kBF16;
+  probe.head_dim = 128;
+  probe.block_size = 16;
+  probe.pool_rows = 16;
+  set_paged_attention_ws(true);
+  if (!paged_attention_ws_applies(probe)) {
+    set_paged_attention_ws(false);
+    GTEST_SKIP()
+        << "the warp-specialised kernel needs an sm_90a build on a compute capability 9.0 GPU";
+  }
+  for (const int tile : {128, 64}) {
+    SCOPED_TRACE(fmt::format("{}-key tiles", tile));
+    set_paged_attention_ws(true, tile);
+    check_step({32, 8, 128, KvDtype::kBF16, 132, 16}, {{300, 0}, {45, 77}, {1, 900}, {3, 61}}, 30);
+    check_step({4, 1, 128, KvDtype::kBF16, 1, 16}, {{2048, 0}}, 31);
+    check_step({4, 1, 128, KvDtype::kBF16, 1, 32}, {{2047, 0}}, 32);
+    check_step({4, 1, 128, KvDtype::kBF16, 1, 16}, {{511, 1537}}, 33);
+    check_step({32, 1, 128, KvDtype::kBF16, 1, 16}, {{70, 10}, {1, 129}}, 34);
+    check_step({2, 2, 128, KvDtype::kBF16, 132, 16}, {{200, 0}, {1, 300}}, 35);
+    check_step({8, 2, 128, KvDtype::kBF16, 1, 64}, {{129, 0}, {1, 5}}, 36);
+    check_step({8, 1, 128, KvDtype::kBF16, 1, 256}, {{700, 0}, {64, 300}}, 37);
+  }
+  set_paged_attention_ws(false);
 }
 
 // Long and odd-length steps aimed at the tensor-core kernel: partial key tiles and query

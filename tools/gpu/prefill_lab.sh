@@ -35,7 +35,7 @@ for env in $AB; do
     i=$((i + 1))
     [ "$(box 90)" -ge 40 ] || { log "prefill $env skipped: out of time"; continue; }
     log "prefill, $env, $dir"
-    env "${env//,/ }" timeout "$(box 90)" "$BIN/qwen3_cuda_bench" --model "$dir" --prefill-only 1 \
+    env ${env//,/ } timeout "$(box 90)" "$BIN/qwen3_cuda_bench" --model "$dir" --prefill-only 1 \
       >"$OUT/prefill_$i.log" 2>&1
     echo "exit $?" >>"$OUT/prefill_$i.log"
     grep -E '^prefill|^BF16 matmul|^exit [^0]' "$OUT/prefill_$i.log" | sed "s|^|[$env ${dir##*/}] |" |

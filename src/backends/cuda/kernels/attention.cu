@@ -5,6 +5,7 @@
 #include "backends/cuda/kernels/attention.h"
 #include "backends/cuda/kernels/attention_decode.h"
 #include "backends/cuda/kernels/attention_mma.cuh"
+#include "backends/cuda/kernels/attention_ws.h"
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/kv_fp8.cuh"
 #include "backends/cuda/kernels/launch.h"
@@ -225,6 +226,7 @@ size_t attention_smem() { return g_small_smem ? 0 : smem_optin(); }
 void launch_prefill(const PagedAttentionParams& p, cudaStream_t stream) {
   if (p.num_items <= 0) return;
   if (paged_attention_uses_mma(p)) {
+    if (paged_attention_ws_applies(p)) return launch_paged_attention_ws(p, stream);
     const bool fp8 = p.kv_dtype == KvDtype::kFp8E4M3;
     const size_t smem = attention_smem();
     const bool pv = pv_wgmma_flag();

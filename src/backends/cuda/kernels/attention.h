@@ -7,7 +7,9 @@
 //     items: a tensor-core one (attention_mma.cuh: BF16 products, S = Q K^T on wgmma on
 //     sm_90a and mma.sync elsewhere, P V on mma.sync; Q and P rounded to BF16, float32
 //     accumulate) for a BF16 or FP8 pool with head_dim 64 or 128 on sm_80+, and a float32
-//     SIMT one for everything else.
+//     SIMT one for everything else. Opt-in on sm_90a (QWEN3_CUDA_ATTN_WS=1): a
+//     warp-specialised one for a BF16 pool at head_dim 128 (attention_ws.h: TMA producer,
+//     two consumer warpgroups taking turns; correct, slower so far).
 //   * decode (one new token): a decode item is one split of a row's context (multiples of
 //     kDecodeSplitTokens positions); its CTAs (one per KV head and per 1 or
 //     kDecodeHeadsPerCta query heads of the group) take 16 positions at a time per warp
@@ -92,6 +94,9 @@ struct PagedAttentionParams {
   int kv_heads;
   int head_dim;  // 32, 64, 128 or 256
   int block_size;
+  // Rows of each pool (num_blocks * block_size): the warp-specialised kernel's tensor maps
+  // need the extent (0: unknown, that kernel is not used).
+  int64_t pool_rows = 0;
   float scale;  // 1 / sqrt(head_dim)
   // FP8 pool only (ignored otherwise): this layer's scales, one device float each
   // (CudaKvPool::k_scale / v_scale); K = fp8 * k_scale, V = fp8 * v_scale. nullptr: 1.

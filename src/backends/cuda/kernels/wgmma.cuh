@@ -1,7 +1,8 @@
 // Hopper warpgroup MMA (wgmma.mma_async, sm_90a only) for the kernels that use it: the
 // shared-memory descriptors of K-major and MN-major operands in the 128-byte swizzled
-// layout, and the m64n64k16 / m64n128k16 BF16 products with A in registers. QWEN3_HAVE_WGMMA is 1
-// only when compiling for sm_90a; callers keep an mma.sync path for everything else.
+// layout, and the m64n64k16 / m64n128k16 BF16 products with A in registers or shared memory.
+// QWEN3_HAVE_WGMMA is 1 only when compiling for sm_90a; callers keep an mma.sync path for
+// everything else.
 //
 // 128-byte swizzled K-major tile (what swizzle128_offset writes and the descriptor reads):
 // rows of 64 BF16 (128 bytes) of the K dimension; the 16-byte chunk c of row r is stored at
@@ -140,6 +141,40 @@ __device__ __forceinline__ void m64n128k16_bf16_rs([[maybe_unused]] float (&d)[1
       : QWEN3_WGMMA_ACC8(0), QWEN3_WGMMA_ACC8(8)
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b_desc), "r"(accumulate ? 1 : 0),
         "n"(kTransB ? 1 : 0));
+#else
+  __trap();
+#endif
+}
+// d (64 x 8 NT, float32) = (accumulate ? d : 0) + a (64 x 16 from a K-major descriptor) x
+// b (16 x 8 NT from a K-major descriptor): both operands in shared memory.
+template <int NT>
+__device__ __forceinline__ void m64nk16_bf16_ss([[maybe_unused]] float (&d)[NT][4],
+                                                [[maybe_unused]] uint64_t a_desc,
+                                                [[maybe_unused]] uint64_t b_desc,
+                                                [[maybe_unused]] bool accumulate) {
+  static_assert(NT == 8 || NT == 16);
+#if QWEN3_HAVE_WGMMA
+  if constexpr (NT == 8) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, "
+        "%18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+        "%32, %33, p, 1, 1, 0, 0;\n}\n"
+        : QWEN3_WGMMA_ACC8(0)
+        : "l"(a_desc), "l"(b_desc), "r"(accumulate ? 1 : 0));
+  } else {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, "
+        "%18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+        "%64, %65, p, 1, 1, 0, 0;\n}\n"
+        : QWEN3_WGMMA_ACC8(0), QWEN3_WGMMA_ACC8(8)
+        : "l"(a_desc), "l"(b_desc), "r"(accumulate ? 1 : 0));
+  }
 #else
   __trap();
 #endif
