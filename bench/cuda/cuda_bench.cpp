@@ -38,6 +38,7 @@
 #include "backends/cuda/cuda_runner.h"
 #include "backends/cuda/device_buffer.h"
 #include "backends/cuda/kernels/attention.h"
+#include "backends/cuda/kernels/attention_ws.h"
 #include "backends/cuda/kernels/gemv.h"
 #include "backends/cuda/kernels/gemv_fp8.h"
 #include "backends/cuda/kernels/launch.h"
@@ -341,7 +342,7 @@ double attention_tflops(int num_seqs, int64_t rows, int64_t start, int num_sms, 
       rows == 1
           ? fmt::format("decode {}, {} head(s) per CTA",
                         decode_attention_uses_mma(p) ? "mma" : "simt", plan.decode_heads_per_cta)
-      : paged_attention_uses_mma(p) ? "mma"
+      : paged_attention_uses_mma(p) ? (paged_attention_ws_applies(p) ? "warp-specialised" : "mma")
                                     : "simt",
       s * 1e3, flops / s / 1e12, kv_gb / s);
   return flops / s / 1e12;

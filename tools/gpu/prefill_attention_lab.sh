@@ -35,7 +35,7 @@ for env in $AB; do
   echo "exit $?" >>"$OUT/attention_$i.log"
   # Each prompt line with its share of the matmul rate (the line after it).
   awk '/^BF16 matmul/ {print} /^attention/ {a=$0} /of matmul/ {print a $0} /^exit [^0]/ {print}' \
-    "$OUT/attention_$i.log" | sed -e 's/(h32 kv8 d128, //' -e 's/ pool, mma kernel)//' \
+    "$OUT/attention_$i.log" | sed -e 's/(h32 kv8 d128, //' -e 's/ pool, [a-z-]* kernel)//' \
     -e "s|^|[$env] |" | tee -a "$SUM"
 done
 # One launch of the prefill attention kernel (the first 32,768-token one over a BF16 pool:

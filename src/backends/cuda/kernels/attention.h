@@ -7,9 +7,9 @@
 //     items: a tensor-core one (attention_mma.cuh: BF16 products, S = Q K^T on wgmma on
 //     sm_90a and mma.sync elsewhere, P V on mma.sync; Q and P rounded to BF16, float32
 //     accumulate) for a BF16 or FP8 pool with head_dim 64 or 128 on sm_80+, and a float32
-//     SIMT one for everything else. Opt-in on sm_90a (QWEN3_CUDA_ATTN_WS=1): a
-//     warp-specialised one for a BF16 pool at head_dim 128 (attention_ws.h: TMA producer,
-//     two consumer warpgroups taking turns; correct, slower so far).
+//     SIMT one for everything else. On sm_90a a BF16 pool at head_dim 128 takes a third,
+//     warp-specialised one instead (attention_ws.h: TMA producer warps, two consumer
+//     warpgroups taking turns on the tensor cores; QWEN3_CUDA_ATTN_WS=0 turns it off).
 //   * decode (one new token): a decode item is one split of a row's context (multiples of
 //     kDecodeSplitTokens positions); its CTAs (one per KV head and per 1 or
 //     kDecodeHeadsPerCta query heads of the group) take 16 positions at a time per warp

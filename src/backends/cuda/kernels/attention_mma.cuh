@@ -141,6 +141,95 @@ __device__ __forceinline__ float softmax_tile(float (&s)[NT][4], int half, RowSt
   return corr;
 }
 
+// The two query rows a thread owns (g and g + 8 of its warp's 16) and what masking needs
+// of its warp: rows of an item are consecutive tokens, positions increasing.
+struct WarpRows {
+  int pos0, pos1;  // -1: a padding query (every key masked)
+  int min_pos;     // the warp's first row's position (-1: the warp has no query)
+  bool padding;    // some of the warp's 16 queries are padding
+};
+
+// Tile t0's raw scores (8 NT keys) -> probabilities in place: keys past a row's position or
+// kv_stop masked (only tiles that reach past the warp's first position or the range need
+// it), online softmax in log2 units; the rows' O correction factors in c0 / c1. A row that
+// sees none of the tile's keys gets P = 0 and correction 1 (0 while it has seen none).
+template <int NT>
+__device__ __forceinline__ void softmax_rows(float (&s)[NT][4], int t0, int kv_stop,
+                                             const WarpRows& w, RowState& r0, RowState& r1,
+                                             float scale, float& c0, float& c1) {
+  constexpr int kKeys = 8 * NT;
+  const int t = threadIdx.x & 3;
+  const bool need_mask = w.padding || t0 + kKeys - 1 > w.min_pos || t0 + kKeys > kv_stop;
+  if (__builtin_expect(need_mask, 0)) {
+    // Largest visible key of each row, relative to this thread's first column (-1 and
+    // below: none).
+    const int lim0 = min(w.pos0, kv_stop - 1) - t0 - 2 * t;
+    const int lim1 = min(w.pos1, kv_stop - 1) - t0 - 2 * t;
+#pragma unroll
+    for (int n = 0; n < NT; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        if (n * 8 + (e & 1) > (e < 2 ? lim0 : lim1)) s[n][e] = -INFINITY;
+      }
+    }
+  }
+  c0 = softmax_tile(s, 0, r0, scale);
+  c1 = softmax_tile(s, 1, r1, scale);
+}
+
+// P rounded to BF16 as A fragments per 16 keys (two S n-tiles' C fragments each).
+template <int NT>
+__device__ __forceinline__ void pack_p(const float (&s)[NT][4], uint32_t (&pf)[NT / 2][4]) {
+#pragma unroll
+  for (int k2 = 0; k2 < NT / 2; ++k2) {
+    pf[k2][0] = pack_bf16(s[2 * k2][0], s[2 * k2][1]);
+    pf[k2][1] = pack_bf16(s[2 * k2][2], s[2 * k2][3]);
+    pf[k2][2] = pack_bf16(s[2 * k2 + 1][0], s[2 * k2 + 1][1]);
+    pf[k2][3] = pack_bf16(s[2 * k2 + 1][2], s[2 * k2 + 1][3]);
+  }
+}
+
+// O's rows scaled by their correction factors (skipped when the whole warp's are 1: once a
+// row has seen many keys its maximum rarely moves).
+template <int ND>
+__device__ __forceinline__ void rescale_o(float (&o)[ND][4], float c0, float c1) {
+  if (__any_sync(0xffffffffu, c0 != 1.0f || c1 != 1.0f)) {
+#pragma unroll
+    for (int n = 0; n < ND; ++n) {
+      o[n][0] *= c0;
+      o[n][1] *= c0;
+      o[n][2] *= c1;
+      o[n][3] *= c1;
+    }
+  }
+}
+
+// Epilogue: O / l x out_scale of this thread's queries qi0 and qi0 + 8 (of nq) into `out`:
+// query qi is row row_begin + qi / group (row stride q_stride), head kv_head * group +
+// qi % group.
+template <int ND>
+__device__ __forceinline__ void store_o(const float (&o)[ND][4], const RowState& r0,
+                                        const RowState& r1, int qi0, int nq, float* out,
+                                        int64_t q_stride, int row_begin, int group, int kv_head,
+                                        float out_scale) {
+  const int t = threadIdx.x & 3;
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const int qi = qi0 + 8 * half;
+    const float l = quad_sum(half == 0 ? r0.l : r1.l);
+    if (qi >= nq) continue;
+    const int64_t row = row_begin + qi / group;
+    const int head = kv_head * group + qi % group;
+    const float inv = l > 0.f ? out_scale / l : 0.f;
+    float* dst = out + row * q_stride + head * (ND * 8);
+#pragma unroll
+    for (int n = 0; n < ND; ++n) {
+      *reinterpret_cast<float2*>(dst + n * 8 + 2 * t) =
+          make_float2(o[n][2 * half] * inv, o[n][2 * half + 1] * inv);
+    }
+  }
+}
+
 // 16 E4M3 values (one 16-byte load) -> 16 BF16 in shared memory: dims 0-7 at lo, 8-15 at hi.
 __device__ __forceinline__ void store_fp8x16_as_bf16(void* lo, void* hi, const uint4& v) {
   const uint2 a = kv_fp8x4_to_bf16x4(v.x), b = kv_fp8x4_to_bf16x4(v.y);
@@ -182,7 +271,7 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
   const int group = p.heads / p.kv_heads;
   const int nq = item.num_rows * group;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int g = lane >> 2, t = lane & 3;
+  const int g = lane >> 2;
   const int64_t q_stride = static_cast<int64_t>(p.heads) * HD;
   const int64_t kv_dim = static_cast<int64_t>(p.kv_heads) * HD;
   const int last_pos = p.row_pos[item.row_begin + item.num_rows - 1];
@@ -337,57 +426,18 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
   for (int n = 0; n < kDimTiles; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
   RowState r0, r1;
 
-  // S (this warp's 16 queries x the tile's keys, raw): keys past a row's position or the
-  // item's range masked (only tiles that reach past the warp's first position or the range
-  // need it), online softmax in log2 units; O rescaled when a row's maximum moved
-  // (rarely, once a row has seen many keys); P rounded to BF16 as A fragments per 16 keys
-  // (two S n-tiles' C fragments each).
-  // softmax_p: the probabilities in place, O untouched, the rows' correction factors
-  // returned in c0 / c1; pack_p then rounds them to P's A fragments.
-  auto softmax_p = [&](float (&s)[kKeyTiles][4], int t0, float& c0, float& c1) {
-    const bool need_mask =
-        warp_has_padding || t0 + kAttnTile - 1 > warp_min_pos || t0 + kAttnTile > kv_stop;
-    if (__builtin_expect(need_mask, 0)) {
-      // Largest visible key of each row, relative to this thread's first column (-1 and
-      // below: none; a padding row's position is -1).
-      const int lim0 = min(pos0, kv_stop - 1) - t0 - 2 * t;
-      const int lim1 = min(pos1, kv_stop - 1) - t0 - 2 * t;
-#pragma unroll
-      for (int n = 0; n < kKeyTiles; ++n) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          if (n * 8 + (e & 1) > (e < 2 ? lim0 : lim1)) s[n][e] = -INFINITY;
-        }
-      }
-    }
-    c0 = softmax_tile(s, 0, r0, scale_log2);
-    c1 = softmax_tile(s, 1, r1, scale_log2);
-  };
-  auto pack_p = [&](const float (&s)[kKeyTiles][4], uint32_t (&pf)[kAttnTile / 16][4]) {
-#pragma unroll
-    for (int k2 = 0; k2 < kAttnTile / 16; ++k2) {
-      pf[k2][0] = pack_bf16(s[2 * k2][0], s[2 * k2][1]);
-      pf[k2][1] = pack_bf16(s[2 * k2][2], s[2 * k2][3]);
-      pf[k2][2] = pack_bf16(s[2 * k2 + 1][0], s[2 * k2 + 1][1]);
-      pf[k2][3] = pack_bf16(s[2 * k2 + 1][2], s[2 * k2 + 1][3]);
-    }
-  };
-  auto rescale_o = [&](float c0, float c1) {
-    if (__any_sync(0xffffffffu, c0 != 1.0f || c1 != 1.0f)) {
-#pragma unroll
-      for (int n = 0; n < kDimTiles; ++n) {
-        o[n][0] *= c0;
-        o[n][1] *= c0;
-        o[n][2] *= c1;
-        o[n][3] *= c1;
-      }
-    }
+  // S (this warp's 16 queries x the tile's keys, raw) -> probabilities in place, O
+  // untouched, the rows' correction factors in c0 / c1 (softmax_rows); pack_p then rounds
+  // them to P's A fragments.
+  const WarpRows rows{pos0, pos1, warp_min_pos, warp_has_padding};
+  auto softmax_p = [&](float(&s)[kKeyTiles][4], int t0, float& c0, float& c1) {
+    softmax_rows(s, t0, kv_stop, rows, r0, r1, scale_log2, c0, c1);
   };
   [[maybe_unused]] auto mask_softmax = [&](float (&s)[kKeyTiles][4], int t0,
                                            uint32_t (&pf)[kAttnTile / 16][4]) {
     float c0, c1;
     softmax_p(s, t0, c0, c1);
-    rescale_o(c0, c1);
+    rescale_o(o, c0, c1);
     pack_p(s, pf);
   };
 
@@ -506,7 +556,7 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
       wgmma::wait_all();
       wgmma::pin(o);
       wgmma::pin(pa);
-      if (t1 < kv_stop) rescale_o(c0, c1);
+      if (t1 < kv_stop) rescale_o(o, c0, c1);
       // FP8: tile j - 1's stage, free since the barrier above.
       if constexpr (kFp8) {
         if (ahead < kv_stop) store_tile(fill);
@@ -629,23 +679,7 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
   }
   if constexpr (!kFp8) cp_async_wait<0>();
 
-  // Epilogue: O / l to `out`.
-#pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    const int qi = half == 0 ? qi0 : qi1;
-    RowState& r = half == 0 ? r0 : r1;
-    const float l = quad_sum(r.l);
-    if (qi >= nq) continue;
-    const int64_t row = item.row_begin + qi / group;
-    const int head = kvh * group + qi % group;
-    const float inv = l > 0.f ? v_scale / l : 0.f;
-    float* dst = p.out + row * q_stride + head * HD;
-#pragma unroll
-    for (int n = 0; n < kDimTiles; ++n) {
-      *reinterpret_cast<float2*>(dst + n * 8 + 2 * t) =
-          make_float2(o[n][2 * half] * inv, o[n][2 * half + 1] * inv);
-    }
-  }
+  store_o(o, r0, r1, qi0, nq, p.out, q_stride, item.row_begin, group, kvh, v_scale);
 }
 
 template <int HD, bool kFp8, int kNumStages, bool kPvWgmma = false>

@@ -1,9 +1,10 @@
 // Warp-specialised prefill attention, see attention_ws.h. Per CTA (one work item x one KV
 // head, kAttnMaxQueries queries = two consumer warpgroups of 64):
-//   * producer (warpgroup 0, registers lowered by setmaxnreg; one lane works): for each
-//     tile of kTile keys, waits until both consumers have released the stage it refills
-//     (mbarriers empty_k / empty_v), then issues one TMA box per paged block and 64-dim half
-//     (the block-table entries read a tile ahead), completing on full_k / full_v;
+//   * producer (warpgroup 0, registers lowered by setmaxnreg; warp 0 for K, warp 1 for V):
+//     for each tile of kTile keys, waits until both consumers have released the stage it
+//     refills (mbarriers empty_k / empty_v), then issues one TMA box per paged block and
+//     64-dim half, a lane per block (its block-table entry read a tile ahead), completing
+//     on full_k / full_v;
 //   * consumers (warpgroups 1 and 2, registers raised): Q rounded to BF16 into shared memory
 //     once; then per tile j, in turn with the other warpgroup (named barriers 1 and 2: a
 //     warpgroup issues only after the other has issued its own): S(j) = Q K(j)^T and
@@ -85,7 +86,6 @@ __global__ void __launch_bounds__(kWsThreads, 1)
 #if QWEN3_HAVE_WGMMA
   using S = WsSmem<kTile, kStages>;
   constexpr int kKeyTiles = kTile / 8, kDimTiles = kHd / 8, kKSteps = kHd / 16;
-  constexpr int kMaxBoxes = kTile / kMinBoxRows;
   const PagedAttentionParams& p = w.p;
   extern __shared__ uint4 smem_u4[];
   char* smem = reinterpret_cast<char*>(smem_u4);
@@ -121,54 +121,39 @@ __global__ void __launch_bounds__(kWsThreads, 1)
   if (threadIdx.x < 128) {
     // Producer.
     asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kProducerRegs));
-    if (threadIdx.x != 0) return;
+    // Warp 0 copies the K tiles, warp 1 the V tiles (each waits only for its own stage's
+    // release: a V stage is freed a product later than its K); lane b issues box b of a
+    // tile and reads its block-table entry a tile ahead.
+    if (threadIdx.x >= 64) return;
+    const int lane = threadIdx.x & 31;
+    const bool is_v = threadIdx.x >= 32;
+    const CUtensorMap* map = is_v ? &w.v_map : &w.k_map;
+    uint64_t* full = is_v ? full_v : full_k;
+    uint64_t* empty = is_v ? empty_v : empty_k;
     const int32_t* table = p.block_tables + static_cast<int64_t>(item.seq) * p.max_blocks;
     const int bs = p.block_size, rows = w.box_rows, boxes = kTile / rows;
     const int last_blk = (kv_stop - 1) / bs;
-    // Pool row of each box of tile j (blocks past the range: the last one in it).
-    int cur[kMaxBoxes], nxt[kMaxBoxes];
-    auto fetch = [&](int j, int(&r)[kMaxBoxes]) {
-#pragma unroll
-      for (int b = 0; b < kMaxBoxes; ++b) {
-        if (b < boxes) {
-          const int pos = j * kTile + b * rows;
-          const int blk = min(pos / bs, last_blk);
-          r[b] = __ldg(table + blk) * bs + pos % bs;
-        }
-      }
+    // Pool row of this lane's box of tile j (blocks past the range: the last one in it).
+    auto fetch = [&](int j) {
+      const int pos = j * kTile + lane * rows;
+      return lane < boxes ? __ldg(table + min(pos / bs, last_blk)) * bs + pos % bs : 0;
     };
-    fetch(0, cur);
+    int cur = fetch(0);
     const int col = kvh * kHd;
     for (int j = 0; j < num_tiles; ++j) {
-      if (j + 1 < num_tiles) fetch(j + 1, nxt);
+      const int nxt = j + 1 < num_tiles ? fetch(j + 1) : 0;
       const int st = j % kStages;
-      const uint32_t parity =
-          ((j / kStages) & 1) ^ 1;  // the consumers' release of tile j - kStages
-      const uint32_t k_dst = smem_u32(kv_s + st * 2 * S::kKv), v_dst = k_dst + S::kKv;
-      if (j >= kStages) mbar_wait(&empty_k[st], parity);
-      mbar_expect_tx(&full_k[st], S::kKv);
+      const uint32_t dst = smem_u32(kv_s + st * 2 * S::kKv) + (is_v ? S::kKv : 0);
+      // The consumers' release of tile j - kStages.
+      if (j >= kStages) mbar_wait(&empty[st], ((j / kStages) & 1) ^ 1);
+      if (lane == 0) mbar_expect_tx(&full[st], S::kKv);
+      __syncwarp();
+      if (lane < boxes) {
 #pragma unroll
-      for (int b = 0; b < kMaxBoxes; ++b) {
-        if (b < boxes) {
-#pragma unroll
-          for (int h = 0; h < kHd / 64; ++h)
-            tma_load_2d(k_dst + h * S::kSub + b * rows * 128, &w.k_map, col + h * 64, cur[b],
-                        &full_k[st]);
-        }
+        for (int h = 0; h < kHd / 64; ++h)
+          tma_load_2d(dst + h * S::kSub + lane * rows * 128, map, col + h * 64, cur, &full[st]);
       }
-      if (j >= kStages) mbar_wait(&empty_v[st], parity);
-      mbar_expect_tx(&full_v[st], S::kKv);
-#pragma unroll
-      for (int b = 0; b < kMaxBoxes; ++b) {
-        if (b < boxes) {
-#pragma unroll
-          for (int h = 0; h < kHd / 64; ++h)
-            tma_load_2d(v_dst + h * S::kSub + b * rows * 128, &w.v_map, col + h * 64, cur[b],
-                        &full_v[st]);
-        }
-      }
-#pragma unroll
-      for (int b = 0; b < kMaxBoxes; ++b) cur[b] = nxt[b];
+      cur = nxt;
     }
     return;
   }
@@ -178,7 +163,7 @@ __global__ void __launch_bounds__(kWsThreads, 1)
   const int ct = threadIdx.x - 128;
   const int c = ct >> 7;
   const int lane = ct & 31, warp = ct >> 5;
-  const int g = lane >> 2, t = lane & 3;
+  const int g = lane >> 2;
   const int64_t q_stride = static_cast<int64_t>(p.heads) * kHd;
 
   // This warpgroup's Q rows (float32) -> BF16 in shared memory, unscaled.
@@ -216,47 +201,15 @@ __global__ void __launch_bounds__(kWsThreads, 1)
   constexpr bool kTwoP = kTile == 64;
   uint32_t pf[kTile / 16][4], pf2[kTile / 16][4];
 
-  // Tile t0's probabilities for this warp's rows in s (masked by position and range; a
-  // row that sees none of the tile's keys gets P = 0 and correction 1, or 0 while it has
-  // seen none at all), the rows' O correction factors in c0 / c1. No branch around it: an
-  // accumulator written on a warp-divergent path makes ptxas serialize the wgmma.
+  // Tile t0's probabilities for this warp's rows in s, the rows' O correction factors in
+  // c0 / c1 (mma_attn::softmax_rows). No branch around it for warps whose rows see none of
+  // the tile (the mask gives them P = 0): an accumulator written on a warp-divergent path
+  // makes ptxas serialize the wgmma.
+  const mma_attn::WarpRows rows{pos0, pos1, warp_min_pos, warp_has_padding};
   auto next_p = [&](int t0, float& c0, float& c1) {
-    const bool need_mask =
-        warp_has_padding || t0 + kTile - 1 > warp_min_pos || t0 + kTile > kv_stop;
-    if (__builtin_expect(need_mask, 0)) {
-      const int lim0 = min(pos0, kv_stop - 1) - t0 - 2 * t;
-      const int lim1 = min(pos1, kv_stop - 1) - t0 - 2 * t;
-#pragma unroll
-      for (int n = 0; n < kKeyTiles; ++n) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          if (n * 8 + (e & 1) > (e < 2 ? lim0 : lim1)) s[n][e] = -INFINITY;
-        }
-      }
-    }
-    c0 = mma_attn::softmax_tile(s, 0, r0, scale_log2);
-    c1 = mma_attn::softmax_tile(s, 1, r1, scale_log2);
+    mma_attn::softmax_rows(s, t0, kv_stop, rows, r0, r1, scale_log2, c0, c1);
   };
-  auto pack_p = [&](uint32_t(&pb)[kTile / 16][4]) {
-#pragma unroll
-    for (int k2 = 0; k2 < kTile / 16; ++k2) {
-      pb[k2][0] = pack_bf16(s[2 * k2][0], s[2 * k2][1]);
-      pb[k2][1] = pack_bf16(s[2 * k2][2], s[2 * k2][3]);
-      pb[k2][2] = pack_bf16(s[2 * k2 + 1][0], s[2 * k2 + 1][1]);
-      pb[k2][3] = pack_bf16(s[2 * k2 + 1][2], s[2 * k2 + 1][3]);
-    }
-  };
-  auto rescale_o = [&](float c0, float c1) {
-    if (__any_sync(0xffffffffu, c0 != 1.0f || c1 != 1.0f)) {
-#pragma unroll
-      for (int n = 0; n < kDimTiles; ++n) {
-        o[n][0] *= c0;
-        o[n][1] *= c0;
-        o[n][2] *= c1;
-        o[n][3] *= c1;
-      }
-    }
-  };
+  auto pack_p = [&](uint32_t(&pb)[kTile / 16][4]) { mma_attn::pack_p(s, pb); };
   // Descriptors: a base per operand and tile plus constant steps (the start address is the
   // low 14 bits, >> 4, and no step carries out of them); the Q base passes through an
   // opaque copy per tile so that the compiler does not keep all 8 steps' descriptors live.
@@ -323,7 +276,7 @@ __global__ void __launch_bounds__(kWsThreads, 1)
     wgmma::pin(pa);
     if constexpr (!kTwoP) pack_p(pb);  // pb is pa
     mbar_arrive(&empty_v[prev]);
-    rescale_o(c0, c1);
+    mma_attn::rescale_o(o, c0, c1);
   };
   auto last_pv = [&](const uint32_t(&pa)[kTile / 16][4]) {
     const int st = (num_tiles - 1) % kStages;
@@ -351,23 +304,7 @@ __global__ void __launch_bounds__(kWsThreads, 1)
     last_pv(pf);
   }
 
-  // Epilogue: O / l to `out`.
-#pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    const int qi = half == 0 ? qi0 : qi1;
-    RowState& r = half == 0 ? r0 : r1;
-    const float l = mma_attn::quad_sum(r.l);
-    if (qi >= nq) continue;
-    const int64_t row = item.row_begin + qi / group;
-    const int head = kvh * group + qi % group;
-    const float inv = l > 0.f ? 1.0f / l : 0.f;
-    float* dst = p.out + row * q_stride + head * kHd;
-#pragma unroll
-    for (int n = 0; n < kDimTiles; ++n) {
-      *reinterpret_cast<float2*>(dst + n * 8 + 2 * t) =
-          make_float2(o[n][2 * half] * inv, o[n][2 * half + 1] * inv);
-    }
-  }
+  mma_attn::store_o(o, r0, r1, qi0, nq, p.out, q_stride, item.row_begin, group, kvh, 1.0f);
 #else
   __trap();
 #endif
@@ -427,7 +364,7 @@ void launch_ws(const PagedAttentionParams& p, cudaStream_t stream) {
 }
 
 bool& ws_flag() {
-  static bool on = env_flag("QWEN3_CUDA_ATTN_WS", false);
+  static bool on = env_flag("QWEN3_CUDA_ATTN_WS", true);
   return on;
 }
 
@@ -457,6 +394,9 @@ void launch_paged_attention_ws(const PagedAttentionParams& p, cudaStream_t strea
   if (ws_tile() == 64) return launch_ws<64, 4>(p, stream);
   launch_ws<128, 2>(p, stream);
 }
+
+bool paged_attention_ws_enabled() { return ws_flag(); }
+int paged_attention_ws_tile() { return ws_tile(); }
 
 void set_paged_attention_ws(bool on, int tile_keys) {
   check_shape(tile_keys == 64 || tile_keys == 128, "paged_attention_ws",
