@@ -158,46 +158,54 @@ TEST(PagedAttentionSimt, Bf16PoolWhenMmaDisabled) {
   set_paged_attention_mma(true);
 }
 
+// The warp-specialised kernel's switch and tile for a scope; what was set before
+// (QWEN3_CUDA_ATTN_WS's setting) comes back at its end.
+class ScopedWs {
+ public:
+  ScopedWs(bool on, int tile_keys = 128)
+      : on_(paged_attention_ws_enabled()), tile_(paged_attention_ws_tile()) {
+    set_paged_attention_ws(on, tile_keys);
+  }
+  ~ScopedWs() { set_paged_attention_ws(on_, tile_); }
+  ScopedWs(const ScopedWs&) = delete;
+  ScopedWs& operator=(const ScopedWs&) = delete;
+
+ private:
+  bool on_;
+  int tile_;
+};
+
 // The tensor-core kernel's two-stage ring (what GPUs with less shared memory per block
 // than the four-stage one needs run, e.g. sm_89), BF16 pool, head_dim 128 and 64.
 // (These tests switch the warp-specialised kernel off: on sm_90a it would take the head_dim
 // 128 steps.)
 TEST(PagedAttentionMma, TwoStageRingMatchesFloat64Reference) {
   QWEN3_SKIP_WITHOUT_GPU();
-  const bool ws = paged_attention_ws_enabled();
-  const int ws_tile = paged_attention_ws_tile();
-  set_paged_attention_ws(false, ws_tile);
+  const ScopedWs ws_off(false);
   set_paged_attention_small_smem(true);
   check_step({32, 8, 128, KvDtype::kBF16, 132, 16}, {{300, 0}, {45, 77}, {1, 900}, {3, 61}}, 22);
   check_step({8, 2, 64, KvDtype::kBF16, 132, 32}, {{257, 0}, {33, 100}, {1, 513}}, 23);
   set_paged_attention_small_smem(false);
-  set_paged_attention_ws(ws, ws_tile);
 }
 
 // The four-stage ring with P V on wgmma (sm_90a; mma.sync elsewhere): what a BF16 head_dim
 // 128 pool runs when the warp-specialised kernel does not apply (e.g. 8-row blocks).
 TEST(PagedAttentionMma, FourStageRingMatchesFloat64Reference) {
   QWEN3_SKIP_WITHOUT_GPU();
-  const bool ws = paged_attention_ws_enabled();
-  const int ws_tile = paged_attention_ws_tile();
-  set_paged_attention_ws(false, ws_tile);
+  const ScopedWs ws_off(false);
   check_step({32, 8, 128, KvDtype::kBF16, 132, 16}, {{300, 0}, {45, 77}, {1, 900}, {3, 61}}, 26);
   check_step({4, 1, 128, KvDtype::kBF16, 1, 32}, {{2047, 0}}, 27);
-  set_paged_attention_ws(ws, ws_tile);
 }
 
 // The four-stage ring with P V on mma.sync (V through ldmatrix.trans) instead of wgmma: the
 // path of QWEN3_CUDA_PV_WGMMA=0 (on sm_90a; elsewhere both settings run it).
 TEST(PagedAttentionMma, PvOnMmaSyncMatchesFloat64Reference) {
   QWEN3_SKIP_WITHOUT_GPU();
-  const bool ws = paged_attention_ws_enabled();
-  const int ws_tile = paged_attention_ws_tile();
-  set_paged_attention_ws(false, ws_tile);
+  const ScopedWs ws_off(false);
   set_paged_attention_pv_wgmma(false);
   check_step({32, 8, 128, KvDtype::kBF16, 132, 16}, {{300, 0}, {45, 77}, {1, 900}, {3, 61}}, 24);
   check_step({8, 2, 64, KvDtype::kBF16, 132, 32}, {{257, 0}, {33, 100}, {1, 513}}, 25);
   set_paged_attention_pv_wgmma(true);
-  set_paged_attention_ws(ws, ws_tile);
 }
 
 // The warp-specialised kernel (attention_ws.h: sm_90a, BF16 pool, head_dim 128; the default
@@ -206,22 +214,21 @@ TEST(PagedAttentionMma, PvOnMmaSyncMatchesFloat64Reference) {
 // of 16 / 32 / 64 rows (several TMA boxes per tile) and 256 (several tiles per block).
 TEST(PagedAttentionWs, MatchesFloat64Reference) {
   QWEN3_SKIP_WITHOUT_GPU();
-  const bool was_on = paged_attention_ws_enabled();  // QWEN3_CUDA_ATTN_WS's setting
-  const int was_tile = paged_attention_ws_tile();
   PagedAttentionParams probe{};
   probe.kv_dtype = KvDtype::kBF16;
   probe.head_dim = 128;
   probe.block_size = 16;
   probe.pool_rows = 16;
-  set_paged_attention_ws(true);
-  if (!paged_attention_ws_applies(probe)) {
-    set_paged_attention_ws(was_on, was_tile);
-    GTEST_SKIP()
-        << "the warp-specialised kernel needs an sm_90a build on a compute capability 9.0 GPU";
+  {
+    const ScopedWs ws_on(true);
+    if (!paged_attention_ws_applies(probe)) {
+      GTEST_SKIP()
+          << "the warp-specialised kernel needs an sm_90a build on a compute capability 9.0 GPU";
+    }
   }
   for (const int tile : {128, 64}) {
     SCOPED_TRACE(fmt::format("{}-key tiles", tile));
-    set_paged_attention_ws(true, tile);
+    const ScopedWs ws_on(true, tile);
     check_step({32, 8, 128, KvDtype::kBF16, 132, 16}, {{300, 0}, {45, 77}, {1, 900}, {3, 61}}, 30);
     check_step({4, 1, 128, KvDtype::kBF16, 1, 16}, {{2048, 0}}, 31);
     check_step({4, 1, 128, KvDtype::kBF16, 1, 32}, {{2047, 0}}, 32);
@@ -231,7 +238,6 @@ TEST(PagedAttentionWs, MatchesFloat64Reference) {
     check_step({8, 2, 128, KvDtype::kBF16, 1, 64}, {{129, 0}, {1, 5}}, 36);
     check_step({8, 1, 128, KvDtype::kBF16, 1, 256}, {{700, 0}, {64, 300}}, 37);
   }
-  set_paged_attention_ws(was_on, was_tile);
 }
 
 // Long and odd-length steps aimed at the tensor-core kernel: partial key tiles and query

@@ -141,6 +141,18 @@ __device__ __forceinline__ float softmax_tile(float (&s)[NT][4], int half, RowSt
   return corr;
 }
 
+// The prefill kernels' 1-D grid, KV head fastest (blockIdx.x % kv_heads): this CTA's work
+// item. The planner emits a sequence's items by increasing rows (longest KV last): the long
+// ones run first (for every head) so that the short ones fill the tail of the grid.
+__device__ __forceinline__ AttnWorkItem cta_work_item(const PagedAttentionParams& p) {
+  return p.items[p.num_items - 1 - static_cast<int>(blockIdx.x / p.kv_heads)];
+}
+// The item's KV range end: its kv_end, clipped by causality at its last row's position.
+__device__ __forceinline__ int item_kv_stop(const PagedAttentionParams& p,
+                                            const AttnWorkItem& item) {
+  return min(item.kv_end, p.row_pos[item.row_begin + item.num_rows - 1] + 1);
+}
+
 // The two query rows a thread owns (g and g + 8 of its warp's 16) and what masking needs
 // of its warp: rows of an item are consecutive tokens, positions increasing.
 struct WarpRows {
@@ -263,19 +275,15 @@ __global__ void __launch_bounds__(kThreads, 1) paged_attention_mma_kernel(const 
 
   pdl_trigger();
   pdl_wait();
-  // 1-D grid, KV head fastest. The planner emits a sequence's items by increasing rows
-  // (longest KV last): run the long ones first (for every head) so that the short ones
-  // fill the tail of the grid.
   const int kvh = static_cast<int>(blockIdx.x % p.kv_heads);
-  const AttnWorkItem item = p.items[p.num_items - 1 - static_cast<int>(blockIdx.x / p.kv_heads)];
+  const AttnWorkItem item = cta_work_item(p);
   const int group = p.heads / p.kv_heads;
   const int nq = item.num_rows * group;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2;
   const int64_t q_stride = static_cast<int64_t>(p.heads) * HD;
   const int64_t kv_dim = static_cast<int64_t>(p.kv_heads) * HD;
-  const int last_pos = p.row_pos[item.row_begin + item.num_rows - 1];
-  const int kv_stop = min(item.kv_end, last_pos + 1);
+  const int kv_stop = item_kv_stop(p, item);
   const int32_t* table = p.block_tables + static_cast<int64_t>(item.seq) * p.max_blocks;
   const KV* kp = static_cast<const KV*>(p.k_pool) + kvh * HD;
   const KV* vp = static_cast<const KV*>(p.v_pool) + kvh * HD;

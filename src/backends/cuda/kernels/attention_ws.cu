@@ -100,11 +100,10 @@ __global__ void __launch_bounds__(kWsThreads, 1)
   pdl_trigger();
   pdl_wait();
   const int kvh = static_cast<int>(blockIdx.x % p.kv_heads);
-  const AttnWorkItem item = p.items[p.num_items - 1 - static_cast<int>(blockIdx.x / p.kv_heads)];
+  const AttnWorkItem item = mma_attn::cta_work_item(p);
   const int group = p.heads / p.kv_heads;
   const int nq = item.num_rows * group;
-  const int last_pos = p.row_pos[item.row_begin + item.num_rows - 1];
-  const int kv_stop = min(item.kv_end, last_pos + 1);
+  const int kv_stop = mma_attn::item_kv_stop(p, item);
   const int num_tiles = (kv_stop + kTile - 1) / kTile;
 
   if (threadIdx.x == 0) {
